@@ -1,0 +1,47 @@
+"""Domain errors. ``backend.server.status_for`` is the one place that maps them to gRPC codes."""
+
+from __future__ import annotations
+
+
+class NlfError(Exception):
+    """Base class of every error the backend reports to a user."""
+
+
+class ParamError(NlfError, ValueError):
+    """A parameter value is unknown, mistyped or out of range (INVALID_ARGUMENT)."""
+
+
+class BadImage(NlfError, ValueError):
+    """Pixels, sizes or masks in a request are malformed (INVALID_ARGUMENT)."""
+
+
+class UnknownFilter(NlfError, LookupError):
+    """No filter is registered under the requested id (NOT_FOUND)."""
+
+
+class Missing(NlfError):
+    """Something the filter needs is not installed (FAILED_PRECONDITION).
+
+    ``command`` is the exact shell command that installs it.
+    """
+
+    def __init__(self, what: str, command: str) -> None:
+        super().__init__(f"{what} is not installed; run: {command}")
+        self.what = what
+        self.command = command
+
+
+class WeightsMissing(Missing):
+    """Network weights are not in the weights folder."""
+
+    def __init__(self, name: str, command: str | None = None) -> None:
+        super().__init__(f"weights '{name}'", command or f"python -m backend weights fetch {name}")
+        self.name = name
+
+
+class Cancelled(NlfError):
+    """The client cancelled the job or went away (CANCELLED)."""
+
+
+class QueueFull(NlfError):
+    """The job queue is full (RESOURCE_EXHAUSTED)."""

@@ -1,0 +1,143 @@
+"""What every filter is: a small class with a params dataclass and a pure ``run``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from backend.errors import Missing
+
+if TYPE_CHECKING:
+    from backend.features import VGGFeatures
+
+
+@dataclass(frozen=True)
+class Step:
+    """One progress report: step ``i`` of ``total`` in ``stage``; ``preview`` is (1, 3, h, w)."""
+
+    i: int
+    total: int
+    stage: str = ""
+    message: str = ""
+    preview: Tensor | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, max(0.0, self.i / self.total)) if self.total else 0.0
+
+
+StepCallback = Callable[[Step], None]
+"""Called by filters between steps; raises ``Cancelled`` once the job's stop event is set."""
+
+
+@dataclass(frozen=True)
+class FilterInput:
+    """The pixels a filter works on, already cropped to the selection's bounding box + margin.
+
+    image:  (1, 3, H, W) float32 RGB in [0, 1] (straight colour), on the filter's device.
+    alpha:  (1, 1, H, W) float32 in [0, 1].
+    mask:   (1, 1, H, W) float32 selection coverage in [0, 1] (all ones when nothing is selected).
+    box:    (x0, y0, x1, y1) of the selection's bounding box inside the crop (x1, y1 exclusive).
+    extras: extra named layers (style, maps) as (1, 4, h, w) float32 RGBA, uncropped.
+    """
+
+    image: Tensor
+    alpha: Tensor
+    mask: Tensor
+    box: tuple[int, int, int, int]
+    extras: Mapping[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[-2])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[-1])
+
+
+@dataclass(frozen=True)
+class OutputLayer:
+    """A result layer for the crop: ``image`` is (1, 3, H, W) in [0, 1] at the crop's size.
+
+    The runner composites it through the selection into a layer the size of the input layer, so
+    every pixel outside the selection is bit-identical to the input and alpha is kept.
+    """
+
+    name: str
+    image: Tensor
+
+
+@dataclass
+class Context:
+    """What filters may use: the device, folders, and the shared backbone (created lazily)."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    weights_dir: Path = Path(".")
+    attributes_dir: Path = Path(".")
+    models_dir: Path = Path(".")
+    backbone_factory: Callable[[], VGGFeatures] | None = None
+    _backbone: VGGFeatures | None = None
+
+    def backbone(self) -> VGGFeatures:
+        """The one frozen VGG feature extractor of this process (raises WeightsMissing)."""
+        if self._backbone is None:
+            if self.backbone_factory is None:
+                from backend.features import default_backbone
+
+                self._backbone = default_backbone(self.weights_dir, self.device)
+            else:
+                self._backbone = self.backbone_factory()
+        return self._backbone
+
+
+class Filter:
+    """Base class of filters. Subclasses set the class attributes and implement ``run``."""
+
+    id: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    category: ClassVar[str] = "Neural"
+    params: ClassVar[type]
+    margin: ClassVar[int] = 16
+    """Pixels of context around the selection's bounding box that the filter sees."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def missing(self) -> list[Missing]:
+        """What must be installed before this filter can run (empty when ready)."""
+        return []
+
+    def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
+        """Current choices for params declared with ``dynamic=`` (installed packs, models)."""
+        return {}
+
+    def run(self, job: FilterInput, p: Any, on_step: StepCallback) -> list[OutputLayer]:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Filter]] = {}
+
+
+def register_filter(cls: type[Filter]) -> type[Filter]:
+    """Class decorator: make a filter available under its ``id``."""
+    if cls.id in _REGISTRY and _REGISTRY[cls.id] is not cls:
+        raise ValueError(f"filter id '{cls.id}' registered twice")
+    _REGISTRY[cls.id] = cls
+    return cls
+
+
+def unregister_filter(filter_id: str) -> None:
+    """Remove a filter (tests register test-only filters and remove them again)."""
+    _REGISTRY.pop(filter_id, None)
+
+
+def registered() -> dict[str, type[Filter]]:
+    """All registered filter classes by id (importing ``backend.filters`` registers the product's)."""
+    return dict(_REGISTRY)
