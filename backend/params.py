@@ -89,6 +89,8 @@ class ParamSpec:
     step: float | None = None
     choices: tuple[str, ...] = ()
     required: bool = False
+    dynamic: bool = False
+    """True when the choices depend on what is installed (packs, models)."""
 
 
 def _kind_of(tp: Any, meta: Mapping[str, Any]) -> str:
@@ -137,6 +139,7 @@ def schema_of(
                 step=meta.get("step"),
                 choices=choices,
                 required=bool(meta.get("required")),
+                dynamic=bool(meta.get("dynamic")),
             )
         )
     return specs

@@ -63,6 +63,7 @@ class ParamSpec:
     step: Optional[float] = None
     choices: Tuple[str, ...] = ()
     required: bool = False
+    dynamic: bool = False
 
 
 @dataclass(frozen=True)
