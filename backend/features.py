@@ -268,7 +268,7 @@ def vgg16_features(state_dict: Mapping[str, Tensor] | None = None, **kw: object)
 
 
 def vgg19_features(state_dict: Mapping[str, Tensor] | None = None, **kw: object) -> VGGFeatures:
-    """VGG19 body with ImageNet preprocessing (``vgg19-imagenet``); random weights without a dict."""
+    """VGG19 body with ImageNet preprocessing (``vgg19-imagenet``); random without a dict."""
     kw.setdefault("name", "vgg19-imagenet")
     kw.setdefault("preprocess", IMAGENET)
     return VGGFeatures(VGG19_CFG, state_dict=state_dict, **kw)  # type: ignore[arg-type]

@@ -100,7 +100,7 @@ VGG19_IMAGENET = WeightFile(
     url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
     sha256="dcbb9e9d",
     size=574_673_361,
-    source="torchvision VGG19_Weights.IMAGENET1K_V1 (Simonyan & Zisserman 2014, trained by PyTorch)",
+    source="torchvision VGG19_Weights.IMAGENET1K_V1 (Simonyan & Zisserman 2014)",
     licence="BSD-3-Clause (torchvision); ImageNet terms apply to the training data",
     meta={"arch": "vgg19", "preprocess": "imagenet", "prefix": "features."},
 )
@@ -140,7 +140,7 @@ def get(name: str) -> WeightFile:
 
 # -- locations and checks ------------------------------------------------------------------------
 def hub_dir() -> Path:
-    """torch hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``, ~/.cache/torch by default)."""
+    """torch hub's checkpoint folder (``$TORCH_HOME/hub/checkpoints``; ~/.cache/torch)."""
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
