@@ -1,0 +1,304 @@
+"""Deep Feature Interpolation (Upchurch et al., CVPR 2017): move a face along a feature direction.
+
+Steps (algorithms.md §1): the selection's bounding box is the face box; it is squared and resized
+to the working resolution R. φ = relu3_1, relu4_1, relu5_1. The pack's attribute vector
+``w_l = mean φ_l(with) - mean φ_l(without)`` is scaled per layer to ``‖φ_l(x)‖ · w_l / ‖w_l‖``
+(chainer-dfi), so one strength α works across images; the target is ``φ_l(x) + α · w_l``. The
+reconstruction z starts from x and minimises ``Σ_l ‖φ_l(z) - t_l‖² / ‖φ_l(x)‖² + λ · TV(z - x)``
+with L-BFGS. Only the difference ``z - x`` at R is upsampled and added to the full-resolution crop
+(chainer-dfi's residual trick), so detail the inversion would lose is never touched.
+
+Departures from the references: the TV prior acts on the *change* z - x rather than on z, and z
+starts from x, so α = 0 returns the input exactly and no second "unedited" reconstruction is
+needed to cancel reconstruction error; the layer losses are normalised by ‖φ_l(x)‖², which makes
+λ independent of the backbone's feature scale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from backend import attributes
+from backend.errors import Missing, ParamError, WeightsMissing
+from backend.features import VGGFeatures
+from backend.filters.base import (
+    Filter,
+    FilterInput,
+    OutputLayer,
+    Step,
+    StepCallback,
+    register_filter,
+)
+from backend.params import param
+
+log = logging.getLogger(__name__)
+
+TV_WEIGHT = 0.5
+"""λ of the TV prior on z - x (relative to the normalised feature loss); see docs/quality-dfi.md."""
+PREVIEW_EVERY = 5
+LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True)
+class DfiParams:
+    """Parameters of the DFI filter."""
+
+    attribute: str = param(
+        "smiling",
+        label="Attribute",
+        dynamic="attributes",
+        help="Attribute pack to move towards (packs for the current backbone)",
+    )
+    strength: float = param(
+        0.6,
+        label="Strength",
+        min=-2.0,
+        max=2.0,
+        step=0.05,
+        help="α: how far to move along the attribute (negative removes it)",
+    )
+    iterations: int = param(
+        40, label="Iterations", min=1, max=2000, help="L-BFGS iterations of the reconstruction"
+    )
+    resolution: int = param(
+        0,
+        label="Working resolution",
+        min=0,
+        max=1024,
+        step=16,
+        help="Side of the square the face is optimised at; 0 = the pack's resolution",
+    )
+    keep_colours: bool = param(
+        True, label="Keep colours", help="Apply only the brightness of the change (no colour cast)"
+    )
+
+
+# -- the algorithm (pure tensor functions) ---------------------------------------------------------
+def scaled_direction(direction: Tensor, features: Tensor) -> Tensor:
+    """chainer-dfi's scaling: ``‖φ(x)‖ · w / ‖w‖`` (direction resampled to the map's size).
+
+    Args:
+        direction: (C, h, w) attribute vector of one layer.
+        features: (1, C, H, W) φ_l(x).
+    """
+    w = direction[None].to(features)
+    if w.shape[-2:] != features.shape[-2:]:
+        w = F.interpolate(w, size=features.shape[-2:], mode="bilinear", align_corners=False)
+    norm = w.norm()
+    if norm == 0:
+        return torch.zeros_like(features)
+    return w * (features.norm() / norm)
+
+
+def total_variation(x: Tensor) -> Tensor:
+    """Mean squared difference of neighbouring pixels of (B, C, H, W) ``x``."""
+    dh = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean()
+    dw = (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
+    return dh + dw
+
+
+def reconstruct(
+    backbone: VGGFeatures,
+    x: Tensor,
+    targets: Mapping[str, Tensor],
+    iterations: int,
+    on_step: StepCallback | None = None,
+    tv_weight: float = TV_WEIGHT,
+    optimiser: str = "lbfgs",
+) -> Tensor:
+    """z ≈ argmin Σ_l ‖φ_l(z) - t_l‖² / ‖t_l^0‖² + λ·TV(z - x), starting from z = x.
+
+    Args:
+        x: (1, 3, R, R) in [0, 1]; targets: {layer: (1, C, h, w)}.
+    Returns:
+        (1, 3, R, R) z in [0, 1].
+    """
+    layers = list(targets)
+    with torch.no_grad():
+        base = backbone(x, layers)
+        scale = {k: 1.0 / base[k].pow(2).sum().clamp_min(1e-12) for k in layers}
+    z = x.detach().clone().requires_grad_(True)
+
+    def loss_fn() -> Tensor:
+        feats = backbone(z, layers)
+        loss = sum(((feats[k] - targets[k]).pow(2).sum() * scale[k]) for k in layers)
+        return loss + tv_weight * total_variation(z - x)
+
+    if optimiser == "lbfgs":
+        opt: torch.optim.Optimizer = torch.optim.LBFGS(
+            [z], lr=1.0, max_iter=1, history_size=10, line_search_fn="strong_wolfe"
+        )
+    elif optimiser == "adam":
+        opt = torch.optim.Adam([z], lr=0.01)
+    else:
+        raise ValueError(f"unknown optimiser {optimiser!r}")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    for i in range(1, iterations + 1):
+        loss = opt.step(closure)
+        with torch.no_grad():
+            z.clamp_(0.0, 1.0)
+        if on_step is not None:
+            preview = z.detach().clone() if (i % PREVIEW_EVERY == 0 or i == iterations) else None
+            value = float(loss.detach()) if loss is not None else float("nan")
+            on_step(Step(i, iterations, "reconstructing", f"loss {value:.4g}", preview))
+    return z.detach()
+
+
+def square_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[int, ...]:
+    """Grow ``box`` (x0, y0, x1, y1) to a square around its centre, kept inside the crop."""
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0)
+    sx, sy = min(side, width), min(side, height)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    nx0 = round(min(max(cx - sx / 2, 0), width - sx))
+    ny0 = round(min(max(cy - sy / 2, 0), height - sy))
+    return nx0, ny0, nx0 + sx, ny0 + sy
+
+
+def apply_residual(
+    image: Tensor, box: Sequence[int], x: Tensor, z: Tensor, keep_colours: bool
+) -> Tensor:
+    """Add the upsampled working-resolution change ``z - x`` to ``image`` inside ``box``.
+
+    Args:
+        image: (1, 3, H, W) full-resolution crop in [0, 1].
+        box: (x0, y0, x1, y1) where x and z came from.
+        x, z: (1, 3, R, R) before / after.
+    Returns:
+        (1, 3, H, W) in [0, 1]; pixels outside ``box`` are the input's.
+    """
+    x0, y0, x1, y1 = box
+    delta = z - x
+    if keep_colours:
+        luma = torch.tensor(LUMA, dtype=delta.dtype, device=delta.device).view(1, 3, 1, 1)
+        delta = (delta * luma).sum(1, keepdim=True).expand_as(delta)
+    delta = F.interpolate(delta, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)
+    out = image.clone()
+    out[..., y0:y1, x0:x1] = (image[..., y0:y1, x0:x1] + delta).clamp(0.0, 1.0)
+    return out
+
+
+def edit_face(
+    backbone: VGGFeatures,
+    pack: attributes.AttributePack,
+    image: Tensor,
+    box: tuple[int, int, int, int],
+    strength: float,
+    iterations: int,
+    resolution: int,
+    keep_colours: bool,
+    on_step: StepCallback | None = None,
+    optimiser: str = "lbfgs",
+) -> Tensor:
+    """DFI on the face in ``box`` of ``image`` (1, 3, H, W); returns the edited (1, 3, H, W)."""
+    sq = square_box(box, image.shape[-2], image.shape[-1])
+    face = image[..., sq[1] : sq[3], sq[0] : sq[2]]
+    x = attributes.resize_square(face, resolution)
+    layers = list(pack.layers)
+    with torch.no_grad():
+        feats = backbone(x, layers)
+        targets = {
+            k: feats[k] + strength * scaled_direction(pack.direction(k), feats[k]) for k in layers
+        }
+    z = reconstruct(backbone, x, targets, iterations, on_step, optimiser=optimiser)
+    return apply_residual(image, sq, x, z, keep_colours)
+
+
+# -- the filter -----------------------------------------------------------------------------------
+@register_filter
+class DeepFeatureInterpolation(Filter):
+    """Move the selected face along an attribute's VGG feature direction ("make people smile")."""
+
+    id = "dfi"
+    label = "Deep Feature Interpolation"
+    description = (
+        "Adds an attribute (e.g. a smile) to the face in the selection by editing its deep "
+        "features (Upchurch et al. 2017). Select the face, roughly as a square crop."
+    )
+    category = "Faces"
+    params = DfiParams
+    margin = 16
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._packs: dict[tuple[str, str], attributes.AttributePack] = {}
+
+    def _backbone_name(self) -> str | None:
+        """The current backbone's name without loading real weights (None: no weights)."""
+        ctx = self.ctx
+        if ctx._backbone is not None or ctx.backbone_factory is not None:
+            return ctx.backbone().name
+        from backend import weights
+        from backend.features import BACKBONES
+
+        for name in BACKBONES:
+            if weights.find(name, ctx.weights_dir) is not None:
+                return name
+        return None
+
+    def dynamic_choices(self) -> dict[str, list[str]]:
+        name = self._backbone_name()
+        if name is None:
+            return {"attributes": []}
+        infos = attributes.list_packs(self.ctx.attributes_dir, name)
+        return {"attributes": [i.name for i in infos]}
+
+    def missing(self) -> list[Missing]:
+        name = self._backbone_name()
+        if name is None:
+            return [WeightsMissing("vgg16-hed")]
+        if not attributes.list_packs(self.ctx.attributes_dir, name):
+            return [Missing(f"an attribute pack for backbone '{name}'", attributes.build_command())]
+        return []
+
+    def _pack(self, name: str, backbone: str) -> attributes.AttributePack:
+        info = attributes.find_pack(name, backbone, self.ctx.attributes_dir)
+        if info is None:
+            raise Missing(
+                f"attribute pack '{name}' for '{backbone}'", attributes.build_command(name)
+            )
+        cached = self._packs.get((backbone, name))
+        if cached is None or cached.path != info.path:
+            cached = attributes.load_pack(info.path)
+            if cached.backbone != backbone:
+                raise attributes.PackError(f"{info.path} was built for '{cached.backbone}'")
+            self._packs[(backbone, name)] = cached
+        return cached
+
+    def run(self, job: FilterInput, p: DfiParams, on_step: StepCallback) -> list[OutputLayer]:
+        backbone = self.ctx.backbone()
+        pack = self._pack(p.attribute, backbone.name)
+        resolution = p.resolution or pack.resolution
+        need = backbone.min_size_for(pack.layers)
+        if resolution < need:
+            raise ParamError(f"working resolution {resolution} is below the minimum {need}")
+        x0, y0, x1, y1 = job.box
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            raise ParamError(f"the selection ({x1 - x0}x{y1 - y0}) is too small for a face")
+        on_step(Step(0, p.iterations, "features", f"{p.attribute} at {resolution}px"))
+        image = job.image.to(backbone.device, torch.float32)
+        with torch.enable_grad():
+            out = edit_face(
+                backbone,
+                pack,
+                image,
+                job.box,
+                p.strength,
+                p.iterations,
+                resolution,
+                p.keep_colours,
+                on_step,
+            )
+        return [OutputLayer(f"DFI {p.attribute} {p.strength:g}", out.to(job.image))]
