@@ -1,0 +1,120 @@
+"""One filter job from wire images to wire images: the path every caller shares.
+
+decode + validate → crop to the selection (+ the filter's margin) → ``filter.run`` → composite
+through the selection → result layers the size, offset and format of the input layer.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from backend import imaging
+from backend.errors import BadImage, ParamError
+from backend.filters.base import Filter, FilterInput, StepCallback
+from backend.imaging import WireImage
+from backend.params import parse_values
+
+
+@dataclass
+class Job:
+    """A request as the runner sees it (no proto types)."""
+
+    filter_id: str
+    layer: WireImage
+    mask: WireImage | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, WireImage] = field(default_factory=dict)
+
+
+def validate(job: Job, flt: Filter, max_pixels: int = imaging.DEFAULT_MAX_PIXELS) -> Any:
+    """Check images and params without running anything; return the typed params."""
+    imaging.check_image("the layer", job.layer, max_pixels)
+    imaging.check_mask(job.mask, job.layer)
+    for name, extra in job.extras.items():
+        imaging.check_image(f"layer '{name}'", extra, max_pixels)
+    layer_params = {s.name for s in _layer_specs(flt)}
+    stray = sorted(set(job.extras) - layer_params)
+    if stray:
+        takes = ", ".join(sorted(layer_params)) or "none"
+        raise ParamError(f"extra layer '{stray[0]}' is not a layer parameter (takes: {takes})")
+    return parse_values(flt.params, job.params, flt.dynamic_choices(), layers=list(job.extras))
+
+
+def _layer_specs(flt: Filter) -> list[Any]:
+    from backend.params import schema_of
+
+    return [s for s in schema_of(flt.params, flt.dynamic_choices()) if s.kind == "layer"]
+
+
+def execute(
+    flt: Filter,
+    job: Job,
+    on_step: StepCallback,
+    max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+) -> list[WireImage]:
+    """Run ``flt`` on ``job``; every pixel outside the selection comes back bit-identical."""
+    params = validate(job, flt, max_pixels)
+    missing = flt.missing()
+    if missing:
+        raise missing[0]
+    layer = imaging.check_image("the layer", job.layer, max_pixels)
+    mask = imaging.check_mask(job.mask, job.layer)
+    fmt, w, h = job.layer.format, job.layer.width, job.layer.height
+    sel = imaging.selection_rect(mask, w, h)
+    crop = imaging.expand(sel, flt.margin, w, h)
+    region = layer[crop.y0 : crop.y1, crop.x0 : crop.x1]
+    unit = imaging.to_unit(region, fmt)
+    if mask is None:
+        cover = np.ones(region.shape[:2] + (1,), np.float32)
+    else:
+        cover = mask[crop.y0 : crop.y1, crop.x0 : crop.x1, None].astype(np.float32) / 255.0
+    device = flt.ctx.device
+    extras = {
+        name: imaging.to_tensor(imaging.to_unit(imaging.check_image(name, img), img.format)).to(
+            device
+        )
+        for name, img in job.extras.items()
+    }
+    box = (sel.x0 - crop.x0, sel.y0 - crop.y0, sel.x1 - crop.x0, sel.y1 - crop.y0)
+    inp = FilterInput(
+        image=imaging.to_tensor(unit[..., :3]).to(device),
+        alpha=imaging.to_tensor(unit[..., 3:]).to(device),
+        mask=imaging.to_tensor(cover).to(device),
+        box=box,
+        extras=extras,
+    )
+    try:
+        outputs = flt.run(inp, params, on_step)
+    finally:
+        del inp, extras
+        release_memory(device)
+    results = []
+    for out in outputs:
+        if tuple(out.image.shape) != (1, 3, crop.height, crop.width):
+            raise RuntimeError(
+                f"filter {flt.id} returned {tuple(out.image.shape)} for a "
+                f"{crop.width}x{crop.height} crop"
+            )
+        rgb = imaging.from_tensor(out.image)
+        if not np.isfinite(rgb).all():
+            raise RuntimeError(f"filter {flt.id} produced non-finite pixels")
+        pixels = imaging.composite(layer, fmt, mask, crop, rgb)
+        results.append(
+            WireImage(w, h, fmt, pixels.tobytes(), job.layer.x, job.layer.y, name=out.name)
+        )
+    if not results:
+        raise BadImage(f"filter {flt.id} produced no layer for this input")
+    return results
+
+
+def release_memory(device: torch.device) -> None:
+    """Give memory back after a job (also after a cancelled or failed one)."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -1,0 +1,154 @@
+"""Proto messages ⇄ the backend's own types (the only module besides server.py that sees them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from backend import imaging
+from backend.errors import BadImage, ParamError
+from backend.imaging import WireImage
+from backend.jobs import Job
+from backend.params import Colour, ParamSpec
+from nlf_client._proto import filters_pb2 as pb
+
+CHUNK = 3 << 20
+"""Bytes of pixels per message: under gRPC's 4 MiB default even if a peer forgets the limits."""
+
+FORMAT_TO_PB = {"u8": pb.U8, "u16": pb.U16, "f32": pb.F32}
+FORMAT_FROM_PB = {v: k for k, v in FORMAT_TO_PB.items()}
+
+
+def value_from_pb(name: str, v: pb.ParamValue) -> Any:
+    kind = v.WhichOneof("value")
+    if kind is None:
+        raise ParamError(f"parameter '{name}' has no value")
+    if kind == "colour":
+        return Colour(v.colour.r, v.colour.g, v.colour.b, v.colour.a)
+    return getattr(v, kind)
+
+
+def value_to_pb(value: Any) -> pb.ParamValue:
+    if isinstance(value, bool):
+        return pb.ParamValue(flag=value)
+    if isinstance(value, int):
+        return pb.ParamValue(integer=value)
+    if isinstance(value, float):
+        return pb.ParamValue(real=value)
+    if isinstance(value, str):
+        return pb.ParamValue(text=value)
+    if isinstance(value, Colour):
+        return pb.ParamValue(colour=pb.Colour(r=value.r, g=value.g, b=value.b, a=value.a))
+    raise TypeError(f"cannot send parameter value {value!r}")
+
+
+def _info_size(what: str, info: pb.ImageInfo, mask: bool, max_pixels: int) -> tuple[str, int]:
+    imaging.check_size(what, info.width, info.height, max_pixels)
+    if mask:
+        return "u8", info.width * info.height
+    fmt = FORMAT_FROM_PB.get(info.format)
+    if fmt is None:
+        raise BadImage(f"{what} has no pixel format; use U8, U16 or F32")
+    return fmt, info.width * info.height * 4 * imaging.DTYPES[fmt].itemsize
+
+
+def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, bool]:
+    """Assemble a job from a header and its pixel chunks; raise BadImage on any inconsistency."""
+    it = iter(requests)
+    first = next(it, None)
+    if first is None or first.WhichOneof("part") != "header":
+        raise BadImage("a Run call must start with a RunHeader message")
+    head = first.header
+    if not head.HasField("layer"):
+        raise BadImage("the request has no layer")
+    announced: dict[str, tuple[str, pb.ImageInfo, bool]] = {"layer": ("the layer", head.layer, False)}
+    if head.HasField("mask"):
+        announced["mask"] = ("the selection mask", head.mask, True)
+    for name, info in head.extra_layers.items():
+        if name in ("layer", "mask"):
+            raise BadImage(f"extra layer name '{name}' is reserved")
+        announced[name] = (f"layer '{name}'", info, False)
+    buffers: dict[str, tuple[str, bytearray]] = {}
+    for key, (what, info, is_mask) in announced.items():
+        fmt, size = _info_size(what, info, is_mask, max_pixels)
+        buffers[key] = (fmt, bytearray(size))
+    filled = dict.fromkeys(buffers, 0)
+    for req in it:
+        if req.WhichOneof("part") != "chunk":
+            raise BadImage("only one RunHeader may be sent per Run call")
+        key, data = req.chunk.key, req.chunk.data
+        if key not in buffers:
+            raise BadImage(f"pixel chunk for '{key}', which the header did not announce")
+        buf = buffers[key][1]
+        end = filled[key] + len(data)
+        if end > len(buf):
+            raise BadImage(f"{announced[key][0]} got more pixel bytes than its size needs")
+        buf[filled[key] : end] = data
+        filled[key] = end
+    for key, (_fmt, buf) in buffers.items():
+        if filled[key] != len(buf):
+            raise BadImage(
+                f"{announced[key][0]} is truncated: got {filled[key]} of {len(buf)} pixel bytes"
+            )
+
+    def image(key: str) -> WireImage:
+        info = announced[key][1]
+        fmt, buf = buffers[key]
+        return WireImage(info.width, info.height, fmt, buf, info.x, info.y, name=key)
+
+    params = {name: value_from_pb(name, v) for name, v in head.params.items()}
+    job = Job(
+        filter_id=head.filter_id,
+        layer=image("layer"),
+        mask=image("mask") if "mask" in buffers else None,
+        params=params,
+        extras={k: image(k) for k in head.extra_layers},
+    )
+    return job, head.want_previews
+
+
+def chunks(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.PixelChunk]:
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK):
+        yield pb.PixelChunk(key=key, data=bytes(view[start : start + CHUNK]))
+
+
+def info_of(img: WireImage) -> pb.ImageInfo:
+    return pb.ImageInfo(
+        width=img.width, height=img.height, format=FORMAT_TO_PB[img.format], x=img.x, y=img.y
+    )
+
+
+def result_events(layers: Sequence[WireImage], seconds: float) -> Iterator[pb.RunEvent]:
+    for layer in layers:
+        yield pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        for c in chunks(layer.name, layer.pixels):
+            yield pb.RunEvent(chunk=c)
+    yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds))
+
+
+def spec_to_pb(s: ParamSpec) -> pb.ParamSpec:
+    out = pb.ParamSpec(name=s.name, label=s.label, help=s.help)
+    bounds = {k: getattr(s, k) for k in ("min", "max", "step") if getattr(s, k) is not None}
+    if s.kind == "float":
+        out.real.CopyFrom(
+            pb.FloatSpec(default=float(s.default), **{k: float(v) for k, v in bounds.items()})
+        )
+    elif s.kind == "int":
+        out.integer.CopyFrom(
+            pb.IntSpec(default=int(s.default), **{k: int(v) for k, v in bounds.items()})
+        )
+    elif s.kind == "bool":
+        out.flag.CopyFrom(pb.BoolSpec(default=bool(s.default)))
+    elif s.kind == "choice":
+        out.choice.CopyFrom(
+            pb.ChoiceSpec(default=s.default or "", choices=list(s.choices), dynamic=s.dynamic)
+        )
+    elif s.kind == "string":
+        out.text.CopyFrom(pb.StringSpec(default=s.default or ""))
+    elif s.kind == "colour":
+        c = s.default or Colour(0, 0, 0, 1)
+        out.colour.CopyFrom(pb.ColourSpec(default=pb.Colour(r=c.r, g=c.g, b=c.b, a=c.a)))
+    elif s.kind == "layer":
+        out.layer.CopyFrom(pb.LayerSpec(required=s.required))
+    return out

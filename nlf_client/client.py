@@ -1,0 +1,80 @@
+"""``Client``: the editor-neutral API the plug-ins and the CLI use."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+from .api import FilterSpec, Layer, Mask, Preview, Progress, RunResult, Status
+from .errors import BackendError
+from .transport import Transport
+
+
+class Client:
+    """A connection to a Neural Layer Filters backend."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._t = transport
+
+    @classmethod
+    def connect(
+        cls, address: str = "127.0.0.1:50051", token: Optional[str] = None, timeout: float = 10.0
+    ) -> "Client":
+        """Connect and wait until the backend answers (BackendError UNAVAILABLE otherwise)."""
+        t = Transport(address, token, timeout)
+        try:
+            t.wait_ready()
+        except BackendError:
+            t.close()
+            raise
+        return cls(t)
+
+    @property
+    def address(self) -> str:
+        return self._t.address
+
+    def status(self) -> Status:
+        return self._t.status()
+
+    def list_filters(self) -> List[FilterSpec]:
+        return self._t.list_filters()
+
+    def run(
+        self,
+        filter_id: str,
+        layer: Layer,
+        mask: Optional[Mask] = None,
+        params: Optional[Dict[str, Any]] = None,
+        extra_layers: Optional[Dict[str, Layer]] = None,
+        on_progress: Optional[Callable[[Progress], None]] = None,
+        on_preview: Optional[Callable[[Preview], None]] = None,
+        cancel_event: Optional[threading.Event] = None,
+        timeout: Optional[float] = None,
+    ) -> RunResult:
+        """Run a filter; result layers have the input layer's size, format and offset."""
+        if len(layer.pixels) != layer.expected_size:
+            raise BackendError(
+                "INVALID_ARGUMENT",
+                f"layer carries {len(layer.pixels)} bytes, {layer.width}x{layer.height} "
+                f"{layer.format} RGBA needs {layer.expected_size}",
+            )
+        return self._t.run(
+            filter_id,
+            layer,
+            mask,
+            dict(params or {}),
+            dict(extra_layers or {}),
+            on_progress,
+            on_preview,
+            cancel_event,
+            timeout,
+        )
+
+    def close(self) -> None:
+        self._t.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,266 @@
+"""The only client module that touches grpc and the generated stubs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import grpc
+
+from ._proto import filters_pb2 as pb
+from ._proto import filters_pb2_grpc as pb_grpc
+from .api import (
+    BYTES_PER_CHANNEL,
+    Colour,
+    FilterSpec,
+    FilterStatus,
+    Layer,
+    Mask,
+    Missing,
+    ParamSpec,
+    Preview,
+    Progress,
+    RunResult,
+    Status,
+)
+from .errors import BackendError
+
+CHUNK = 3 << 20
+OPTIONS = [
+    ("grpc.max_send_message_length", 64 << 20),
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.enable_http_proxy", 0),
+]
+FORMAT_TO_PB = {"u8": pb.U8, "u16": pb.U16, "f32": pb.F32}
+FORMAT_FROM_PB = {v: k for k, v in FORMAT_TO_PB.items()}
+
+
+def _error(exc: grpc.RpcError) -> BackendError:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    name = code.name if code is not None else "UNKNOWN"
+    if name == "UNAVAILABLE":
+        details = f"the backend does not answer ({details})"
+    return BackendError(name, details or name)
+
+
+class Transport:
+    def __init__(self, address: str, token: Optional[str], timeout: float) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._metadata = [("authorization", f"Bearer {token}")] if token else []
+        self._channel = grpc.insecure_channel(address, options=OPTIONS)
+        self._stub = pb_grpc.FiltersStub(self._channel)
+
+    def wait_ready(self) -> None:
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=self.timeout)
+        except grpc.FutureTimeoutError:
+            raise BackendError(
+                "UNAVAILABLE", f"no backend answers at {self.address} (waited {self.timeout:g} s)"
+            ) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def status(self) -> Status:
+        try:
+            r = self._stub.GetStatus(
+                pb.StatusRequest(), timeout=self.timeout, metadata=self._metadata
+            )
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+        filters = tuple(
+            FilterStatus(
+                f.id, f.ready, tuple(Missing(m.what, m.command) for m in f.missing)
+            )
+            for f in r.filters
+        )
+        return Status(
+            r.server_version,
+            r.protocol_version,
+            r.device.kind,
+            r.device.name,
+            r.device.memory_total,
+            r.device.memory_free,
+            r.queue_length,
+            filters,
+        )
+
+    def list_filters(self) -> List[FilterSpec]:
+        try:
+            r = self._stub.ListFilters(
+                pb.ListFiltersRequest(), timeout=self.timeout, metadata=self._metadata
+            )
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+        return [
+            FilterSpec(
+                f.id,
+                f.label,
+                f.description,
+                f.category,
+                f.needs_mask,
+                tuple(_param_spec(p) for p in f.params),
+            )
+            for f in r.filters
+        ]
+
+    def run(
+        self,
+        filter_id: str,
+        layer: Layer,
+        mask: Optional[Mask],
+        params: Dict[str, Any],
+        extra_layers: Dict[str, Layer],
+        on_progress: Optional[Callable[[Progress], None]],
+        on_preview: Optional[Callable[[Preview], None]],
+        cancel_event: Optional[threading.Event],
+        timeout: Optional[float],
+    ) -> RunResult:
+        requests = _requests(filter_id, layer, mask, params, extra_layers, on_preview is not None)
+        call = self._stub.Run(requests, timeout=timeout, metadata=self._metadata)
+        done = threading.Event()
+        if cancel_event is not None:
+
+            def watch() -> None:
+                while not done.is_set():
+                    if cancel_event.wait(0.05):
+                        call.cancel()
+                        return
+
+            threading.Thread(target=watch, name="nlf-cancel-watch", daemon=True).start()
+        try:
+            return _collect(call, on_progress, on_preview)
+        except grpc.RpcError as exc:
+            err = _error(exc)
+            if cancel_event is not None and cancel_event.is_set():
+                err = BackendError("CANCELLED", "cancelled")
+            raise err from None
+        finally:
+            done.set()
+
+
+def _param_spec(p: Any) -> ParamSpec:
+    kind = p.WhichOneof("kind")
+    spec = getattr(p, kind)
+    common = {"name": p.name, "label": p.label, "help": p.help}
+    if kind in ("real", "integer"):
+        bounds = {k: getattr(spec, k) for k in ("min", "max", "step") if spec.HasField(k)}
+        cast = float if kind == "real" else int
+        return ParamSpec(
+            kind="float" if kind == "real" else "int", default=cast(spec.default), **bounds, **common
+        )
+    if kind == "flag":
+        return ParamSpec(kind="bool", default=spec.default, **common)
+    if kind == "choice":
+        return ParamSpec(
+            kind="choice",
+            default=spec.default,
+            choices=tuple(spec.choices),
+            dynamic=spec.dynamic,
+            **common,
+        )
+    if kind == "text":
+        return ParamSpec(kind="string", default=spec.default, **common)
+    if kind == "colour":
+        c = spec.default
+        return ParamSpec(kind="colour", default=Colour(c.r, c.g, c.b, c.a), **common)
+    return ParamSpec(kind="layer", required=spec.required, **common)
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return pb.ParamValue(flag=v)
+    if isinstance(v, int):
+        return pb.ParamValue(integer=v)
+    if isinstance(v, float):
+        return pb.ParamValue(real=v)
+    if isinstance(v, str):
+        return pb.ParamValue(text=v)
+    if isinstance(v, Colour):
+        return pb.ParamValue(colour=pb.Colour(r=v.r, g=v.g, b=v.b, a=v.a))
+    raise BackendError("INVALID_ARGUMENT", f"cannot send parameter value {v!r}")
+
+
+def _info(layer: Layer) -> Any:
+    if layer.format not in BYTES_PER_CHANNEL:
+        raise BackendError("INVALID_ARGUMENT", f"unknown pixel format '{layer.format}'")
+    return pb.ImageInfo(
+        width=layer.width,
+        height=layer.height,
+        format=FORMAT_TO_PB[layer.format],
+        x=layer.x,
+        y=layer.y,
+    )
+
+
+def _chunks(key: str, data: bytes) -> Iterator[Any]:
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK):
+        yield pb.RunRequest(chunk=pb.PixelChunk(key=key, data=bytes(view[start : start + CHUNK])))
+
+
+def _requests(
+    filter_id: str,
+    layer: Layer,
+    mask: Optional[Mask],
+    params: Dict[str, Any],
+    extra_layers: Dict[str, Layer],
+    previews: bool,
+) -> Iterator[Any]:
+    header = pb.RunHeader(
+        filter_id=filter_id,
+        layer=_info(layer),
+        want_previews=previews,
+        params={k: _value(v) for k, v in params.items()},
+        extra_layers={k: _info(v) for k, v in extra_layers.items()},
+    )
+    if mask is not None:
+        header.mask.CopyFrom(pb.ImageInfo(width=mask.width, height=mask.height))
+    yield pb.RunRequest(header=header)
+    yield from _chunks("layer", layer.pixels)
+    if mask is not None:
+        yield from _chunks("mask", mask.pixels)
+    for name, extra in extra_layers.items():
+        yield from _chunks(name, extra.pixels)
+
+
+def _collect(
+    call: Any,
+    on_progress: Optional[Callable[[Progress], None]],
+    on_preview: Optional[Callable[[Preview], None]],
+) -> RunResult:
+    layers: List[Layer] = []
+    current: Optional[Tuple[str, Any, bytearray]] = None
+    filled = 0
+    for event in call:
+        kind = event.WhichOneof("event")
+        if kind == "queued" and on_progress is not None:
+            on_progress(Progress(0.0, "queued", "", event.queued.position))
+        elif kind == "progress" and on_progress is not None:
+            p = event.progress
+            on_progress(Progress(p.fraction, p.stage, p.message))
+        elif kind == "preview" and on_preview is not None:
+            v = event.preview
+            on_preview(Preview(v.rgba8, v.width, v.height))
+        elif kind == "layer":
+            info = event.layer.info
+            fmt = FORMAT_FROM_PB[info.format]
+            size = info.width * info.height * 4 * BYTES_PER_CHANNEL[fmt]
+            current = (event.layer.name, info, bytearray(size))
+            filled = 0
+        elif kind == "chunk" and current is not None:
+            data = event.chunk.data
+            current[2][filled : filled + len(data)] = data
+            filled += len(data)
+            if filled == len(current[2]):
+                name, info, buf = current
+                fmt = FORMAT_FROM_PB[info.format]
+                layers.append(
+                    Layer(bytes(buf), info.width, info.height, fmt, info.x, info.y, name=name)
+                )
+                current = None
+        elif kind == "done":
+            return RunResult(layers)
+    raise BackendError("UNAVAILABLE", "the backend closed the job before sending its result")

@@ -1,0 +1,87 @@
+"""Test-only filters (never registered in the product) and request builders."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from backend.filters.base import Filter, FilterInput, OutputLayer, Step, StepCallback
+from backend.params import param
+from nlf_client import Layer, Mask
+
+
+@dataclass(frozen=True)
+class InvertParams:
+    amount: float = param(1.0, label="Amount", min=0.0, max=1.0, step=0.1)
+
+
+class InvertFilter(Filter):
+    """Inverts RGB: a fast, exactly predictable filter for transport and editor tests."""
+
+    id, label, params = "test_invert", "Invert (test)", InvertParams
+    margin = 0
+
+    def run(self, job: FilterInput, p: InvertParams, on_step: StepCallback) -> list[OutputLayer]:
+        on_step(Step(0, 1, "invert"))
+        out = job.image * (1 - p.amount) + (1 - job.image) * p.amount
+        on_step(Step(1, 1, "invert", preview=out))
+        return [OutputLayer(f"Invert {p.amount:g}", out)]
+
+
+@dataclass(frozen=True)
+class SlowParams:
+    steps: int = param(50, label="Steps", min=1, max=10000)
+    delay: float = param(0.1, label="Delay", min=0.0, max=10.0)
+
+
+class SlowFilter(Filter):
+    """Sleeps between steps (cancellation and queue tests); returns the image darkened."""
+
+    id, label, params = "test_slow", "Slow (test)", SlowParams
+    margin = 0
+
+    def run(self, job: FilterInput, p: SlowParams, on_step: StepCallback) -> list[OutputLayer]:
+        for i in range(p.steps):
+            on_step(Step(i, p.steps, "sleeping", f"step {i + 1} of {p.steps}"))
+            time.sleep(p.delay)
+        on_step(Step(p.steps, p.steps, "done"))
+        return [OutputLayer("Slow", job.image * 0.5)]
+
+
+class BrokenFilter(Filter):
+    """Raises an unexpected error (INTERNAL mapping, server survives)."""
+
+    id, label, params = "test_broken", "Broken (test)", SlowParams
+
+    def run(self, job: FilterInput, p: SlowParams, on_step: StepCallback) -> list[OutputLayer]:
+        raise ZeroDivisionError("boom")
+
+
+TEST_FILTERS = (InvertFilter, SlowFilter, BrokenFilter)
+
+
+def rgba(width: int, height: int, fmt: str = "u8", seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if fmt == "u8":
+        return rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+    if fmt == "u16":
+        return rng.integers(0, 65536, (height, width, 4), dtype=np.uint16)
+    return rng.random((height, width, 4), dtype=np.float32)
+
+
+def make_layer(width: int, height: int, fmt: str = "u8", seed: int = 0) -> Layer:
+    arr = rgba(width, height, fmt, seed)
+    return Layer(arr.astype(arr.dtype.newbyteorder("<")).tobytes(), width, height, fmt)
+
+
+def rect_mask(width: int, height: int, x0: int, y0: int, x1: int, y1: int) -> Mask:
+    m = np.zeros((height, width), np.uint8)
+    m[y0:y1, x0:x1] = 255
+    return Mask(m.tobytes(), width, height)
+
+
+def as_array(layer: Layer) -> np.ndarray:
+    dtype = {"u8": "<u1", "u16": "<u2", "f32": "<f4"}[layer.format]
+    return np.frombuffer(layer.pixels, dtype=dtype).reshape(layer.height, layer.width, 4)
