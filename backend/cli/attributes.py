@@ -1,0 +1,134 @@
+"""``python -m backend attributes list | build NAME --with DIR --without DIR | build-lfw``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from backend import dirs
+
+log = logging.getLogger(__name__)
+
+BACKBONE_CHOICES = ("auto", "vgg19-imagenet", "vgg16-hed", "tiny")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``attributes`` command group."""
+    parser = sub.add_parser("attributes", help="list and build DFI attribute packs")
+    parser.add_argument(
+        "--attributes-dir",
+        default=None,
+        help="attribute packs folder (default: $NLF_ATTRIBUTES_DIR or the XDG data folder)",
+    )
+    parser.add_argument(
+        "--weights-dir",
+        default=None,
+        help="weights folder (default: $NLF_WEIGHTS_DIR or the XDG data folder)",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    p = actions.add_parser("list", help="installed and built-in packs")
+    p.set_defaults(func=_list)
+
+    p = actions.add_parser(
+        "build", help="build a pack from two folders of aligned faces (with / without)"
+    )
+    p.add_argument("name", help="pack name, e.g. smiling (letters, digits, - and _)")
+    p.add_argument("--with", dest="with_dir", type=Path, required=True, help="faces WITH it")
+    p.add_argument("--without", dest="without_dir", type=Path, required=True, help="faces WITHOUT")
+    _common(p)
+    p.set_defaults(func=_build)
+
+    p = actions.add_parser(
+        "build-lfw", help="download LFW + its attribute scores and build the DFI paper's packs"
+    )
+    p.add_argument("--k", type=int, default=100, help="images per set (paper: 100)")
+    p.add_argument("--cache-dir", type=Path, default=None, help="download folder")
+    p.add_argument("--lfw-url", default=None, help="LFW deep-funneled .tgz address")
+    p.add_argument("--attributes-url", default=None, help="lfw_attributes.txt address")
+    _common(p)
+    p.set_defaults(func=_build_lfw)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from backend.attributes import DEFAULT_RESOLUTION
+
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=DEFAULT_RESOLUTION,
+        help="square side faces are resized to",
+    )
+    p.add_argument(
+        "--backbone",
+        choices=BACKBONE_CHOICES,
+        default="auto",
+        help="feature network (auto = the server's default; tiny = random, for tests)",
+    )
+
+
+def _backbone(args: argparse.Namespace):
+    import torch
+
+    from backend import features
+
+    torch.set_num_threads(min(torch.get_num_threads(), 4))
+    root = dirs.weights_dir(args.weights_dir)
+    if args.backbone == "tiny":
+        return features.tiny_backbone()
+    if args.backbone == "auto":
+        return features.default_backbone(root)
+    return features.load_backbone(args.backbone, root)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from backend import attributes
+
+    root = dirs.attributes_dir(args.attributes_dir)
+    print(f"attributes folder: {root}")
+    print(f"{'name':<16} {'backbone':<16} {'res':>4}  {'with':>5} {'w/o':>5}  {'where':<8}  path")
+    for info in attributes.list_packs(root):
+        try:
+            pack = attributes.load_pack(info.path)
+            res, n1, n0 = str(pack.resolution), str(pack.count_with), str(pack.count_without)
+        except attributes.PackError as exc:
+            log.warning("%s", exc)
+            res, n1, n0 = "BAD", "-", "-"
+        where = "built-in" if info.builtin else "user"
+        print(
+            f"{info.name:<16} {info.backbone:<16} {res:>4}  {n1:>5} {n0:>5}  {where:<8}  {info.path}"
+        )
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from backend import attributes
+
+    backbone = _backbone(args)
+    pack = attributes.build_pack_from_folders(
+        args.name, args.with_dir, args.without_dir, backbone, args.resolution
+    )
+    path = attributes.save_pack(pack, dirs.attributes_dir(args.attributes_dir))
+    print(f"{pack.name} ({pack.backbone}, {pack.resolution}px, {pack.count_with} with / "
+          f"{pack.count_without} without): {path}")  # fmt: skip
+    return 0
+
+
+def _build_lfw(args: argparse.Namespace) -> int:
+    from backend import lfw
+
+    root = dirs.attributes_dir(args.attributes_dir)
+    cache = args.cache_dir or root / "lfw-download"
+    paths = lfw.fetch_and_build(
+        _backbone(args),
+        root,
+        cache,
+        lfw_url=args.lfw_url or lfw.LFW_URL,
+        attributes_url=args.attributes_url or lfw.ATTRIBUTES_URL,
+        k=args.k,
+        resolution=args.resolution,
+    )
+    for path in paths:
+        print(path)
+    return 0
