@@ -1,4 +1,4 @@
-"""The DFI filter on the tiny random backbone: scaling, residual trick, progress, cancel, missing."""
+"""DFI on the tiny random backbone: scaling, residual trick, progress, cancel, missing."""
 
 from __future__ import annotations
 

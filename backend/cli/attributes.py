@@ -96,9 +96,8 @@ def _list(args: argparse.Namespace) -> int:
             log.warning("%s", exc)
             res, n1, n0 = "BAD", "-", "-"
         where = "built-in" if info.builtin else "user"
-        print(
-            f"{info.name:<16} {info.backbone:<16} {res:>4}  {n1:>5} {n0:>5}  {where:<8}  {info.path}"
-        )
+        row = f"{info.name:<16} {info.backbone:<16} {res:>4}  {n1:>5} {n0:>5}  {where:<8}"
+        print(f"{row}  {info.path}")
     return 0
 
 
