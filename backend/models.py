@@ -178,7 +178,7 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         text = str(exc)
-        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
+        if "Unsupported global" in text or "GLOBAL " in text:
             raise ModelError(
                 f"refused '{path.name}': it holds Python objects other than tensors, which could "
                 "run code when loaded; only plain state dicts (name -> tensor) are accepted"
@@ -211,8 +211,9 @@ def _check_and_build(kind: Kind, state: dict[str, Tensor], label: str) -> tuple[
         net = kind.builder(arch)
         net.load_state_dict(state, strict=True)
     except (ValueError, RuntimeError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"'{label}' is not a {kind.name} model: {first}") from None
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        reason = " ".join(lines)[:400] or type(exc).__name__
+        raise ModelError(f"'{label}' is not a {kind.name} model: {reason}") from None
     net.eval().requires_grad_(False)
     return net, arch
 

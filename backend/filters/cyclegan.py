@@ -1,0 +1,239 @@
+"""CycleGAN translation of the selection with an installed generator (Zhu et al., ICCV 2017).
+
+Large crops are translated in overlapping tiles blended with feathered weights. InstanceNorm would
+normalise each tile with its own statistics and shift colours from tile to tile
+(pytorch-CycleGAN-and-pix2pix#760), so every norm layer's mean and variance are captured once on a
+downscaled copy of the whole crop and shared by all tiles (``algorithms.md`` §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from backend.dirs import models_dir
+from backend.errors import Missing, ParamError
+from backend.filters.base import (
+    Filter,
+    FilterInput,
+    OutputLayer,
+    Step,
+    StepCallback,
+    register_filter,
+)
+from backend.models import PAIR, ModelStore
+from backend.nets.resnet_generator import MULTIPLE, ResnetGenerator
+from backend.params import param
+
+MIN_SIDE = 16
+"""Smaller crops are padded up to this (the reflection pads need a few pixels per side)."""
+
+
+@dataclass(frozen=True)
+class CycleGanParams:
+    model: str = param("", label="Model", dynamic="models", help="an installed CycleGAN model")
+    direction: str = param(
+        "a_to_b",
+        label="Direction",
+        choices=PAIR,
+        help="for models trained here (a pair of generators): A to B or B to A",
+    )
+    amount: float = param(
+        1.0, label="Amount", min=0.0, max=1.0, step=0.05, help="blend of translation and input"
+    )
+    tile_size: int = param(
+        1024, label="Tile size", min=64, max=4096, step=64, help="larger crops are tiled (pixels)"
+    )
+    overlap: int = param(
+        128, label="Tile overlap", min=16, max=1024, step=16, help="overlap of neighbouring tiles"
+    )
+    stats_size: int = param(
+        1024,
+        label="Statistics size",
+        min=64,
+        max=4096,
+        step=64,
+        help="side of the downscaled whole image whose InstanceNorm statistics all tiles share",
+    )
+    precision: str = param(
+        "auto", label="Precision", choices=("auto", "fp32"), help="auto: fp16 on a GPU"
+    )
+
+
+def _round_up(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def _pad(x: Tensor, height: int, width: int) -> Tensor:
+    """Pad (B, C, h, w) at the bottom / right to (height, width), reflecting where possible."""
+    ph, pw = height - x.shape[-2], width - x.shape[-1]
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < x.shape[-2] and pw < x.shape[-1] else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets (multiples of 4) of tiles of ``tile`` px covering ``length`` px."""
+    if length <= tile:
+        return [0]
+    step = max(MULTIPLE, tile - overlap)
+    starts = list(range(0, length - tile, step))
+    return [*starts, length - tile]
+
+
+def feather(length: int, start: int, total: int, overlap: int) -> Tensor:
+    """1-D blend weights of one tile: ramps over its overlaps with neighbours, flat elsewhere.
+
+    The outer quarter of each overlap gets (almost) no weight, since those pixels saw the least
+    real context; over the middle half the weights of two neighbours sum to one.
+    """
+    d = torch.arange(length, dtype=torch.float32) + 0.5
+    w = torch.ones(length)
+    margin = overlap / 4
+    ramp = max(overlap - 2 * margin, 1.0)
+    if start > 0:
+        w = torch.minimum(w, ((d - margin) / ramp).clamp(1e-4, 1.0))
+    if start + length < total:
+        w = torch.minimum(w, ((length - d - margin) / ramp).clamp(1e-4, 1.0))
+    return w
+
+
+def _tiles(h: int, w: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
+    for y in tile_starts(h, tile, overlap):
+        for x in tile_starts(w, tile, overlap):
+            yield y, x, min(tile, h), min(tile, w)
+
+
+def translate(
+    net: ResnetGenerator,
+    image: Tensor,
+    tile_size: int = 512,
+    overlap: int = 128,
+    stats_size: int = 1024,
+    on_step: StepCallback | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """Run ``net`` on (1, 3, H, W) ``image`` in [0, 1]; return (1, 3, H, W) in [0, 1].
+
+    Crops up to ``tile_size`` run whole with the network's own InstanceNorm. Larger ones run in
+    tiles with statistics captured on a copy downscaled to ``stats_size`` (longest side).
+    ``dtype`` (fp16 / bf16) turns on autocast; use it on CUDA only.
+    """
+    if image.dim() != 4 or image.shape[:2] != (1, 3):
+        raise ValueError(f"image must be (1, 3, H, W), got {tuple(image.shape)}")
+    report = on_step or (lambda step: None)
+    h, w = image.shape[-2:]
+    hp, wp = _round_up(max(h, MIN_SIDE), MULTIPLE), _round_up(max(w, MIN_SIDE), MULTIPLE)
+    x = _pad(image * 2 - 1, hp, wp)
+    tile = max(MIN_SIDE, tile_size // MULTIPLE * MULTIPLE)
+    overlap = min(overlap // MULTIPLE * MULTIPLE, tile // 2)
+    device = image.device
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    if max(hp, wp) <= tile:
+        report(Step(0, 1, "translate"))
+        with autocast:
+            out = net(x).float()
+        report(Step(1, 1, "translate"))
+        return ((out[..., :h, :w] + 1) / 2).clamp(0, 1)
+
+    tiles = list(_tiles(hp, wp, tile, overlap))
+    total = len(tiles) + 1
+    report(Step(0, total, "statistics"))
+    scale = min(1.0, stats_size / max(hp, wp))
+    sh = _round_up(max(MIN_SIDE, round(hp * scale)), MULTIPLE)
+    sw = _round_up(max(MIN_SIDE, round(wp * scale)), MULTIPLE)
+    small = F.interpolate(x, size=(sh, sw), mode="area") if (sh, sw) != (hp, wp) else x
+    acc = torch.zeros(1, 3, hp, wp, device=device)
+    weight = torch.zeros(1, 1, hp, wp, device=device)
+    try:
+        with autocast, net.norm_mode("capture"):
+            net(small)
+        report(Step(1, total, "statistics"))
+        with net.norm_mode("fixed"):
+            for i, (y0, x0, th, tw) in enumerate(tiles):
+                with autocast:
+                    out = net(x[..., y0 : y0 + th, x0 : x0 + tw]).float()
+                wy = feather(th, y0, hp, overlap).to(device)
+                wx = feather(tw, x0, wp, overlap).to(device)
+                wt = (wy[:, None] * wx[None, :])[None, None]
+                acc[..., y0 : y0 + th, x0 : x0 + tw] += out * wt
+                weight[..., y0 : y0 + th, x0 : x0 + tw] += wt
+                report(Step(i + 2, total, "translate", f"tile {i + 1} of {len(tiles)}"))
+    finally:
+        net.clear_stats()
+    out = acc / weight
+    return ((out[..., :h, :w] + 1) / 2).clamp(0, 1)
+
+
+@register_filter
+class CycleGan(Filter):
+    """Translate the selection with an installed CycleGAN generator (e.g. horse to zebra)."""
+
+    id, label, params = "cyclegan", "CycleGAN translation", CycleGanParams
+    description = "Unpaired image-to-image translation with a CycleGAN generator (Zhu et al. 2017)"
+    category = "Conversion"
+    margin = 32
+
+    def _store(self) -> ModelStore:
+        store = getattr(self, "_model_store", None)
+        if store is None or store.root != models_dir(self.ctx.models_dir):
+            store = ModelStore(self.ctx.models_dir)
+            self._model_store = store
+        return store
+
+    def _fix_command(self) -> str:
+        flag = ""
+        if models_dir(self.ctx.models_dir) != models_dir():
+            flag = f" --models-dir {self.ctx.models_dir}"
+        return f"python -m backend models fetch horse2zebra{flag}"
+
+    def missing(self) -> list[Missing]:
+        if self._store().entries("cyclegan"):
+            return []
+        what = "a CycleGAN model (or import one: python -m backend models import PATH --name NAME)"
+        return [Missing(what, self._fix_command())]
+
+    def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
+        return {"models": [e.name for e in self._store().entries("cyclegan")]}
+
+    def _network(self, name: str, direction: str) -> ResnetGenerator:
+        store = self._store()
+        entries = {e.name: e for e in store.entries("cyclegan")}
+        if name not in entries:
+            if not entries:
+                raise Missing("a CycleGAN model", self._fix_command())
+            raise ParamError(f"parameter 'model' = '{name}' is not an installed CycleGAN model")
+        entry = entries[name]
+        if entry.is_pair:
+            part = direction
+        elif direction != PAIR[0]:
+            raise ParamError(f"model '{name}' translates one way only; use direction 'a_to_b'")
+        else:
+            part = next(iter(entry.parts))
+        _, net = store.load(name, part)
+        assert isinstance(net, ResnetGenerator)
+        device = self.ctx.device
+        fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        return net.to(device=device, memory_format=fmt)
+
+    def run(self, job: FilterInput, p: CycleGanParams, on_step: StepCallback) -> list[OutputLayer]:
+        net = self._network(p.model, p.direction)
+        dtype = None
+        if p.precision == "auto" and job.image.device.type == "cuda":
+            dtype = torch.float16
+        with torch.inference_mode():
+            result = translate(
+                net, job.image, p.tile_size, p.overlap, p.stats_size, on_step, dtype=dtype
+            )
+            if p.amount < 1.0:
+                result = torch.lerp(job.image, result, p.amount)
+        suffix = f" {p.direction.replace('_', ' ')}" if self._store().entry(p.model).is_pair else ""
+        return [OutputLayer(f"CycleGAN {p.model}{suffix}", result.clone())]

@@ -1,0 +1,32 @@
+"""Contract-test preparation for ``cyclegan``: a tiny random generator in the models folder."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from backend.filters.base import Context
+from backend.models import ModelStore
+from backend.nets.resnet_generator import ResnetGenerator
+
+TINY = {"ngf": 4, "n_blocks": 2}
+
+
+def tiny_generator(seed: int = 0, **arch: int) -> ResnetGenerator:
+    """A random-weight ResnetGenerator with the official layout (ngf 4, 2 blocks by default)."""
+    torch.manual_seed(seed)
+    return ResnetGenerator(**{**TINY, **arch}).eval()
+
+
+def prepare(ctx: Context) -> dict[str, Any]:
+    """Install the tiny model as 'tiny' and return values that make the filter tile quickly."""
+    store = ModelStore(ctx.models_dir)
+    if "tiny" not in [e.name for e in store.entries("cyclegan")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "tiny.pth"
+            torch.save(tiny_generator().state_dict(), path)
+            store.import_model(path, "tiny", "cyclegan", meta={"source": "tests/prep"})
+    return {"model": "tiny", "tile_size": 64, "overlap": 32, "stats_size": 64}
