@@ -1,0 +1,150 @@
+"""``python -m backend apply``: run a filter on image files (artists' batch actions).
+
+Runs in this process without ``--server``, over gRPC with it. Carries on past a failing file,
+prints a summary, and never overwrites an input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backend import context
+from backend.errors import NlfError
+from backend.files import SUFFIXES, read_image, read_mask, write_image
+from backend.imaging import WireImage
+from backend.params import ParamError, ParamSpec, check_value, parse_text
+
+
+class _Bar:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, fraction: float, stage: str = "") -> None:
+        if self.tty:
+            n = int(fraction * 30)
+            bar = "#" * n + "-" * (30 - n)
+            sys.stderr.write(f"\r{self.label} [{bar}] {fraction:4.0%} {stage[:30]:30}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def _kv(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"{what} '{item}' must look like NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _typed(specs: list[ParamSpec], raw: dict[str, str]) -> dict[str, Any]:
+    by_name = {s.name: s for s in specs}
+    values = {}
+    for name, text in raw.items():
+        if name not in by_name:
+            raise ParamError(f"unknown parameter '{name}'; takes: {', '.join(sorted(by_name))}")
+        values[name] = check_value(by_name[name], parse_text(by_name[name], text))
+    return values
+
+
+def _inputs(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in SUFFIXES)
+        else:
+            files.append(p)
+    return files
+
+
+def _outputs(inputs: list[Path], out: Path, filter_id: str, n_layers: int, src: Path) -> list[Path]:
+    many = len(inputs) > 1 or out.is_dir() or not out.suffix
+    base = out / f"{src.stem}.{filter_id}.png" if many else out
+    if n_layers == 1:
+        return [base]
+    return [base.with_name(f"{base.stem}.{i + 1}{base.suffix}") for i in range(n_layers)]
+
+
+def _runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
+    if args.server:
+        from backend.cli._remote import remote_runner
+
+        return remote_runner(args)
+    from backend.jobs import Job, execute
+    from backend.registry import Registry
+
+    registry = Registry(context.from_args(args))
+    flt = registry.get(args.filter_id)
+
+    def run(layer: WireImage, mask: WireImage | None, values: dict[str, Any],
+            extras: dict[str, WireImage], bar: _Bar) -> list[WireImage]:
+        job = Job(args.filter_id, layer, mask, values, extras)
+        return execute(flt, job, lambda s: bar(s.fraction, s.stage))
+
+    return registry.schema(args.filter_id), run
+
+
+def apply(args: argparse.Namespace) -> int:
+    specs, run = _runner(args)
+    values = _typed(specs, _kv(args.param, "--param"))
+    extras = {n: read_image(Path(f)) for n, f in _kv(args.layer, "--layer").items()}
+    inputs = _inputs(args.inputs)
+    if not inputs:
+        raise SystemExit("no input images found")
+    resolved_inputs = {p.resolve() for p in inputs}
+    out = Path(args.output)
+    failed: list[tuple[Path, str]] = []
+    written = 0
+    t0 = time.perf_counter()
+    for i, src in enumerate(inputs, 1):
+        bar = _Bar(f"[{i}/{len(inputs)}] {src.name}")
+        try:
+            layer = read_image(src)
+            mask = read_mask(Path(args.mask), layer.width, layer.height) if args.mask else None
+            layers = run(layer, mask, values, extras, bar)
+            targets = _outputs(inputs, out, args.filter_id, len(layers), src)
+            for target, result in zip(targets, layers, strict=True):
+                if target.resolve() in resolved_inputs:
+                    raise NlfError(f"refusing to overwrite the input {target}")
+                write_image(target, result)
+                written += 1
+        except (NlfError, OSError) as exc:
+            failed.append((src, str(exc)))
+        except Exception as exc:  # keep going with the next file, report at the end
+            failed.append((src, f"{type(exc).__name__}: {exc}"))
+        finally:
+            bar.close()
+    seconds = time.perf_counter() - t0
+    print(f"{len(inputs) - len(failed)} of {len(inputs)} files done, {written} written, "
+          f"{len(failed)} failed, {seconds:.1f} s")
+    for src, why in failed:
+        print(f"  failed: {src}: {why}")
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("apply", help="run a filter on image files or folders")
+    p.add_argument("filter_id", metavar="FILTER_ID")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
+    p.add_argument("-o", "--output", required=True, help="file, or folder for many inputs")
+    p.add_argument("--mask", help="selection mask image: white = selected, grey = partial")
+    p.add_argument("--layer", action="append", default=[], metavar="NAME=FILE",
+                   help="an extra layer for a layer parameter (e.g. style=painting.jpg)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--server", metavar="HOST:PORT", help="use a running backend over gRPC")
+    p.add_argument("--token", help="token for --server")
+    context.add_arguments(p)
+    p.set_defaults(func=apply)
+
