@@ -1,0 +1,206 @@
+"""``mrf``: CNNMRF patch-based style transfer with neural-doodle semantic maps.
+
+Two uses (issue 4):
+
+- **masked region styling**: select a region, pick a style layer; the crop takes the style's local
+  texture (CNNMRF, Li & Wand 2016) and the runner composites it through the selection;
+- **doodle**: add a style map (colour-coded regions of the style) and a target map painted in the
+  same colours; target regions are synthesised from the matching style regions (Champandard 2016),
+  with the layer as content, or from noise when ``content_weight`` is 0.
+
+Layers: ``style`` / ``style_map`` / ``target_map`` arrive uncropped in ``job.extras`` as RGBA
+(alpha is ignored). A style map of another size than the style is resized (nearest) to it. A
+target map whose size equals the crop's is used as is; any other size is resized (nearest) to the
+crop, i.e. it is taken to cover exactly the crop region.
+
+Presets: ``final`` runs the coarse-to-fine MRF optimisation (``backend.mrf_solver.synthesise``);
+``preview`` runs one style swap at relu3_1 decoded by at most 30 L-BFGS steps, at most 256 px.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from backend.errors import ParamError
+from backend.filters.base import Filter, FilterInput, OutputLayer, StepCallback, register_filter
+from backend.mrf_solver import Problem, Settings, min_side, swap_preview, synthesise
+from backend.params import LayerRef, param
+from backend.semantic import check_target, labels_of, palette_of
+
+log = logging.getLogger(__name__)
+
+PREVIEW_MAX_SIZE = 256
+PREVIEW_ITERATIONS = 30
+
+
+@dataclass(frozen=True)
+class MrfParams:
+    style: LayerRef | None = param(  # noqa: RUF009
+        None, label="Style layer", required=True, help="Image whose local texture is copied"
+    )
+    style_map: LayerRef | None = param(  # noqa: RUF009
+        None, label="Style map", help="Colour-coded regions of the style (doodle; optional)"
+    )
+    target_map: LayerRef | None = param(  # noqa: RUF009
+        None,
+        label="Target map",
+        help="Regions to paint, in the style map's colours; covers the selection's crop",
+    )
+    content_weight: float = param(
+        1.0,
+        label="Content weight",
+        min=0.0,
+        max=100.0,
+        step=0.1,
+        help="How much of the layer's structure to keep; 0 = pure doodle from noise",
+    )
+    style_weight: float = param(
+        1.0, label="Style weight", min=0.0, max=100.0, step=0.1, help="Weight of the MRF patch loss"
+    )
+    semantic_weight: float = param(
+        10.0,
+        label="Semantic weight",
+        min=0.0,
+        max=1000.0,
+        step=1.0,
+        help="How strongly the maps steer patch matching (0 ignores the maps)",
+    )
+    patch_size: int = param(3, label="Patch size", min=3, max=7, step=2, help="Feature patch side")
+    stride: int = param(
+        1, label="Style patch stride", min=1, max=4, help="Sample every n-th style patch (faster)"
+    )
+    levels: int = param(3, label="Pyramid levels", min=1, max=5, help="Coarse-to-fine scales")
+    iterations: int = param(
+        100, label="Iterations per level", min=1, max=1000, help="L-BFGS steps at each level"
+    )
+    max_size: int = param(
+        384, label="Working size", min=32, max=2048, step=32, help="Long side the work is done at"
+    )
+    preset: str = param(
+        "final",
+        label="Quality",
+        choices=("preview", "final"),
+        help="preview: one style swap + a few steps at <= 256 px; final: full MRF optimisation",
+    )
+
+
+def _rgb(layer: Tensor) -> Tensor:
+    return layer[:, :3].float().clamp(0, 1)
+
+
+def _fit(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def _nearest(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return F.interpolate(x, size=size, mode="nearest")
+
+
+def working_size(size: tuple[int, int], max_size: int, floor: int) -> tuple[int, int]:
+    """``size`` scaled so its long side is at most ``max_size`` and its short side >= ``floor``."""
+    h, w = size
+    scale = min(1.0, max_size / max(h, w))
+    scale = max(scale, floor / min(h, w))
+    return max(floor, round(h * scale)), max(floor, round(w * scale))
+
+
+@register_filter
+class NeuralDoodle(Filter):
+    """CNNMRF style transfer into the selection, optionally guided by neural-doodle maps."""
+
+    id = "mrf"
+    label = "MRF Style / Neural Doodle"
+    description = (
+        "Patch-based style transfer (CNNMRF): the selection takes the local texture of a style "
+        "layer; with a style map and a target map, regions are painted from matching regions."
+    )
+    category = "Style"
+    params = MrfParams
+    margin = 16
+
+    def run(self, job: FilterInput, p: MrfParams, on_step: StepCallback) -> list[OutputLayer]:
+        net = self.ctx.backbone()
+        device = job.image.device
+        if p.style is None or p.style.name not in job.extras:
+            raise ParamError("layer parameter 'style' (Style layer) needs a layer")
+        if (p.style_map is None) != (p.target_map is None):
+            raise ParamError("doodle needs both a style map and a target map (or neither)")
+        preview = p.preset == "preview"
+        max_size = min(p.max_size, PREVIEW_MAX_SIZE) if preview else p.max_size
+        floor = min_side(net, p.patch_size)
+        crop = (job.height, job.width)
+        size = working_size(crop, max_size, floor)
+        scale = size[0] / crop[0]
+        style_full = _rgb(job.extras[p.style.name]).to(device)
+        s_size = tuple(style_full.shape[-2:])
+        ssize = working_size(
+            (round(s_size[0] * scale), round(s_size[1] * scale)), max(max_size, floor), floor
+        )
+        problem = Problem(content=_fit(job.image.float(), size), style=_fit(style_full, ssize))
+        if p.style_map is not None and p.target_map is not None:
+            problem = self._with_maps(job, p, problem, s_size, crop)
+        settings = Settings(
+            content_weight=p.content_weight,
+            style_weight=p.style_weight,
+            semantic_weight=p.semantic_weight,
+            patch_size=p.patch_size,
+            stride=p.stride,
+            levels=1 if preview else p.levels,
+            iterations=min(p.iterations, PREVIEW_ITERATIONS) if preview else p.iterations,
+            preview_every=5 if preview else 10,
+        )
+        log.debug("mrf %s: crop %s -> work %s, style %s", p.preset, crop, size, ssize)
+        with torch.enable_grad():
+            if preview:
+                result = swap_preview(net, problem, settings, on_step)
+            else:
+                result = synthesise(net, problem, settings, on_step)
+        out = _fit(result, crop).clamp(0, 1)
+        name = "Doodle" if problem.semantic else "MRF style"
+        return [OutputLayer(f"{name} ({p.preset})", out)]
+
+    @staticmethod
+    def _with_maps(
+        job: FilterInput,
+        p: MrfParams,
+        problem: Problem,
+        style_size: tuple[int, ...],
+        crop: tuple[int, int],
+    ) -> Problem:
+        assert p.style_map is not None and p.target_map is not None
+        for ref in (p.style_map, p.target_map):
+            if ref.name not in job.extras:
+                raise ParamError(f"layer parameter '{ref.name}' needs a layer")
+        s_map = _nearest(_rgb(job.extras[p.style_map.name]), (style_size[0], style_size[1]))
+        t_map = _nearest(_rgb(job.extras[p.target_map.name]), crop)
+        palette = palette_of(s_map)
+        check_target(t_map, palette)
+        # labels at (at most) twice the working size: enough for area pooling, cheap to hold
+        t_lab = labels_of(_nearest(t_map, _cap(crop, 2 * max(problem.content.shape[-2:]))), palette)
+        s_lab = labels_of(
+            _nearest(s_map, _cap(tuple(s_map.shape[-2:]), 2 * max(problem.style.shape[-2:]))),
+            palette,
+        )
+        device = problem.content.device
+        return Problem(
+            content=problem.content,
+            style=problem.style,
+            target_labels=t_lab.to(device),
+            style_labels=s_lab.to(device),
+            classes=len(palette),
+        )
+
+
+def _cap(size: tuple[int, ...], long_side: int) -> tuple[int, int]:
+    h, w = int(size[0]), int(size[1])
+    scale = min(1.0, long_side / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))

@@ -1,0 +1,261 @@
+"""CNNMRF / neural-doodle synthesis: coarse-to-fine pixel optimisation and the style-swap preview.
+
+Energy at each pyramid level (all terms scale-free, so the weights do not depend on the backbone's
+activation scale; Caffe-scale weights such as CNNMRF's ``mrf_weight=1e-4`` do not carry over):
+
+- **MRF** (Li & Wand 2016) at ``relu3_1`` and ``relu4_1``: every 3×3 patch of the current features
+  is matched to its nearest style patch by normalised cross-correlation (with the doodle map
+  channels when maps are given, Champandard 2016); the matched patches are folded into a target map ``T``
+  (overlaps averaged) and the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer. Its
+  gradient is CNNMRF's ``matched − current`` averaged over overlaps. Matches are recomputed at every
+  evaluation.
+- **content** at ``relu4_2``: ``mean((F - F_content)²) / mean(F_content²)``;
+- **TV**: mean squared difference of neighbouring pixels ([0, 1] units).
+
+Pyramid: ``levels`` scales 1/2^(n-1) … 1; the coarsest starts from the content (or, with
+``content_weight == 0``, from noise around the style colours of each map class), each finer level
+from the bilinear upsample of the previous result. Optimiser: L-BFGS (history 25, no line search,
+one function evaluation per iteration), as in CNNMRF; see docs/quality-mrf.md for the comparison
+with Adam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from backend.features import VGGFeatures
+from backend.filters.base import Step, StepCallback
+from backend.patches import PatchBank, style_swap
+from backend.semantic import one_hot, pooled
+
+MRF_LAYERS = ("relu3_1", "relu4_1")
+CONTENT_LAYER = "relu4_2"
+SWAP_LAYER = "relu3_1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Solver settings (the filter maps its params onto these)."""
+
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    semantic_weight: float = 10.0
+    tv_weight: float = 1.0
+    patch_size: int = 3
+    stride: int = 1
+    levels: int = 3
+    iterations: int = 100
+    preview_every: int = 10
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Working-size inputs: content (1, 3, H, W), style (1, 3, h, w), optional label maps.
+
+    ``target_labels`` (H', W') and ``style_labels`` (h', w') are class indices into ``classes``
+    palette entries; they may be at any resolution covering the same area as their image.
+    """
+
+    content: Tensor
+    style: Tensor
+    target_labels: Tensor | None = None
+    style_labels: Tensor | None = None
+    classes: int = 0
+
+    @property
+    def semantic(self) -> bool:
+        return self.target_labels is not None and self.style_labels is not None
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def min_side(backbone: VGGFeatures, patch: int) -> int:
+    """Smallest image side for which every MRF layer holds at least one patch."""
+    deepest = max(backbone.stride(n) for n in (*MRF_LAYERS, CONTENT_LAYER))
+    return max(backbone.min_size_for([*MRF_LAYERS, CONTENT_LAYER]), deepest * patch)
+
+
+def level_scales(
+    size: tuple[int, int], style_size: tuple[int, int], levels: int, floor: int
+) -> list[float]:
+    """Pyramid scales, coarse to fine, dropping coarse levels smaller than ``floor`` pixels."""
+    smallest = min(*size, *style_size)
+    scales = [0.5 ** (levels - 1 - k) for k in range(levels)]
+    return [s for s in scales if smallest * s >= floor] or [1.0]
+
+
+def _sem(labels: Tensor | None, classes: int, size: tuple[int, int]) -> Tensor | None:
+    if labels is None:
+        return None
+    return pooled(one_hot(labels, classes), size)
+
+
+def initial_image(problem: Problem, seed: int) -> Tensor:
+    """Noise around each class's mean style colour (or the style's mean colour without maps)."""
+    gen = torch.Generator().manual_seed(seed)
+    h, w = problem.content.shape[-2:]
+    style = problem.style
+    if problem.semantic:
+        assert problem.style_labels is not None and problem.target_labels is not None
+        s_lab = F.interpolate(
+            problem.style_labels[None, None].float(), size=style.shape[-2:], mode="nearest"
+        )
+        s_lab = s_lab[0, 0].long().flatten()
+        colours = torch.zeros(problem.classes, 3)
+        flat = style[0].flatten(1).T.cpu()
+        for c in range(problem.classes):
+            sel = s_lab.cpu() == c
+            colours[c] = flat[sel].mean(0) if bool(sel.any()) else flat.mean(0)
+        t_lab = F.interpolate(
+            problem.target_labels[None, None].float(), size=(h, w), mode="nearest"
+        )
+        base = colours[t_lab[0, 0].long().cpu()].permute(2, 0, 1).unsqueeze(0)
+    else:
+        base = style.mean((2, 3), keepdim=True).cpu().expand(1, 3, h, w)
+    noise = (torch.rand(1, 3, h, w, generator=gen) - 0.5) * 0.2
+    return (base + noise).clamp(0, 1).to(problem.content)
+
+
+class _Level:
+    """The fixed parts of one pyramid level: patch banks, content features, map channels."""
+
+    def __init__(
+        self, net: VGGFeatures, content: Tensor, style: Tensor, problem: Problem, s: Settings
+    ) -> None:
+        self.net = net
+        self.s = s
+        size = (int(content.shape[-2]), int(content.shape[-1]))
+        sfeat = net(style, MRF_LAYERS)
+        self.banks: dict[str, PatchBank] = {}
+        self.target_sem: dict[str, Tensor | None] = {}
+        self.scale: dict[str, float] = {}
+        sem_w = s.semantic_weight if problem.semantic else 0.0
+        for name in MRF_LAYERS:
+            f = sfeat[name]
+            stride = net.stride(name)
+            fsize = (size[0] // stride, size[1] // stride)
+            style_sem = _sem(problem.style_labels, problem.classes, tuple(f.shape[-2:]))
+            self.banks[name] = PatchBank.build(f, s.patch_size, s.stride, style_sem, sem_w)
+            self.target_sem[name] = (
+                _sem(problem.target_labels, problem.classes, fsize) if sem_w else None
+            )
+            self.scale[name] = 1.0 / float(f.pow(2).mean().clamp_min(1e-12))
+        self.content_feat: Tensor | None = None
+        if s.content_weight > 0:
+            self.content_feat = net(content, [CONTENT_LAYER])[CONTENT_LAYER]
+            self.content_scale = 1.0 / float(self.content_feat.pow(2).mean().clamp_min(1e-12))
+
+    def loss(self, x: Tensor) -> Tensor:
+        layers = [*MRF_LAYERS, CONTENT_LAYER] if self.content_feat is not None else MRF_LAYERS
+        feats = self.net(x, layers)
+        total = x.new_zeros(())
+        for name in MRF_LAYERS:
+            f = feats[name]
+            bank = self.banks[name]
+            index = bank.match(f.detach(), self.target_sem[name])
+            target = bank.paste(index, (int(f.shape[-2]), int(f.shape[-1])))
+            total = total + self.s.style_weight * self.scale[name] * (f - target).pow(2).mean()
+        if self.content_feat is not None:
+            diff = feats[CONTENT_LAYER] - self.content_feat
+            total = total + self.s.content_weight * self.content_scale * diff.pow(2).mean()
+        if self.s.tv_weight > 0:
+            tv = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(
+                2
+            ).mean()
+            total = total + self.s.tv_weight * tv
+        return total
+
+
+def _optimise(
+    x: Tensor,
+    loss_fn: object,
+    iterations: int,
+    on_step: StepCallback,
+    done: int,
+    total: int,
+    stage: str,
+    preview_every: int,
+) -> Tensor:
+    x = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=25, tolerance_change=0.0)
+    last = [0.0]
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = loss_fn(x)  # type: ignore[operator]
+        loss.backward()
+        last[0] = float(loss.detach())
+        return loss
+
+    for i in range(iterations):
+        opt.step(closure)
+        with torch.no_grad():
+            x.clamp_(0, 1)
+        n = done + i + 1
+        preview = x.detach().clone() if preview_every and (i + 1) % preview_every == 0 else None
+        on_step(Step(n, total, stage, f"loss {last[0]:.4g}", preview))
+    return x.detach()
+
+
+def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCallback) -> Tensor:
+    """Coarse-to-fine MRF / doodle synthesis at the problem's working size -> (1, 3, H, W)."""
+    size = (int(problem.content.shape[-2]), int(problem.content.shape[-1]))
+    ssize = (int(problem.style.shape[-2]), int(problem.style.shape[-1]))
+    scales = level_scales(size, ssize, s.levels, min_side(net, s.patch_size))
+    total = len(scales) * s.iterations
+    x: Tensor | None = None
+    for k, scale in enumerate(scales):
+        lsize = _scaled(size, scale)
+        content = _resize(problem.content, lsize)
+        style = _resize(problem.style, _scaled(ssize, scale))
+        if x is None:
+            x = content if s.content_weight > 0 else _resize(initial_image(problem, s.seed), lsize)
+        else:
+            x = F.interpolate(x, size=lsize, mode="bilinear", align_corners=False)
+        level = _Level(net, content, style, problem, s)
+        stage = f"level {k + 1}/{len(scales)}"
+        x = _optimise(
+            x, level.loss, s.iterations, on_step, k * s.iterations, total, stage, s.preview_every
+        )
+    assert x is not None
+    return x
+
+
+def swap_preview(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCallback) -> Tensor:
+    """Fast path: one semantic style swap at relu3_1, decoded by ``s.iterations`` L-BFGS steps."""
+    start = problem.content if s.content_weight > 0 else initial_image(problem, s.seed)
+    size = (int(start.shape[-2]), int(start.shape[-1]))
+    with torch.no_grad():
+        cf = net(start, [SWAP_LAYER])[SWAP_LAYER]
+        sf = net(problem.style, [SWAP_LAYER])[SWAP_LAYER]
+    sem_w = s.semantic_weight if problem.semantic else 0.0
+    fsize = (int(cf.shape[-2]), int(cf.shape[-1]))
+    t_sem = _sem(problem.target_labels, problem.classes, fsize) if sem_w else None
+    s_sem = _sem(problem.style_labels, problem.classes, tuple(sf.shape[-2:])) if sem_w else None
+    target = style_swap(cf, sf, s.patch_size, s.stride, t_sem, s_sem, sem_w)
+    scale = 1.0 / float(target.pow(2).mean().clamp_min(1e-12))
+
+    def loss(x: Tensor) -> Tensor:
+        f = net(x, [SWAP_LAYER])[SWAP_LAYER]
+        tv = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(
+            2
+        ).mean()
+        return scale * (f - target).pow(2).mean() + s.tv_weight * tv
+
+    del size
+    return _optimise(
+        start, loss, s.iterations, on_step, 0, s.iterations, "style swap", s.preview_every
+    )

@@ -1,0 +1,177 @@
+"""Measure the ``mrf`` filter on the neural-doodle example data and write the result PNGs.
+
+Usage (from the repo root)::
+
+    python scripts/mrf_quality.py doodle --size 256 --out docs/mrf-doodle.png
+    python scripts/mrf_quality.py masked --size 256 --out docs/mrf-masked.png
+
+``doodle``: Renoir.jpg + Renoir_sem.png -> Landscape_sem.png (content weight 0), prints the
+semantic agreement (:func:`backend.semantic.semantic_agreement`). ``masked``: a disc of Gogh.jpg
+styled with Renoir.jpg through a feathered selection via the real job runner path
+(:func:`run_masked`), prints how many outside pixels changed (must be 0). Data is read from
+``../shared/data/doodle``; real weights from the default weights folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "doodle"
+sys.path.insert(0, str(ROOT))
+
+from backend import dirs  # noqa: E402
+from backend.features import VGGFeatures, default_backbone  # noqa: E402
+from backend.filters.base import Context, FilterInput, Step  # noqa: E402
+from backend.filters.mrf import MrfParams, NeuralDoodle  # noqa: E402
+from backend.params import LayerRef  # noqa: E402
+from backend.semantic import semantic_agreement  # noqa: E402
+
+
+def load(path: Path, long_side: int | None = None) -> Tensor:
+    """An image file as (1, 4, H, W) RGBA floats, optionally resized (long side; maps nearest)."""
+    im = Image.open(path).convert("RGBA")
+    if long_side is not None:
+        scale = long_side / max(im.size)
+        size = (max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale)))
+        resample = Image.NEAREST if path.name.endswith("_sem.png") else Image.LANCZOS
+        im = im.resize(size, resample)
+    return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def save(image: Tensor, path: Path) -> None:
+    arr = (image[0, :3].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    Image.fromarray(arr).save(path)
+
+
+def doodle(
+    net: VGGFeatures, size: int, params: dict[str, object], on_step: object = None
+) -> tuple[Tensor, float]:
+    """Renoir -> Landscape_sem doodle at ``size`` px long side; returns (result, agreement)."""
+    style = load(DATA / "Renoir.jpg", size)
+    style_map = load(DATA / "Renoir_sem.png", size)
+    target_map = load(DATA / "Landscape_sem.png", size)
+    h, w = target_map.shape[-2:]
+    job = FilterInput(
+        image=torch.full((1, 3, h, w), 0.5),
+        alpha=torch.ones(1, 1, h, w),
+        mask=torch.ones(1, 1, h, w),
+        box=(0, 0, w, h),
+        extras={"style": style, "style_map": style_map, "target_map": target_map},
+    )
+    values: dict[str, object] = {"content_weight": 0.0, "max_size": size, **params}
+    p = MrfParams(
+        style=LayerRef("style"),
+        style_map=LayerRef("style_map"),
+        target_map=LayerRef("target_map"),
+        **values,  # type: ignore[arg-type]
+    )
+    ctx = Context(backbone_factory=lambda: net)
+    out = NeuralDoodle(ctx).run(job, p, on_step or (lambda s: None))[0].image  # type: ignore[arg-type]
+    score = semantic_agreement(net, out, style[:, :3], style_map, target_map)
+    return out, score
+
+
+def run_masked(
+    net: VGGFeatures, size: int, params: dict[str, object], on_step: object = None
+) -> tuple[Tensor, Tensor, int]:
+    """Style a feathered disc of Gogh.jpg with Renoir.jpg through the job runner.
+
+    Returns (input, output, number of changed pixels outside the selection).
+    """
+    from backend.imaging import WireImage
+    from backend.jobs import Job, execute
+
+    photo = load(DATA / "Gogh.jpg", size)
+    style = load(DATA / "Renoir.jpg", size)
+    h, w = photo.shape[-2:]
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    r = ((yy - 0.42 * h) ** 2 + (xx - 0.5 * w) ** 2).sqrt()
+    radius, feather = 0.28 * w, max(2.0, 0.02 * w)
+    cover = ((radius - r) / feather + 0.5).clamp(0, 1)
+    mask = (cover * 255).round().byte().numpy()
+
+    def wire(t: Tensor) -> WireImage:
+        arr = (t[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
+        return WireImage(arr.shape[1], arr.shape[0], "u8", arr.tobytes())
+
+    layer = wire(photo)
+    job = Job(
+        "mrf",
+        layer,
+        WireImage(w, h, "u8", mask.tobytes()),
+        {"max_size": size, **params},
+        {"style": wire(style)},
+    )
+    flt = NeuralDoodle(Context(backbone_factory=lambda: net))
+    result = execute(flt, job, on_step or (lambda s: None))[0]  # type: ignore[arg-type]
+    before = np.frombuffer(layer.pixels, np.uint8).reshape(h, w, 4)
+    after = np.frombuffer(result.pixels, np.uint8).reshape(h, w, 4)
+    outside = mask == 0
+    changed = int((before[outside] != after[outside]).any(axis=1).sum())
+    as_tensor = torch.from_numpy(after.copy()).permute(2, 0, 1)[None].float() / 255
+    return photo, as_tensor, changed
+
+
+def _progress(step: Step) -> None:
+    if step.i == step.total or step.i % 10 == 0:
+        print(f"  {step.stage} {step.i}/{step.total} {step.message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("doodle", "masked"))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--preset", default="final", choices=("preview", "final"))
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--levels", type=int, default=3)
+    parser.add_argument("--semantic-weight", type=float, default=10.0)
+    parser.add_argument("--style-weight", type=float, default=1.0)
+    parser.add_argument("--content-weight", type=float, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not DATA.is_dir():
+        print(f"no data at {DATA}", file=sys.stderr)
+        return 2
+    net = default_backbone(dirs.weights_dir())
+    params: dict[str, object] = {
+        "preset": args.preset,
+        "iterations": args.iterations,
+        "levels": args.levels,
+        "semantic_weight": args.semantic_weight,
+        "style_weight": args.style_weight,
+    }
+    if args.content_weight is not None:
+        params["content_weight"] = args.content_weight
+    start = time.perf_counter()
+    before: Tensor | None = None
+    if args.what == "doodle":
+        out, score = doodle(net, args.size, params, _progress)
+        print(
+            f"backbone {net.name}  size {args.size}  preset {args.preset}  "
+            f"semantic agreement {score:.4f}  {time.perf_counter() - start:.1f} s"
+        )
+    else:
+        before, out, changed = run_masked(net, args.size, params, _progress)
+        print(
+            f"backbone {net.name}  outside pixels changed: {changed}  "
+            f"{time.perf_counter() - start:.1f} s"
+        )
+    if args.out:
+        save(out if before is None else torch.cat([before[:, :3], out[:, :3]], dim=-1), args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

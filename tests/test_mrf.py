@@ -1,0 +1,148 @@
+"""The ``mrf`` filter on the tiny random backbone: contract, progress, cancel, maps, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from backend.errors import Cancelled, ParamError
+from backend.features import tiny_backbone
+from backend.filters.base import Context, FilterInput, Step, registered
+from backend.filters.mrf import MrfParams, NeuralDoodle, working_size
+from backend.mrf_solver import MRF_LAYERS, Problem, Settings, _Level
+from backend.params import LayerRef, parse_values, schema_of
+from tests.prep.mrf import prepare
+
+RED, BLUE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
+
+
+def _filter() -> NeuralDoodle:
+    return NeuralDoodle(Context(backbone_factory=lambda: tiny_backbone(0)))
+
+
+def _two_region_map(h: int, w: int, left=RED, right=BLUE) -> torch.Tensor:
+    m = torch.ones(1, 4, h, w)
+    m[0, :3, :, : w // 2] = torch.tensor(left).view(3, 1, 1)
+    m[0, :3, :, w // 2 :] = torch.tensor(right).view(3, 1, 1)
+    return m
+
+
+def _job(h: int = 40, w: int = 56, **extras: torch.Tensor) -> FilterInput:
+    g = torch.Generator().manual_seed(0)
+    extras.setdefault("style", torch.rand(1, 4, 64, 64, generator=g))
+    return FilterInput(
+        image=torch.rand(1, 3, h, w, generator=g),
+        alpha=torch.ones(1, 1, h, w),
+        mask=torch.ones(1, 1, h, w),
+        box=(0, 0, w, h),
+        extras=extras,
+    )
+
+
+def _params(**kw: object) -> MrfParams:
+    raw = {**prepare(Context()), **kw}
+    layers = ["style"] + [n for n in ("style_map", "target_map") if raw.pop(n, False)]
+    return parse_values(MrfParams, raw, layers=layers)
+
+
+def test_registered_with_schema() -> None:
+    """The filter is registered as 'mrf' with a required style layer and two optional maps."""
+    from backend.filters import load_all
+
+    load_all()
+    assert registered()["mrf"] is NeuralDoodle
+    specs = {s.name: s for s in schema_of(MrfParams)}
+    assert specs["style"].kind == "layer" and specs["style"].required
+    assert not specs["style_map"].required and not specs["target_map"].required
+    assert specs["preset"].choices == ("preview", "final")
+
+
+@pytest.mark.parametrize("preset", ["preview", "final"])
+def test_output_is_crop_sized_and_in_range(preset: str) -> None:
+    """Both presets return one layer at the crop's size with values in [0, 1]."""
+    job = _job()
+    out = _filter().run(job, _params(preset=preset), lambda s: None)
+    assert len(out) == 1
+    assert out[0].image.shape == (1, 3, 40, 56)
+    assert float(out[0].image.min()) >= 0.0 and float(out[0].image.max()) <= 1.0
+    assert not torch.equal(out[0].image, job.image)
+
+
+def test_progress_reports_every_iteration_with_level_stages() -> None:
+    """Every iteration reports a step; stages name the pyramid level; previews come along."""
+    steps: list[Step] = []
+    p = _params(levels=2, iterations=3, max_size=64)
+    _filter().run(_job(64, 64), p, steps.append)
+    assert [s.i for s in steps] == list(range(1, 7))
+    assert {s.total for s in steps} == {6}
+    assert [s.stage for s in steps] == ["level 1/2"] * 3 + ["level 2/2"] * 3
+    steps = []
+    _filter().run(_job(64, 64), _params(levels=1, iterations=10, max_size=64), steps.append)
+    assert steps[9].preview is not None and steps[9].preview.shape[1] == 3
+
+
+def test_cancel_stops_between_iterations() -> None:
+    """Cancelled raised by on_step propagates and no further iteration runs."""
+    seen: list[int] = []
+
+    def on_step(step: Step) -> None:
+        seen.append(step.i)
+        if step.i == 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        _filter().run(_job(), _params(iterations=5), on_step)
+    assert seen == [1, 2]
+
+
+def test_mrf_loss_decreases() -> None:
+    """Optimisation lowers the MRF energy of the crop compared with the input."""
+    net = tiny_backbone(0)
+    job = _job(48, 48)
+    style = job.extras["style"][:, :3]
+    out = _filter().run(job, _params(iterations=15, max_size=48), lambda s: None)[0].image
+    level = _Level(net, job.image, style, Problem(job.image, style), Settings(content_weight=0))
+    with torch.no_grad():
+        assert float(level.loss(out)) < 0.8 * float(level.loss(job.image))
+    assert MRF_LAYERS == ("relu3_1", "relu4_1")
+
+
+def test_doodle_runs_with_maps_of_other_sizes() -> None:
+    """Style and target maps of other sizes are resized; pure doodle (content 0) works."""
+    job = _job(
+        40,
+        56,
+        style_map=_two_region_map(32, 32),
+        target_map=_two_region_map(80, 112, BLUE, RED),
+    )
+    p = _params(style_map=True, target_map=True, content_weight=0.0)
+    assert p.style_map == LayerRef("style_map")
+    for preset in ("preview", "final"):
+        out = _filter().run(job, dataclasses.replace(p, preset=preset), lambda s: None)
+        assert out[0].image.shape == (1, 3, 40, 56)
+        assert out[0].name.startswith("Doodle")
+
+
+def test_target_colour_missing_from_style_map_is_a_param_error() -> None:
+    """A target map colour absent from the style map is refused, naming the colour."""
+    job = _job(
+        style_map=_two_region_map(64, 64), target_map=_two_region_map(40, 56, RED, (0, 1, 0))
+    )
+    with pytest.raises(ParamError, match="#00ff00"):
+        _filter().run(job, _params(style_map=True, target_map=True), lambda s: None)
+
+
+def test_one_map_alone_is_a_param_error() -> None:
+    """A style map without a target map (or the reverse) is refused."""
+    job = _job(style_map=_two_region_map(64, 64))
+    with pytest.raises(ParamError, match="both"):
+        _filter().run(job, _params(style_map=True), lambda s: None)
+
+
+def test_working_size() -> None:
+    """The long side is capped at max_size; the short side never falls below the floor."""
+    assert working_size((300, 600), 384, 24) == (192, 384)
+    assert working_size((100, 80), 384, 24) == (100, 80)
+    assert working_size((10, 200), 128, 24) == (24, 480)
