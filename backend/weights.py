@@ -386,9 +386,10 @@ def convert_hed_h5(h5: Any) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
 
 
 def _check_body(body: Mapping[str, Tensor]) -> None:
-    from torchvision.models import vgg16
+    """Raise unless ``body`` loads strictly into torchvision's ``vgg16().features``."""
+    from torchvision.models.vgg import cfgs, make_layers
 
-    vgg16(weights=None).features.load_state_dict(dict(body), strict=True)
+    make_layers(cfgs["D"]).load_state_dict(dict(body), strict=True)
 
 
 def save_verified(state: Mapping[str, Tensor], path: Path) -> str:
