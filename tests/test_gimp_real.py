@@ -1,0 +1,241 @@
+"""The GIMP plug-in inside real GIMP 3.0.4 (Debian 13 chroot, ``gimp-console-3.0`` batch mode).
+
+One GIMP session (tests/gimp/run_checks.py, through python-fu-eval) calls every procedure through
+the PDB against the ``live_server`` backend on 127.0.0.1 (the chroot shares the host's network)
+and writes a report; each test below asserts one part of it. Needs root and the rootfs from
+``bash scripts/setup_gimp.sh``; skipped without them unless NLF_REQUIRE_EDITORS=1 (CI), where
+that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT, require_editors
+
+pytestmark = pytest.mark.gimp
+
+ROOTFS = Path(
+    os.environ.get("NLF_GIMP_ROOTFS", str(Path.home() / ".cache" / "nlf" / "gimp-rootfs"))
+)
+GIMP_TIMEOUT = int(os.environ.get("NLF_GIMP_TIMEOUT", "240"))
+PLUGIN_SRC = ROOT / "plugin_gimp" / "neural-layer-filters"
+W, H, SEL = 64, 48, (16, 8, 24, 16)
+
+
+def _unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (chroot into the GIMP rootfs)"
+    if not (ROOTFS / "usr" / "bin" / "gimp-console-3.0").exists():
+        return f"no GIMP rootfs at {ROOTFS}: run 'bash scripts/setup_gimp.sh'"
+    return None
+
+
+def _src_u8(seed: int = 0) -> np.ndarray:
+    y, x = np.mgrid[0:H, 0:W]
+    return np.stack(
+        [
+            (x * 4 + seed) % 256,
+            (y * 5 + 3 * seed) % 256,
+            (x * y + seed) % 256,
+            np.full_like(x, 255),
+        ],
+        axis=-1,
+    ).astype(np.uint8)
+
+
+def _dead_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"  # closed again: nobody listens there
+
+
+def _plan_filters(live_server: Any, specs: list) -> list[dict[str, Any]]:
+    sys.path.insert(0, str(PLUGIN_SRC))
+    from nlf_gimp.filter_schema import procedure_name
+
+    out = []
+    for spec in specs:
+        kinds = {p.name: p.kind for p in spec.params}
+        overrides = live_server.overrides.get(spec.id)
+        params = {}
+        for name, value in (overrides or {}).items():
+            kind = kinds.get(name)
+            if kind == "colour" and not isinstance(value, str):
+                value = "#%02x%02x%02x%02x" % tuple(
+                    round(c * 255) for c in (value.r, value.g, value.b, value.a)
+                )
+            params[name] = [kind, value]
+        dynamic = next((p.name for p in spec.params if p.dynamic), None)
+        out.append(
+            {
+                "id": spec.id,
+                "proc": procedure_name(spec.id),
+                "product": overrides is not None,
+                "params": params,
+                "layer_params": [p.name for p in spec.params if p.kind == "layer"],
+                "dynamic_param": dynamic,
+            }
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def gimp_session(live_server: Any) -> dict[str, Any]:
+    """Install the plug-in into the rootfs, run all in-GIMP checks once, return their report."""
+    reason = _unavailable()
+    if reason:
+        if require_editors():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from backend.install_gimp import install_plugin
+
+    sys.path.insert(0, str(PLUGIN_SRC))
+    from nlf_gimp.filter_schema import schema_to_json
+
+    base = ROOTFS / "opt" / "nlf"
+    profile, out, tests_dir, batch_in = (
+        base / "profile",
+        base / "out",
+        base / "tests",
+        base / "in" / "batch",
+    )
+    for d in (out, tests_dir, batch_in):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    dest = install_plugin(profile, python=["chroot", str(ROOTFS), "/usr/bin/python3"])
+    with live_server.client() as client:
+        specs = client.list_filters()
+    # The live backend also serves the test-only filters: register procedures for them too.
+    (dest / "schema.json").write_text(json.dumps(schema_to_json(specs), indent=2))
+    for f in (ROOT / "tests" / "gimp").glob("*.py"):
+        shutil.copy2(f, tests_dir / f.name)
+    for i, seed in enumerate((1, 2)):
+        Image.fromarray(_src_u8(seed), "RGBA").save(batch_in / f"img{i}.png")
+    plan = {
+        "server": live_server.address,
+        "dead_server": _dead_address(),
+        "out": "/opt/nlf/out",
+        "plugin_dir": "/opt/nlf/profile/plug-ins/neural-layer-filters",
+        "batch_in": "/opt/nlf/in/batch",
+        "filters": _plan_filters(live_server, specs),
+    }
+    (base / "in" / "plan.json").write_text(json.dumps(plan, indent=2))
+    cmd = [
+        "timeout", "-k", "10", str(GIMP_TIMEOUT), "chroot", str(ROOTFS),
+        "env", "-i", "HOME=/root", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+        "GIMP3_DIRECTORY=/opt/nlf/profile", "NLF_PLAN=/opt/nlf/in/plan.json", "NLF_AUTOSTART=0",
+        "gimp-console-3.0", "-i", "--no-data", "--no-fonts",
+        "--batch-interpreter=python-fu-eval",
+        "-b", 'exec(open("/opt/nlf/tests/run_checks.py").read())', "--quit",
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)
+    took = time.monotonic() - t0
+    log = proc.stdout + proc.stderr
+    (out / "gimp.log").write_text(log)
+    report_path = out / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
+    return {
+        "rc": proc.returncode,
+        "log": log,
+        "checks": report["checks"],
+        "out": out,
+        "seconds": took,
+        "batch_in": batch_in,
+    }
+
+
+def _assert_check(session: dict[str, Any], name: str) -> dict[str, Any]:
+    result = session["checks"].get(name)
+    assert result is not None, (
+        f"check {name} did not run (gimp-console status {session['rc']}):\n{session['log'][-4000:]}"
+    )
+    assert result["ok"], f"{name} failed in GIMP:\n{result['detail']}"
+    return result
+
+
+def test_gimp_session_exit_status(gimp_session: dict[str, Any]) -> None:
+    """gimp-console exits 0 after the checks (64 would mean a failed check or batch error)."""
+    assert gimp_session["rc"] == 0, gimp_session["log"][-4000:]
+
+
+def test_procedures_registered(gimp_session: dict[str, Any]) -> None:
+    """Every filter of the schema plus the batch and settings procedures are in the PDB."""
+    _assert_check(gimp_session, "procedures_registered")
+
+
+def test_invert_in_rect_selection(gimp_session: dict[str, Any]) -> None:
+    """A new layer above the source: inverted inside the selection, bit-identical outside."""
+    _assert_check(gimp_session, "invert_u8_rect_selection")
+
+
+def test_u16_and_float_precision(gimp_session: dict[str, Any]) -> None:
+    """16-bit and float images go through at their precision; outside stays bit-identical."""
+    _assert_check(gimp_session, "invert_u16_precision")
+    _assert_check(gimp_session, "invert_float_precision")
+
+
+def test_feathered_selection(gimp_session: dict[str, Any]) -> None:
+    """A feathered selection blends by coverage; unselected pixels are untouched."""
+    _assert_check(gimp_session, "feathered_selection")
+
+
+def test_with_last_values(gimp_session: dict[str, Any]) -> None:
+    """A WITH_LAST_VALS run reuses the previous run's values."""
+    _assert_check(gimp_session, "last_values")
+
+
+def test_every_product_filter(gimp_session: dict[str, Any]) -> None:
+    """Each product filter's procedure adds layers changed inside and identical outside."""
+    _assert_check(gimp_session, "product_filters")
+
+
+def test_invalid_value_is_reported(gimp_session: dict[str, Any]) -> None:
+    """A bad dynamic choice comes back as EXECUTION_ERROR carrying the backend's message."""
+    _assert_check(gimp_session, "invalid_value_error")
+
+
+def test_backend_down_is_reported(gimp_session: dict[str, Any]) -> None:
+    """With nobody listening the procedure fails with a message naming the address."""
+    _assert_check(gimp_session, "backend_down_error")
+
+
+def test_batch_over_layers(gimp_session: dict[str, Any]) -> None:
+    """The layers batch filters every layer and puts each result above its source."""
+    _assert_check(gimp_session, "batch_layers")
+
+
+def test_batch_over_folder(gimp_session: dict[str, Any]) -> None:
+    """The folder batch writes one inverted PNG per input file, checked here on the host."""
+    _assert_check(gimp_session, "batch_folder")
+    out = gimp_session["out"] / "batch"
+    for i, seed in enumerate((1, 2)):
+        got = np.asarray(Image.open(out / f"img{i}-test_invert.png").convert("RGBA"))
+        src = _src_u8(seed)
+        want = src.copy()
+        want[..., :3] = 255 - src[..., :3]
+        assert np.array_equal(got, want)
+
+
+def test_exported_png_on_host(gimp_session: dict[str, Any]) -> None:
+    """The PNG GIMP exported holds the inverted rectangle and the untouched rest."""
+    _assert_check(gimp_session, "export_png")
+    got = np.asarray(Image.open(gimp_session["out"] / "invert.png").convert("RGBA"))
+    want = _src_u8()
+    x, y, w, h = SEL
+    want[y : y + h, x : x + w, :3] = 255 - want[y : y + h, x : x + w, :3]
+    assert got.shape == (H, W, 4)
+    assert np.array_equal(got, want)
