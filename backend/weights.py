@@ -528,9 +528,10 @@ def hed_edges(backbone: Any, head_state: Mapping[str, Tensor], image: Tensor) ->
 
 
 def hed_check(root: Path, image: Tensor | None = None, seed: int = 0) -> dict[str, float]:
-    """Agreement with Sobel of HED on the installed vgg16-hed, on a random VGG16, and on the
-    installed body fed BGR instead of RGB (a wrong conversion). Keys ``{variant}_{metric}``."""
-    from backend.features import vgg16_features
+    """Agreement with Sobel of HED on the installed vgg16-hed (``hed``), on a seeded random VGG16
+    (``random``) and on the installed body fed torchvision's normalisation instead of its own
+    Caffe convention (``imagenet_norm``). Keys ``{variant}_{metric}``."""
+    from backend.features import IMAGENET, vgg16_features
 
     if image is None:
         image = shapes_image(seed=seed)
@@ -543,7 +544,7 @@ def hed_check(root: Path, image: Tensor | None = None, seed: int = 0) -> dict[st
     variants = {
         "hed": (vgg16_features(body), image),
         "random": (random_body, image),
-        "bgr": (vgg16_features(body), image.flip(1)),
+        "imagenet_norm": (vgg16_features(body, preprocess=IMAGENET), image),
     }
     out: dict[str, float] = {}
     for variant, (backbone, pixels) in variants.items():
