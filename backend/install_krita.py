@@ -136,6 +136,8 @@ def install(args: argparse.Namespace) -> int:
         pip_args = ["--index-url", args.index_url] if args.index_url else []
         wheels = vendor.vendor(dest / "vendor", version, args.platform or None, pip_args=pip_args)
         print(f"vendored for Python {version}: {', '.join(wheels)}")
-    print(f"installed {dest}\nenabled it in {kritarc}; restart Krita, then open "
-          "Settings > Dockers > Neural Layer Filters")
+    print(
+        f"installed {dest}\nenabled it in {kritarc}; restart Krita, then open "
+        "Settings > Dockers > Neural Layer Filters"
+    )
     return 0

@@ -40,7 +40,9 @@ def copy_client(dest_dir: str | Path) -> Path:
 
 
 def copy_krita_plugin(pykrita_dir: str | Path, keep_vendor: bool = True) -> Path:
-    """Copy the Krita plug-in (``.desktop`` + package, with ``nlf_client`` inside) to ``pykrita_dir``.
+    """Copy the Krita plug-in (.desktop file + package, nlf_client inside) to ``pykrita_dir``.
+
+    The ``.action`` file (default shortcuts) goes to the sibling ``actions/`` folder.
 
     An existing ``vendor/`` folder (unpacked gRPC wheels) is kept unless ``keep_vendor`` is false.
     Returns the installed package folder.
@@ -59,6 +61,9 @@ def copy_krita_plugin(pykrita_dir: str | Path, keep_vendor: bool = True) -> Path
         if kept.is_dir():
             kept.rename(dest / "vendor")
     shutil.copy2(src / f"{KRITA_PLUGIN}.desktop", pykrita / f"{KRITA_PLUGIN}.desktop")
+    actions = pykrita.parent / "actions"  # default shortcuts live in the profile's actions/
+    actions.mkdir(exist_ok=True)
+    shutil.copy2(src / f"{KRITA_PLUGIN}.action", actions / f"{KRITA_PLUGIN}.action")
     copy_client(dest)
     return dest
 

@@ -36,7 +36,7 @@ except ImportError as exc:  # most often: no grpc in Krita's Python
             label.setWordWrap(True)
             self.setWidget(label)
 
-        def canvasChanged(self, canvas: object) -> None:  # noqa: N802
+        def canvasChanged(self, canvas: object) -> None:
             pass
 
     def register(app: object = None) -> None:  # type: ignore[misc]

@@ -10,7 +10,7 @@ from krita import Krita
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from . import batch, connection, settings
-from .client import BackendError, Client, FilterSpec, Layer, Status
+from .client import Client, FilterSpec, Layer, Status
 from .document import DocumentError, KritaDocument, find_node, node_id, result_layer_name
 from .worker import Job
 
@@ -247,14 +247,16 @@ class Controller(QObject):
 
                 def save(i: int, result: Any) -> None:
                     paths = batch.output_paths(files[i], out_dir, spec.id, len(result.layers))
-                    for layer, path in zip(result.layers, paths):
+                    for layer, path in zip(result.layers, paths, strict=True):
                         batch.write_image(layer, path)
 
                 return batch.run_each(
                     len(files), one, job.progressed.emit, save, job.cancel_event.is_set
                 )
 
-            return self._start(run, lambda n: self.finished.emit(f"Wrote {n} image(s) to {out_dir}"))
+            return self._start(
+                run, lambda n: self.finished.emit(f"Wrote {n} image(s) to {out_dir}")
+            )
 
         def run_layers(job: Job) -> int:
             return batch.run_each(

@@ -1,4 +1,4 @@
-"""The "Neural Layer Filters" docker: status, filter choice, generated form, run, batch, settings."""
+"""The "Neural Layer Filters" docker: status, filter, generated form, run, batch, settings."""
 
 from __future__ import annotations
 
@@ -253,5 +253,5 @@ class NlfDocker(DockWidget):
         )
         self.ctl.set_settings(s)
 
-    def canvasChanged(self, canvas: Any) -> None:  # noqa: N802 - Krita override
+    def canvasChanged(self, canvas: Any) -> None:
         self.form.refresh_layers()

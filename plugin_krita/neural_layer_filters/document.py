@@ -107,7 +107,7 @@ def result_layer_name(
     result_name: str = "",
     count: int = 1,
 ) -> str:
-    """"[NLF] <filter> <key params>": choices always, other params when not at their default."""
+    """ "[NLF] <filter> <key params>": choices always, other params when not at their default."""
     keys: List[str] = []
     for p in spec.params:
         if p.kind == "layer":
@@ -138,7 +138,7 @@ def _short(value: Any) -> str:
 
 
 def layer_tree(root: Any) -> List[Tuple[str, Any]]:
-    """(label, node) for every layer under ``root`` top first, masks left out; groups nest "a / b"."""
+    """(label, node) for every layer under ``root``, top first, without masks ("group / child")."""
     out: List[Tuple[str, Any]] = []
     for node in reversed(root.childNodes()):
         if node.type().endswith("mask"):
@@ -180,7 +180,7 @@ class KritaDocument:
         return Layer(pixels, w, h, fmt, 0, 0, name=node.name())
 
     def selection_mask(self) -> Optional[Mask]:
-        """The global selection's exact coverage over the canvas, or None when nothing is selected."""
+        """The global selection's exact coverage of the canvas; None when nothing is selected."""
         sel = self.doc.selection()
         if sel is None:
             return None
@@ -195,7 +195,7 @@ class KritaDocument:
         """
         parent = above.parentNode() or self.doc.rootNode()
         created = []
-        for layer, name in zip(layers, names):
+        for layer, name in zip(layers, names, strict=True):
             node = self.doc.createNode(name, "paintlayer")
             node.setPixelData(
                 from_wire(layer.pixels, layer.format, node.colorDepth()),

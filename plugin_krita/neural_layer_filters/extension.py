@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from krita import Extension, Krita
-from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import QApplication, QMenu
 
 from . import connection, controller
@@ -29,7 +28,7 @@ class NlfExtension(Extension):
             app.aboutToQuit.connect(connection.stop_local)
         controller.instance().filters_changed.connect(self._fill_menus)
 
-    def createActions(self, window: Any) -> None:  # noqa: N802 - Krita override
+    def createActions(self, window: Any) -> None:
         ctl = controller.instance()
         menu_action = window.createAction(MENU_ACTION, "Neural Layer Filters", "filter")
         menu = QMenu("Neural Layer Filters", window.qwindow())
@@ -39,8 +38,6 @@ class NlfExtension(Extension):
         show = window.createAction(SHOW_ACTION, "Neural Layer Filters…", "filter")
         show.triggered.connect(lambda: ctl.filter_requested.emit(ctl.current_filter))
         repeat = window.createAction(REPEAT_ACTION, "Repeat Last Neural Filter", "filter")
-        if not repeat.shortcut():
-            repeat.setShortcut(QKeySequence(ctl.settings.shortcut))
         repeat.triggered.connect(ctl.repeat_last)
         self._fill_menus(list(ctl.filters.values()))
 

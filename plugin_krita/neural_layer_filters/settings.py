@@ -24,7 +24,6 @@ class Settings:
     """Interpreter that has the backend installed (written by the installer)."""
     backend_dir: str = ""
     """Working folder for that interpreter (the source checkout), empty when installed."""
-    shortcut: str = "Ctrl+Alt+F"
 
 
 def load() -> Settings:

@@ -56,7 +56,7 @@ class LayerPicker(QComboBox):
 
     opening = pyqtSignal()
 
-    def showPopup(self) -> None:  # noqa: N802 - Qt override
+    def showPopup(self) -> None:
         self.opening.emit()
         super().showPopup()
 

@@ -11,7 +11,7 @@ from PyQt5.QtCore import QThread, pyqtSignal
 from .client import BackendError, Preview, Progress
 
 log = logging.getLogger(__name__)
-_running: Set["Job"] = set()  # keeps Python references until each thread has finished
+_running: Set[Job] = set()  # keeps Python references until each thread has finished
 
 
 class Job(QThread):
@@ -26,13 +26,13 @@ class Job(QThread):
     failed = pyqtSignal(str, str)
     """(code, message): a BackendError's code, or "INTERNAL" for anything unexpected."""
 
-    def __init__(self, fn: Callable[["Job"], Any]) -> None:
+    def __init__(self, fn: Callable[[Job], Any]) -> None:
         super().__init__()
         self._fn = fn
         self.cancel_event = threading.Event()
         self.finished.connect(lambda: _running.discard(self))
 
-    def start_job(self) -> "Job":
+    def start_job(self) -> Job:
         _running.add(self)
         self.start()
         return self
