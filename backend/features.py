@@ -303,10 +303,22 @@ def default_backbone(weights_dir: Path, device: torch.device | str = "cpu") -> V
 
     Raises ``WeightsMissing("vgg16-hed")`` (message: the fetch command) when neither is there.
     """
+    name = default_backbone_name(weights_dir)
+    if name is None:
+        raise WeightsMissing("vgg16-hed")
+    log.info("backbone: %s", name)
+    return load_backbone(name, Path(weights_dir), device)
+
+
+def default_backbone_name(weights_dir: Path) -> str | None:
+    """The backbone ``default_backbone`` would load, without loading it (None: no weights).
+
+    Only looks for the files (cheap, for ``Filter.missing`` / ``dynamic_choices``); the sha256 is
+    checked when the backbone is actually loaded.
+    """
     from backend import weights
 
     for name in BACKBONES:
         if weights.find(name, Path(weights_dir)) is not None:
-            log.info("backbone: %s", name)
-            return load_backbone(name, Path(weights_dir), device)
-    raise WeightsMissing("vgg16-hed")
+            return name
+    return None

@@ -16,6 +16,7 @@ from backend.features import (
     VGG19_LAYERS,
     HEDHead,
     default_backbone,
+    default_backbone_name,
     tiny_backbone,
     vgg16_features,
     vgg19_features,
@@ -184,7 +185,33 @@ def test_hed_head_shapes() -> None:
 def test_default_backbone_missing_names_fetch_command(tmp_path: Path, monkeypatch) -> None:
     """With no weights anywhere, default_backbone raises WeightsMissing naming the fetch command."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert default_backbone_name(tmp_path) is None
     with pytest.raises(WeightsMissing) as info:
         default_backbone(tmp_path, "cpu")
     assert info.value.command == "python -m backend weights fetch vgg16-hed"
     assert "python -m backend weights fetch vgg16-hed" in str(info.value)
+
+
+@pytest.mark.gpu
+def test_bf16_autocast_on_cuda_returns_input_dtype() -> None:
+    """On CUDA the trunk runs under bf16 autocast yet returns float32 maps close to fp32 ones."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    net = vgg16_features().cuda()
+    image = torch.rand(1, 3, 64, 64, device="cuda", requires_grad=True)
+    fast = net(image, ["relu3_1"])["relu3_1"]
+    assert fast.dtype == torch.float32
+    fast.sum().backward()
+    assert image.grad is not None
+    net.autocast = False
+    exact = net(image, ["relu3_1"])["relu3_1"]
+    assert (fast - exact).abs().max() <= 0.05 * exact.abs().max()
+
+
+def test_cpu_never_autocasts() -> None:
+    """On CPU, autocast=True changes nothing: maps are float32 and identical to autocast=False."""
+    net = tiny_backbone()
+    image = torch.rand(1, 3, 32, 32)
+    on = net(image, ["relu5_1"])["relu5_1"]
+    net.autocast = False
+    assert on.dtype == torch.float32 and torch.equal(on, net(image, ["relu5_1"])["relu5_1"])

@@ -251,10 +251,12 @@ def test_default_backbone_prefers_vgg19(tmp_path: Path, monkeypatch) -> None:
     present: set[str] = set()
     monkeypatch.setattr(W, "find", lambda name, root: tmp_path if name in present else None)
     monkeypatch.setattr(features, "load_backbone", lambda name, root, device: name)
+    assert features.default_backbone_name(tmp_path) is None
     present.add("vgg16-hed")
     assert features.default_backbone(tmp_path, "cpu") == "vgg16-hed"
     present.add("vgg19-imagenet")
     assert features.default_backbone(tmp_path, "cpu") == "vgg19-imagenet"
+    assert features.default_backbone_name(tmp_path) == "vgg19-imagenet"
 
 
 def test_vgg19_found_in_hub_cache_and_prefix_stripped(tmp_path: Path, monkeypatch) -> None:
