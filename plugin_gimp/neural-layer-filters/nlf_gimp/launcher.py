@@ -19,6 +19,8 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 LOG_NAME = "neural-layer-filters-backend.log"
+started: List[subprocess.Popen] = []
+"""Backends this process started (they keep running after the plug-in exits)."""
 
 
 def split_address(address: str) -> tuple:
@@ -59,7 +61,7 @@ def start_backend(s: Settings, log_dir: str) -> subprocess.Popen:
     log_path = os.path.join(log_dir, LOG_NAME)
     log.info("starting backend: %s (log %s)", " ".join(argv), log_path)
     with open(log_path, "ab") as out:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             argv,
             cwd=s.backend_cwd or None,
             stdin=subprocess.DEVNULL,
@@ -67,6 +69,8 @@ def start_backend(s: Settings, log_dir: str) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    started.append(proc)
+    return proc
 
 
 def connect(s: Settings, log_dir: str, on_wait: Optional[Callable[[str], None]] = None) -> Client:
