@@ -395,13 +395,19 @@ def _check_body(body: Mapping[str, Tensor]) -> None:
 def save_verified(state: Mapping[str, Tensor], path: Path) -> str:
     """``torch.save`` atomically and record the file's sha256 in ``PATH.sha256``; returns it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    torch.save({k: v.contiguous() for k, v in state.items()}, tmp)
-    digest = sha256_file(tmp)
-    os.replace(tmp, path)
-    side_tmp = sidecar(path).with_name(f".{sidecar(path).name}.part")
-    side_tmp.write_text(f"{digest}  {path.name}\n")
-    os.replace(side_tmp, sidecar(path))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    side_tmp = tmp.with_name(tmp.name + ".sha256")
+    try:
+        torch.save({k: v.contiguous() for k, v in state.items()}, tmp)
+        digest = sha256_file(tmp)
+        side_tmp.write_text(f"{digest}  {path.name}\n")
+        os.replace(tmp, path)
+        os.replace(side_tmp, sidecar(path))
+    finally:
+        tmp.unlink(missing_ok=True)
+        side_tmp.unlink(missing_ok=True)
     return digest
 
 
