@@ -85,13 +85,16 @@ def _fetch(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from backend import weights
 
-    bad = 0
+    bad = seen = 0
     for check in weights.installed(_root(args)):
         if not check.installed:
             continue
         status = "ok" if check.ok else f"MISMATCH: {check.problem}"
         print(f"{check.name}: {status} ({check.path})")
+        seen += 1
         bad += not check.ok
+    if not seen:
+        print(f"no weights installed in {_root(args)}")
     return 1 if bad else 0
 
 
