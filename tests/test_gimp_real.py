@@ -87,6 +87,11 @@ def _plan_filters(live_server: Any, specs: list) -> list[dict[str, Any]]:
                 "params": params,
                 "layer_params": [p.name for p in spec.params if p.kind == "layer"],
                 "dynamic_param": dynamic,
+                "kinds": sorted(set(kinds.values())),
+                "static_choice": any(p.kind == "choice" and not p.dynamic for p in spec.params),
+                "required_layer": next(
+                    (p.label for p in spec.params if p.kind == "layer" and p.required), None
+                ),
             }
         )
     return out
@@ -115,6 +120,7 @@ def gimp_session(live_server: Any) -> dict[str, Any]:
     for d in (out, tests_dir, batch_in):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
+    (profile / "neural-layer-filters.json").unlink(missing_ok=True)  # no settings from before
     dest = install_plugin(profile, python=["chroot", str(ROOTFS), "/usr/bin/python3"])
     with live_server.client() as client:
         specs = client.list_filters()
@@ -155,7 +161,73 @@ def gimp_session(live_server: Any) -> dict[str, Any]:
         "out": out,
         "seconds": took,
         "batch_in": batch_in,
+        "plan": plan,
     }
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, int]:
+    """Xvfb on a free display, unix socket only; returns (process, display number)."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", "-ac",
+         "-screen", "0", "1280x1024x24"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        display = pipe.readline().strip()
+    if not display.isdigit():
+        xvfb.kill()
+        raise RuntimeError("Xvfb did not report a display")
+    return xvfb, int(display)
+
+
+@pytest.fixture(scope="module")
+def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str, Any]:
+    """The GUI binary gimp-3.0 under Xvfb: interactive runs through the generated dialogs."""
+    if shutil.which("Xvfb") is None:
+        if require_editors():
+            pytest.fail("Xvfb is missing (apt-get install xvfb)")
+        pytest.skip("Xvfb is missing (apt-get install xvfb)")
+    base = ROOTFS / "opt" / "nlf"
+    plan = dict(gimp_session["plan"])
+    filters = [f["proc"] for f in plan["filters"] if f["id"] not in ("test_invert", "test_slow")]
+    plan["dialog_cancel"] = filters
+    (base / "in" / "dialog_plan.json").write_text(json.dumps(plan, indent=2))
+    (base / "profile" / "neural-layer-filters.json").write_text(
+        json.dumps({"address": "127.0.0.1:5", "autostart": False, "connect_timeout": 2})
+    )  # the settings dialog shows (and saves) these, not the NLF_SERVER override below
+    answers = ["plug-in-nlf-test-invert=ok", "plug-in-nlf-test-slow=cancel",
+               "plug-in-nlf-settings=ok"] + [f"{p}=cancel" for p in filters]  # fmt: skip
+    xvfb, display = _start_xvfb()
+    inner = (
+        f"mkdir -p {ROOTFS}/tmp/.X11-unix && mount --bind /tmp/.X11-unix {ROOTFS}/tmp/.X11-unix"
+        f" && exec chroot {ROOTFS} env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8"
+        f" DISPLAY=:{display} GIMP3_DIRECTORY=/opt/nlf/profile NLF_AUTOSTART=0"
+        f" NLF_SERVER={live_server.address} NLF_PLAN=/opt/nlf/in/dialog_plan.json"
+        f" NLF_TEST_DIALOG={','.join(answers)}"
+        " gimp-3.0 --no-splash --no-data --no-fonts --batch-interpreter=python-fu-eval"
+        """ -b 'exec(open("/opt/nlf/tests/dialog_checks.py").read())' --quit"""
+    )
+    cmd = ["timeout", "-k", "10", str(GIMP_TIMEOUT), "unshare", "--mount", "--propagation",
+           "private", "sh", "-c", inner]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
+    log = proc.stdout + proc.stderr
+    out = base / "out"
+    (out / "gimp-gui.log").write_text(log)
+    report_path = out / "dialog_report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
+    dialogs = {}
+    for line in log.splitlines():
+        if line.startswith("NLF_DIALOG "):
+            _, name, *types = line.split()
+            dialogs[name] = set(types)
+    return {"rc": proc.returncode, "log": log, "checks": report["checks"], "dialogs": dialogs,
+            "plan": plan}  # fmt: skip
 
 
 def _assert_check(session: dict[str, Any], name: str) -> dict[str, Any]:
@@ -208,6 +280,11 @@ def test_invalid_value_is_reported(gimp_session: dict[str, Any]) -> None:
     _assert_check(gimp_session, "invalid_value_error")
 
 
+def test_missing_required_layer_is_reported(gimp_session: dict[str, Any]) -> None:
+    """A required layer parameter left empty fails with a message naming it."""
+    _assert_check(gimp_session, "missing_required_layer")
+
+
 def test_backend_down_is_reported(gimp_session: dict[str, Any]) -> None:
     """With nobody listening the procedure fails with a message naming the address."""
     _assert_check(gimp_session, "backend_down_error")
@@ -239,3 +316,48 @@ def test_exported_png_on_host(gimp_session: dict[str, Any]) -> None:
     want[y : y + h, x : x + w, :3] = 255 - want[y : y + h, x : x + w, :3]
     assert got.shape == (H, W, 4)
     assert np.array_equal(got, want)
+
+
+def test_gui_session_exit_status(gimp_gui_session: dict[str, Any]) -> None:
+    """The GUI gimp-3.0 session with the interactive checks exits 0."""
+    assert gimp_gui_session["rc"] == 0, gimp_gui_session["log"][-4000:]
+
+
+def test_interactive_dialog_ok_runs_the_filter(gimp_gui_session: dict[str, Any]) -> None:
+    """INTERACTIVE shows the generated dialog; OK runs the filter and adds the layer."""
+    _assert_check(gimp_gui_session, "dialog_ok_runs_filter")
+    assert "GimpProcedureDialog" in gimp_gui_session["dialogs"]["plug-in-nlf-test-invert"]
+
+
+def test_interactive_cancel_changes_nothing(gimp_gui_session: dict[str, Any]) -> None:
+    """Cancel in the dialog returns CANCEL and adds no layer."""
+    _assert_check(gimp_gui_session, "dialog_cancel_changes_nothing")
+
+
+def test_every_filter_dialog_has_widgets_for_its_params(gimp_gui_session: dict[str, Any]) -> None:
+    """Each product filter's dialog is generated with a widget per kind of parameter."""
+    _assert_check(gimp_gui_session, "dialogs_for_every_filter")
+    want = {
+        "layer": "GimpDrawableChooser",
+        "colour": "GimpColorButton",
+        "bool": "GtkCheckButton",
+        "float": "GimpLabelSpin",
+        "int": "GimpLabelSpin",
+    }
+    for f in gimp_gui_session["plan"]["filters"]:
+        if f["proc"] not in gimp_gui_session["plan"]["dialog_cancel"]:
+            continue
+        widgets = gimp_gui_session["dialogs"].get(f["proc"])
+        assert widgets, f"no dialog seen for {f['proc']}"
+        for kind, widget in want.items():
+            if kind in f["kinds"]:
+                assert widget in widgets, f"{f['proc']}: no {widget} for {kind}: {widgets}"
+        if f["static_choice"]:
+            assert "GimpStringComboBox" in widgets, f"{f['proc']}: no combo box: {widgets}"
+        if f["dynamic_param"]:
+            assert "GtkEntry" in widgets, f"{f['proc']}: no entry for a dynamic choice: {widgets}"
+
+
+def test_settings_dialog_saves(gimp_gui_session: dict[str, Any]) -> None:
+    """The settings dialog (OK) writes the address into the profile's settings file."""
+    _assert_check(gimp_gui_session, "settings_dialog")

@@ -382,6 +382,20 @@ def _():
     return str(message)
 
 
+@check("missing_required_layer")
+def _():
+    f = next((f for f in PLAN["filters"] if f.get("required_layer")), None)
+    if f is None:
+        return "no filter with a required layer parameter in the plan"
+    img = new_image()
+    bg = add_layer(img, "bg", SRC)
+    status, message = run_proc(f["proc"], img, [bg])
+    assert status == Gimp.PDBStatusType.EXECUTION_ERROR, status
+    assert "choose a layer" in str(message) and f["required_layer"] in str(message), message
+    assert len(list(img.get_layers())) == 1
+    return str(message)
+
+
 @check("batch_layers")
 def _():
     img = new_image()

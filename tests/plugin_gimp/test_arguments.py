@@ -11,6 +11,7 @@ from nlf_gimp.arguments import (
     add_to_procedure,
     argument_name,
     arguments_for,
+    missing_layers,
     parse_colour,
     read_values,
     values_from_json,
@@ -84,8 +85,9 @@ def test_every_kind_maps_to_one_gimp_argument() -> None:
     assert args["note"].kind == "string" and args["note"].default == "hi"
     assert args["tint"].kind == "color"
     assert args["tint"].default == parse_colour("#ff800040")
-    assert args["style"].kind == "drawable" and args["style"].none_ok is False
-    assert args["style_map"].kind == "drawable" and args["style_map"].none_ok is True
+    assert args["style"].kind == "drawable" and args["style"].required
+    assert args["style_map"].kind == "drawable" and not args["style_map"].required
+    assert args["style"].none_ok and args["style_map"].none_ok  # else GIMP refuses the dialog
 
 
 def test_defaults_are_clamped_into_range() -> None:
@@ -117,7 +119,7 @@ def test_add_to_procedure_calls_gimp_api() -> None:
     assert [i[0] for i in args[3].items] == ["fast", "final"]
     assert calls["model"][0] == "add_string_argument"
     assert calls["tint"][0] == "add_color_argument" and calls["tint"][1][3] is True
-    assert calls["style"] == ("add_drawable_argument", ("style", "Style", "Style", False, "RW"))
+    assert calls["style"] == ("add_drawable_argument", ("style", "Style", "Style", True, "RW"))
     assert len(proc.calls) == len(ALL_KINDS.params)
 
 
@@ -143,6 +145,13 @@ def test_read_values_round_trip() -> None:
     props["model"] = "tiny"
     values, _ = read_values(args, config, FAKE_COLOURS)
     assert values["model"] == "tiny"
+
+
+def test_missing_required_layers_are_named() -> None:
+    """A required layer parameter left empty is reported by its label before any request."""
+    args = arguments_for(ALL_KINDS)
+    assert missing_layers(args, {}) == ["Style"]
+    assert missing_layers(args, {"style": object()}) == []
 
 
 def test_committed_schema_maps_without_clashes() -> None:

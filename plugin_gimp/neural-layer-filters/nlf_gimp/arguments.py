@@ -16,7 +16,9 @@ dynamic    ``add_string_argument``: the list depends on what is installed on the
            value and answers with the installed names when it is wrong
 string     ``add_string_argument``
 colour     ``add_color_argument`` (with alpha; values sent as straight sRGB in [0, 1])
-layer      ``add_drawable_argument`` (``none_ok`` unless the parameter is required)
+layer      ``add_drawable_argument`` (always ``none_ok``: GIMP refuses to even open the dialog of
+           a procedure whose drawable argument has no value; a required layer left empty is
+           reported by :func:`missing_layers` before anything is sent)
 =========  ==========================================================================
 """
 
@@ -52,6 +54,8 @@ class Argument:
     max: Optional[float] = None
     choices: Tuple[str, ...] = ()
     none_ok: bool = True
+    required: bool = False
+    """a layer parameter the filter cannot run without"""
     dynamic: bool = False
     """a dynamic choice carried as a string: empty = let the backend pick / complain"""
 
@@ -114,7 +118,7 @@ def argument_for(p: ParamSpec) -> Argument:
     if p.kind == "colour":
         return Argument("color", name, p.name, nick, blurb, parse_colour(p.default))
     if p.kind == "layer":
-        return Argument("drawable", name, p.name, nick, blurb, None, none_ok=not p.required)
+        return Argument("drawable", name, p.name, nick, blurb, None, required=p.required)
     raise ValueError("parameter %r has unknown kind %r" % (p.name, p.kind))
 
 
@@ -185,6 +189,11 @@ def read_values(
         elif a.kind == "drawable" and v is not None:
             layers[a.param] = v
     return values, layers
+
+
+def missing_layers(args: List[Argument], layers: Dict[str, Any]) -> List[str]:
+    """Labels of required layer parameters that were left empty."""
+    return [a.nick for a in args if a.kind == "drawable" and a.required and a.param not in layers]
 
 
 def values_from_json(spec: FilterSpec, text: str) -> Tuple[Dict[str, Any], Dict[str, str]]:

@@ -24,6 +24,7 @@ from .arguments import (  # noqa: E402
     add_to_procedure,
     arguments_for,
     choice_label,
+    missing_layers,
     read_values,
     values_from_json,
 )
@@ -69,10 +70,48 @@ def _dialog(procedure: Any, config: Any, title: str) -> bool:
     """The generated dialog (no hand-built widgets); False when the person cancels."""
     GimpUi.init(PLUGIN_ID)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
-    dialog.fill(None)
+    if isinstance(procedure, Gimp.ImageProcedure):
+        dialog.fill(None)  # run-mode, image and drawables are not shown
+    else:  # a plain procedure: everything but its run-mode argument
+        dialog.fill([a.get_name() for a in procedure.get_arguments() if a.get_name() != "run-mode"])
+    answer = _test_answer(procedure.get_name())
+    if answer:
+        _answer_by_itself(dialog, procedure.get_name(), answer)
     ok = dialog.run()
     dialog.destroy()
     return bool(ok)
+
+
+def _test_answer(name: str) -> str:
+    """Test hook: NLF_TEST_DIALOG="proc=ok,other-proc=cancel" answers those dialogs by itself."""
+    for item in os.environ.get("NLF_TEST_DIALOG", "").split(","):
+        proc, _, answer = item.partition("=")
+        if proc.strip() == name:
+            return answer.strip()
+    return ""
+
+
+def _widget_types(widget: Any) -> List[str]:
+    names = [widget.__gtype__.name]
+    if hasattr(widget, "get_children"):
+        for child in widget.get_children():
+            names.extend(_widget_types(child))
+    return names
+
+
+def _answer_by_itself(dialog: Any, name: str, answer: str) -> None:
+    """Once the dialog is shown: log its widget types (for the test), then press OK / Cancel."""
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    def respond() -> bool:
+        types = sorted(set(_widget_types(dialog)))
+        print("NLF_DIALOG %s %s" % (name, " ".join(types)), flush=True)
+        ok = answer == "ok"
+        dialog.response(Gtk.ResponseType.OK if ok else Gtk.ResponseType.CANCEL)
+        return False
+
+    GLib.timeout_add(500, respond)
 
 
 def _profile() -> str:
@@ -109,10 +148,14 @@ def run_filter(procedure, run_mode, image, drawables, config, run_data):
             Gimp.PDBStatusType.CALLING_ERROR,
             "%s works on exactly one layer; %d are selected." % (spec.label, len(drawables)),
         )
-    values, layer_items = read_values(arguments_for(spec), config, Colours)
+    args = arguments_for(spec)
+    values, layer_items = read_values(args, config, Colours)
     s = settings.load(_profile())
 
     def work() -> None:
+        missing = missing_layers(args, layer_items)
+        if missing:
+            raise UserError("choose a layer for: %s" % ", ".join(missing))
         progress = GimpProgress(spec.label)
         try:
             with launcher.connect(s, _profile(), progress.text) as client:

@@ -1,0 +1,109 @@
+# In-GIMP checks of the INTERACTIVE path (GimpUi.ProcedureDialog), run by python-fu-eval in the
+# GUI binary gimp-3.0 under Xvfb. The plug-in answers its own dialogs because the test sets
+# NLF_TEST_DIALOG="proc=ok|cancel,..."; it prints "NLF_DIALOG <proc> <widget types>" for each.
+# Writes OUT/dialog_report.json like run_checks.py and raises at the end when a check failed.
+import json
+import os
+import time
+import traceback
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp  # noqa: E402
+
+with open(os.environ["NLF_PLAN"]) as _fh:
+    PLAN = json.load(_fh)
+OUT = PLAN["out"]
+W, H = 32, 24
+PDB = Gimp.get_pdb()
+REPORT = {"checks": {}}
+
+
+def check(name):
+    def deco(fn):
+        t0 = time.monotonic()
+        try:
+            detail, ok = fn() or "", True
+        except Exception as exc:
+            ok, detail = False, "%s\n%s" % (exc, traceback.format_exc())
+        REPORT["checks"][name] = {
+            "ok": ok,
+            "detail": str(detail),
+            "seconds": round(time.monotonic() - t0, 3),
+        }
+        print("CHECK %s %s %s" % ("ok" if ok else "FAILED", name, str(detail)[:300]), flush=True)
+        return fn
+
+    return deco
+
+
+def image_with_layer():
+    img = Gimp.Image.new(W, H, Gimp.ImageBaseType.RGB)
+    layer = Gimp.Layer.new(img, "bg", W, H, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    data = [bytes((x * 8 % 256, y * 10 % 256, 50, 255)) for y in range(H) for x in range(W)]
+    buf = layer.get_buffer()
+    buf.set(Gegl.Rectangle.new(0, 0, W, H), "R'G'B'A u8", b"".join(data))
+    buf.flush()
+    return img, layer
+
+
+def interactive(name, img=None, layer=None):
+    proc = PDB.lookup_procedure(name)
+    assert proc is not None, name
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    if img is not None:
+        cfg.set_property("image", img)
+        cfg.set_core_object_array("drawables", [layer])
+    res = proc.run(cfg)
+    return res.index(0), (res.index(1) if res.length() > 1 else "")
+
+
+@check("dialog_ok_runs_filter")
+def _():
+    img, layer = image_with_layer()
+    status, message = interactive("plug-in-nlf-test-invert", img, layer)
+    assert status == Gimp.PDBStatusType.SUCCESS, (status, message)
+    assert len(img.get_layers()) == 2, [lay.get_name() for lay in img.get_layers()]
+    return "layers %s" % [lay.get_name() for lay in img.get_layers()]
+
+
+@check("dialog_cancel_changes_nothing")
+def _():
+    img, layer = image_with_layer()
+    status, _ = interactive("plug-in-nlf-test-slow", img, layer)
+    assert status == Gimp.PDBStatusType.CANCEL, status
+    assert len(img.get_layers()) == 1
+    return "cancelled"
+
+
+@check("dialogs_for_every_filter")
+def _():
+    seen = []
+    for proc in PLAN["dialog_cancel"]:
+        img, layer = image_with_layer()
+        status, message = interactive(proc, img, layer)
+        assert status == Gimp.PDBStatusType.CANCEL, (proc, status, message)
+        seen.append(proc)
+    return seen
+
+
+@check("settings_dialog")
+def _():
+    status, message = interactive("plug-in-nlf-settings")
+    assert status == Gimp.PDBStatusType.SUCCESS, (status, message)
+    with open("/opt/nlf/profile/neural-layer-filters.json") as fh:
+        saved = json.load(fh)
+    assert saved["address"] == "127.0.0.1:5" and saved["autostart"] is False, saved
+    assert saved["connect_timeout"] == 2, saved
+    return saved
+
+
+with open(os.path.join(OUT, "dialog_report.json"), "w") as fh:
+    json.dump(REPORT, fh, indent=2)
+failed = [k for k, v in REPORT["checks"].items() if not v["ok"]]
+assert not failed, "failed checks: %s" % failed
+print("NLF_GIMP_DIALOG_CHECKS_OK", flush=True)
