@@ -52,7 +52,7 @@ class CycleGanParams:
         128, label="Tile overlap", min=16, max=1024, step=16, help="overlap of neighbouring tiles"
     )
     stats_size: int = param(
-        1024,
+        2048,
         label="Statistics size",
         min=64,
         max=4096,
@@ -114,7 +114,7 @@ def translate(
     image: Tensor,
     tile_size: int = 512,
     overlap: int = 128,
-    stats_size: int = 1024,
+    stats_size: int = 2048,
     on_step: StepCallback | None = None,
     dtype: torch.dtype | None = None,
 ) -> Tensor:
