@@ -5,8 +5,8 @@ activation scale; Caffe-scale weights such as CNNMRF's ``mrf_weight=1e-4`` do no
 
 - **MRF** (Li & Wand 2016) at ``relu3_1`` and ``relu4_1``: every 3×3 patch of the current features
   is matched to its nearest style patch by normalised cross-correlation (with the doodle map
-  channels when maps are given, Champandard 2016); the matched patches are folded into a target map ``T``
-  (overlaps averaged) and the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer. Its
+  channels when maps are given, Champandard 2016); the matched patches are folded into a target
+  map ``T`` (overlaps averaged); the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer. Its
   gradient is CNNMRF's ``matched − current`` averaged over overlaps. Matches are recomputed at every
   evaluation.
 - **content** at ``relu4_2``: ``mean((F - F_content)²) / mean(F_content²)``;
@@ -14,9 +14,11 @@ activation scale; Caffe-scale weights such as CNNMRF's ``mrf_weight=1e-4`` do no
 
 Pyramid: ``levels`` scales 1/2^(n-1) … 1; the coarsest starts from the content (or, with
 ``content_weight == 0``, from noise around the style colours of each map class), each finer level
-from the bilinear upsample of the previous result. Optimiser: L-BFGS (history 25, no line search,
-one function evaluation per iteration), as in CNNMRF; see docs/quality-mrf.md for the comparison
-with Adam.
+from the bilinear upsample of the previous result. Without content, each level's result except the
+last gets the style's colour mean / std per map class (``match_colours``) before it is upsampled:
+this backbone encodes flat colour weakly and doodles drift to grey otherwise.
+Optimiser: L-BFGS (history 25, no line search, one function evaluation per iteration), as in
+CNNMRF; see docs/quality-mrf.md for the comparison with Adam.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Settings:
     levels: int = 3
     iterations: int = 100
     preview_every: int = 10
+    final_colour_match: bool = False
     seed: int = 0
 
 
@@ -127,6 +130,36 @@ def initial_image(problem: Problem, seed: int) -> Tensor:
         base = style.mean((2, 3), keepdim=True).cpu().expand(1, 3, h, w)
     noise = (torch.rand(1, 3, h, w, generator=gen) - 0.5) * 0.2
     return (base + noise).clamp(0, 1).to(problem.content)
+
+
+def _labels_at(labels: Tensor | None, size: tuple[int, int]) -> Tensor | None:
+    if labels is None:
+        return None
+    return F.interpolate(labels[None, None].float(), size=size, mode="nearest")[0, 0].long()
+
+
+def match_colours(x: Tensor, style: Tensor, problem: Problem) -> Tensor:
+    """Per map class (or globally), give ``x`` the mean and std of the style's colours there.
+
+    The backbone encodes flat colour weakly (docs/offline-weights.md), so a doodle synthesised
+    from noise drifts towards grey; moment matching per region restores the palette.
+    """
+    xs = (int(x.shape[-2]), int(x.shape[-1]))
+    ss = (int(style.shape[-2]), int(style.shape[-1]))
+    t_lab = _labels_at(problem.target_labels, xs)
+    s_lab = _labels_at(problem.style_labels, ss)
+    if t_lab is None or s_lab is None:
+        t_lab, s_lab = x.new_zeros(xs, dtype=torch.long), x.new_zeros(ss, dtype=torch.long)
+    out = x.clone()
+    xf, sf, of = x[0].flatten(1), style[0].flatten(1), out[0].view(3, -1)
+    for c in range(max(problem.classes, 1)):
+        tm, sm = t_lab.flatten() == c, s_lab.flatten() == c
+        if int(tm.sum()) < 2 or int(sm.sum()) < 2:
+            continue
+        a, b = xf[:, tm], sf[:, sm]
+        scale = b.std(1, keepdim=True) / a.std(1, keepdim=True).clamp_min(1e-3)
+        of[:, tm] = (a - a.mean(1, keepdim=True)) * scale + b.mean(1, keepdim=True)
+    return out.clamp(0, 1)
 
 
 class _Level:
@@ -230,6 +263,8 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
         x = _optimise(
             x, level.loss, s.iterations, on_step, k * s.iterations, total, stage, s.preview_every
         )
+        if s.content_weight == 0 and (k + 1 < len(scales) or s.final_colour_match):
+            x = match_colours(x, style, problem)
     assert x is not None
     return x
 

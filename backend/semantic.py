@@ -129,13 +129,16 @@ def semantic_agreement(
     target_map: Tensor,
     layer: str = "relu3_1",
     k: int = 3,
+    interior: bool = True,
 ) -> float:
     """Fraction of output patches whose nearest style patch carries the target's label there.
 
     ``output`` (1, 3, H, W) and ``target_map`` cover the same area (the map is resized to the
     output); ``style`` and ``style_map`` likewise. Nearest neighbours are found by normalised
     cross-correlation of ``layer`` features only (no map channels), and a patch's label is the
-    majority class of the map pooled to the layer at the patch centre.
+    majority class of the map pooled to the layer at the patch centre. With ``interior`` only
+    patches whose k×k window of target labels is uniform count (at a region boundary "the label
+    there" is ambiguous, and boundaries are a large share of the patches in small images).
     """
     from backend.patches import PatchBank
 
@@ -153,4 +156,10 @@ def semantic_agreement(
     r = k // 2
     s_centre = s_lab[r : s_lab.shape[0] - r, r : s_lab.shape[1] - r].flatten()
     t_centre = t_lab[r : t_lab.shape[0] - r, r : t_lab.shape[1] - r]
-    return float((s_centre[index] == t_centre).float().mean())
+    agree = s_centre[index] == t_centre
+    if interior:
+        lab = t_lab[None, None].float()
+        uniform = (F.max_pool2d(lab, k, 1) == -F.max_pool2d(-lab, k, 1))[0, 0]
+        if bool(uniform.any()):
+            agree = agree[uniform]
+    return float(agree.float().mean())

@@ -1,0 +1,51 @@
+"""The ``mrf`` filter with the real vgg16-hed backbone on the neural-doodle example data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend import dirs
+from backend.features import VGGFeatures, load_backbone
+
+pytestmark = pytest.mark.weights
+
+DOODLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "doodle"
+SIZE = 112
+"""Long side of the small doodle (Renoir + Renoir_sem -> Landscape_sem)."""
+FAST = {"levels": 2, "iterations": 20}
+
+
+@pytest.fixture(scope="module")
+def net() -> VGGFeatures:
+    from backend import weights
+
+    if not DOODLE.is_dir():
+        pytest.skip(f"doodle example data not at {DOODLE}")
+    root = dirs.weights_dir()
+    if weights.find("vgg16-hed", root) is None:
+        pytest.skip(
+            f"vgg16-hed weights not in {root}; run: python -m backend weights fetch vgg16-hed"
+        )
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    return load_backbone("vgg16-hed", root)
+
+
+def test_small_doodle_reaches_semantic_agreement_goal(net: VGGFeatures) -> None:
+    """At least 95 % of interior output patches match style patches of the target's label."""
+    from scripts.mrf_quality import doodle
+
+    out, score = doodle(net, SIZE, FAST)
+    assert out.shape[-1] == SIZE
+    assert score >= 0.95, f"semantic agreement {score:.3f} below the 0.95 goal"
+
+
+def test_masked_styling_leaves_outside_pixels_bit_identical(net: VGGFeatures) -> None:
+    """Styling a feathered disc through the job runner changes the disc and nothing outside."""
+    from scripts.mrf_quality import run_masked
+
+    before, after, changed_outside = run_masked(net, 96, {"levels": 1, "iterations": 5})
+    assert changed_outside == 0
+    assert float((after[:, :3] - before[:, :3]).abs().max()) > 0.05
