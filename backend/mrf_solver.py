@@ -37,6 +37,7 @@ from backend.semantic import one_hot, pooled
 MRF_LAYERS = ("relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_2"
 SWAP_LAYER = "relu3_1"
+ADAM_LR = 0.02
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Settings:
     iterations: int = 100
     preview_every: int = 10
     final_colour_match: bool = False
+    optimiser: str = "lbfgs"
+    """"lbfgs" (default) or "adam" (kept for the comparison in docs/quality-mrf.md)."""
     seed: int = 0
 
 
@@ -132,6 +135,11 @@ def initial_image(problem: Problem, seed: int) -> Tensor:
     return (base + noise).clamp(0, 1).to(problem.content)
 
 
+def total_variation(x: Tensor) -> Tensor:
+    """Mean squared difference of vertically and horizontally neighbouring pixels."""
+    return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(2).mean()
+
+
 def _labels_at(labels: Tensor | None, size: tuple[int, int]) -> Tensor | None:
     if labels is None:
         return None
@@ -205,10 +213,7 @@ class _Level:
             diff = feats[CONTENT_LAYER] - self.content_feat
             total = total + self.s.content_weight * self.content_scale * diff.pow(2).mean()
         if self.s.tv_weight > 0:
-            tv = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(
-                2
-            ).mean()
-            total = total + self.s.tv_weight * tv
+            total = total + self.s.tv_weight * total_variation(x)
         return total
 
 
@@ -221,9 +226,14 @@ def _optimise(
     total: int,
     stage: str,
     preview_every: int,
+    optimiser: str = "lbfgs",
 ) -> Tensor:
     x = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=25, tolerance_change=0.0)
+    opt: torch.optim.Optimizer
+    if optimiser == "adam":
+        opt = torch.optim.Adam([x], lr=ADAM_LR)
+    else:
+        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=25, tolerance_change=0.0)
     last = [0.0]
 
     def closure() -> Tensor:
@@ -261,7 +271,15 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
         level = _Level(net, content, style, problem, s)
         stage = f"level {k + 1}/{len(scales)}"
         x = _optimise(
-            x, level.loss, s.iterations, on_step, k * s.iterations, total, stage, s.preview_every
+            x,
+            level.loss,
+            s.iterations,
+            on_step,
+            k * s.iterations,
+            total,
+            stage,
+            s.preview_every,
+            s.optimiser,
         )
         if s.content_weight == 0 and (k + 1 < len(scales) or s.final_colour_match):
             x = match_colours(x, style, problem)
@@ -272,7 +290,6 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
 def swap_preview(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCallback) -> Tensor:
     """Fast path: one semantic style swap at relu3_1, decoded by ``s.iterations`` L-BFGS steps."""
     start = problem.content if s.content_weight > 0 else initial_image(problem, s.seed)
-    size = (int(start.shape[-2]), int(start.shape[-1]))
     with torch.no_grad():
         cf = net(start, [SWAP_LAYER])[SWAP_LAYER]
         sf = net(problem.style, [SWAP_LAYER])[SWAP_LAYER]
@@ -285,12 +302,16 @@ def swap_preview(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepC
 
     def loss(x: Tensor) -> Tensor:
         f = net(x, [SWAP_LAYER])[SWAP_LAYER]
-        tv = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., 1:] - x[..., :-1]).pow(
-            2
-        ).mean()
-        return scale * (f - target).pow(2).mean() + s.tv_weight * tv
+        return scale * (f - target).pow(2).mean() + s.tv_weight * total_variation(x)
 
-    del size
     return _optimise(
-        start, loss, s.iterations, on_step, 0, s.iterations, "style swap", s.preview_every
+        start,
+        loss,
+        s.iterations,
+        on_step,
+        0,
+        s.iterations,
+        "style swap",
+        s.preview_every,
+        s.optimiser,
     )

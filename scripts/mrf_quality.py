@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style-weight", type=float, default=1.0)
     parser.add_argument("--content-weight", type=float, default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--optimiser", default="lbfgs", choices=("lbfgs", "adam"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -144,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no data at {DATA}", file=sys.stderr)
         return 2
     net = default_backbone(dirs.weights_dir())
+    if args.optimiser != "lbfgs":  # not a filter parameter: swap the solver's default for this run
+        import functools
+
+        from backend.filters import mrf
+        from backend.mrf_solver import Settings
+
+        mrf.Settings = functools.partial(Settings, optimiser=args.optimiser)  # type: ignore[misc]
     params: dict[str, object] = {
         "preset": args.preset,
         "iterations": args.iterations,
