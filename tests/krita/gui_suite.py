@@ -337,17 +337,57 @@ class Suite:
         self.product_doc = doc
 
     def screenshot(self):
+        """Krita with the docker after a run on a bigger image (docs/krita-docker.png)."""
+        from krita import Selection
+
+        w, h = 640, 400
+        doc = self.app.createDocument(w, h, "nlf-demo", "RGBA", "U8", "", 72.0)
+        bg = doc.rootNode().childNodes()[-1]
+        bg.setPixelData(demo_image(w, h), 0, 0, w, h)
+        style = doc.createNode("Style", "paintlayer")
+        style.setPixelData(pattern("U8", w, h, seed=3), 0, 0, w, h)
+        style.setVisible(False)
+        doc.rootNode().addChildNode(style, bg)
+        self.app.activeWindow().addView(doc)
+        yield 300
+        sel = Selection()
+        sel.select(200, 100, 260, 200, 255)
+        doc.setSelection(sel)
+        doc.setActiveNode(bg)
+        yield 300
+        yield from self.run_filter("test_invert", {"amount": 1.0})
+        check(self.dock.message.text().startswith("Added"), "message: " + self.dock.message.text())
+        self.dock.select_filter("mrf")
+        self.dock.form.refresh_layers()
+        picker = self.dock.form.widgets["style"]
+        picker.setCurrentIndex(max(0, picker.findText("Style")))
         for d in self.app.dockers():
-            if (
-                d.objectName() not in ("neural_layer_filters_docker", "KisLayerBox")
-                and d.isVisible()
-            ):
+            keep = ("neural_layer_filters_docker", "KisLayerBox")
+            if d.objectName() not in keep and d.isVisible():
                 d.hide()
         self.dock.show()
         self.dock.raise_()
-        yield 800
+        yield 1000
         path = os.path.join(OUT, "krita-docker.png")
         check(self.ctx["screenshot"](path), "screenshot failed")
+
+
+def demo_image(w, h):
+    """Soft colour fields with a few discs: something recognisable in a screenshot."""
+    discs = [
+        (160, 120, 70, (60, 90, 220)),
+        (420, 230, 110, (230, 160, 40)),
+        (560, 90, 50, (40, 170, 90)),
+    ]
+    out = bytearray()
+    for y in range(h):
+        for x in range(w):
+            r, g, b = 40 + 150 * x // w, 60 + 120 * y // h, 170 - 100 * x // w
+            for cx, cy, rad, col in discs:
+                if (x - cx) ** 2 + (y - cy) ** 2 < rad * rad:
+                    r, g, b = col
+            out += bytes((b, g, r, 255))
+    return bytes(out)
 
 
 def pattern(depth, w, h, seed=0):
