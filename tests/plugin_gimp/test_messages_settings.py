@@ -71,6 +71,11 @@ def test_broken_settings_file_is_ignored(tmp_path: Path) -> None:
     Path(settings.user_file(str(tmp_path))).write_text("{not json")
     s = settings.load(str(tmp_path), env={}, install_file="/nonexistent")
     assert s.address == settings.DEFAULT_ADDRESS
+    Path(settings.user_file(str(tmp_path))).write_text(
+        json.dumps({"connect_timeout": "soon", "backend_command": "py", "address": "h:1"})
+    )
+    s = settings.load(str(tmp_path), env={}, install_file="/nonexistent")
+    assert (s.address, s.connect_timeout, s.backend_command) == ("h:1", 3.0, [])
 
 
 def test_address_helpers() -> None:

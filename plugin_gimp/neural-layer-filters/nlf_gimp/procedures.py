@@ -148,11 +148,11 @@ def run_filter(procedure, run_mode, image, drawables, config, run_data):
             Gimp.PDBStatusType.CALLING_ERROR,
             "%s works on exactly one layer; %d are selected." % (spec.label, len(drawables)),
         )
-    args = arguments_for(spec)
-    values, layer_items = read_values(args, config, Colours)
     s = settings.load(_profile())
 
     def work() -> None:
+        args = arguments_for(spec)
+        values, layer_items = read_values(args, config, Colours)
         missing = missing_layers(args, layer_items)
         if missing:
             raise UserError("choose a layer for: %s" % ", ".join(missing))

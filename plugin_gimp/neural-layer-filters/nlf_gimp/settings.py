@@ -67,12 +67,17 @@ def _merge(base: Settings, raw: Mapping[str, Any]) -> Settings:
         value = raw[key]
         if typ is list:
             if not isinstance(value, list):
+                log.warning("ignoring setting %s: not a list", key)
                 continue
             value = [str(v) for v in value]
         elif typ is bool:
             value = bool(value)
         else:
-            value = typ(value)
+            try:
+                value = typ(value)
+            except (TypeError, ValueError):
+                log.warning("ignoring setting %s = %r: not a %s", key, value, typ.__name__)
+                continue
         changes[key] = value
     return replace(base, **changes)
 
