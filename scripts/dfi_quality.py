@@ -24,14 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import attributes, dirs  # noqa: E402
+from backend import attributes, dirs, jobs  # noqa: E402
 from backend.features import load_backbone  # noqa: E402
 from backend.filters import dfi  # noqa: E402
+from backend.filters.base import Context  # noqa: E402
+from backend.imaging import WireImage  # noqa: E402
 from scripts.smile_classifier import GENKI, read_rgb, split_files, train  # noqa: E402
 
 BACKBONE = "vgg16-hed"
 CANVAS = 96
-"""Validation faces are pasted into a larger canvas; the selection is the 64x64 face."""
+"""Validation faces are pasted into a noisy canvas; the selection is the 64x64 face."""
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -61,42 +63,60 @@ def build_builtin_pack(resolution: int, out_root: Path) -> Path:
         resolution,
         source="GENKI-4K training crops (http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset), "
         "validation split excluded",
+        on_image=lambda n: print(f"  {n} images", flush=True) if n % 256 < 16 else None,
     )
     return attributes.save_pack(pack, out_root)
 
 
 def edit_in_canvas(
-    backbone, pack, face: np.ndarray, strength: float, iterations: int, resolution: int
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Edit one 64x64 face pasted into a grey canvas, composited through the face's selection.
+    flt: dfi.DeepFeatureInterpolation,
+    face: np.ndarray,
+    strength: float,
+    iterations: int,
+    resolution: int,
+    seed: int = 0,
+) -> tuple[np.ndarray, bool]:
+    """Run the filter through the real job runner on a face pasted into a noisy canvas.
 
-    Returns (edited face, edited canvas, outside pixels bit-identical).
+    The selection is the 64x64 face; returns (edited face, every outside pixel bit-identical).
     """
-    canvas = np.full((CANVAS, CANVAS, 3), 128, np.uint8)
+    rng = np.random.default_rng(seed)
+    canvas = rng.integers(0, 256, (CANVAS, CANVAS, 4), dtype=np.uint8)
+    canvas[..., 3] = 255
     o = (CANVAS - face.shape[0]) // 2
-    canvas[o : o + face.shape[0], o : o + face.shape[1]] = face
-    image = to_tensor(canvas)
-    mask = torch.zeros(1, 1, CANVAS, CANVAS)
-    mask[..., o : o + face.shape[0], o : o + face.shape[1]] = 1.0
-    box = (o, o, o + face.shape[1], o + face.shape[0])
+    sl = (slice(o, o + face.shape[0]), slice(o, o + face.shape[1]))
+    canvas[sl[0], sl[1], :3] = face
+    mask = np.zeros((CANVAS, CANVAS), np.uint8)
+    mask[sl] = 255
+    job = jobs.Job(
+        "dfi",
+        WireImage(CANVAS, CANVAS, "u8", canvas.tobytes()),
+        WireImage(CANVAS, CANVAS, "u8", mask.tobytes()),
+        {"strength": strength, "iterations": iterations, "resolution": resolution},
+    )
     with torch.enable_grad():
-        out = dfi.edit_face(
-            backbone, pack, image, box, strength, iterations, resolution, keep_colours=True
-        )
-    # What the runner does: composite through the selection mask.
-    composed = torch.where(mask > 0, out, image)
-    result = to_uint8(composed)
-    outside = ~mask[0, 0].bool().numpy()
-    same = bool((result[outside] == canvas[outside]).all())
-    return result[o : o + face.shape[0], o : o + face.shape[1]], result, same
+        (out,) = jobs.execute(flt, job, lambda step: None)
+    result = np.frombuffer(out.pixels, np.uint8).reshape(CANVAS, CANVAS, 4)
+    same = bool((result[mask == 0] == canvas[mask == 0]).all())
+    return result[sl[0], sl[1], :3].copy(), same
+
+
+def make_filter(pack_dir: Path) -> dfi.DeepFeatureInterpolation:
+    """The filter on the vgg16-hed backbone, finding packs in ``pack_dir`` and built-in ones."""
+    root = dirs.weights_dir()
+    ctx = Context(
+        weights_dir=root,
+        attributes_dir=pack_dir,
+        backbone_factory=lambda: load_backbone(BACKBONE, root),
+    )
+    return dfi.DeepFeatureInterpolation(ctx)
 
 
 def evaluate(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     clf, acc = train(GENKI)
     print(f"classifier validation accuracy: {acc:.3f}")
-    backbone = load_backbone(BACKBONE, dirs.weights_dir())
-    pack = attributes.load_pack(Path(args.pack))
+    flt = make_filter(Path(args.pack_dir))
     faces = [read_rgb(p) for p in split_files(GENKI)["val"]["non_smile"][: args.faces]]
     base = clf.scores(faces)
     print(
@@ -113,9 +133,7 @@ def evaluate(args: argparse.Namespace) -> None:
             t = time.time()
             scores, psnrs, same_all = [], [], True
             for face in faces:
-                edited, _, same = edit_in_canvas(
-                    backbone, pack, face, strength, iterations, args.resolution
-                )
+                edited, same = edit_in_canvas(flt, face, strength, iterations, args.resolution)
                 scores.append(clf.score(edited))
                 psnrs.append(psnr(face, edited))
                 same_all &= same
@@ -133,14 +151,12 @@ def strip(args: argparse.Namespace) -> None:
     from PIL import Image
 
     torch.set_num_threads(args.threads)
-    backbone = load_backbone(BACKBONE, dirs.weights_dir())
-    pack = attributes.load_pack(Path(args.pack))
+    flt = make_filter(Path(args.pack_dir))
     faces = [read_rgb(p) for p in split_files(GENKI)["val"]["non_smile"][: args.faces]]
     rows = [np.concatenate(faces, axis=1)]
     for strength in args.alphas:
         edited = [
-            edit_in_canvas(backbone, pack, f, strength, args.iterations[0], args.resolution)[0]
-            for f in faces
+            edit_in_canvas(flt, f, strength, args.iterations[0], args.resolution)[0] for f in faces
         ]
         rows.append(np.concatenate(edited, axis=1))
     grid = np.concatenate(rows, axis=0)
@@ -153,7 +169,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("command", choices=("pack", "classifier", "eval", "strip"))
     ap.add_argument(
-        "--pack", default=str(attributes.pack_path(attributes.BUILTIN_DIR, BACKBONE, "smiling"))
+        "--pack-dir",
+        default=str(attributes.BUILTIN_DIR),
+        help="where `pack` writes and the filter looks for packs (besides the built-in ones)",
     )
     ap.add_argument("--resolution", type=int, default=attributes.DEFAULT_RESOLUTION)
     ap.add_argument("--faces", type=int, default=48)
@@ -164,7 +182,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.command == "pack":
         torch.set_num_threads(args.threads)
-        path = build_builtin_pack(args.resolution, Path(args.pack).parents[1])
+        path = build_builtin_pack(args.resolution, Path(args.pack_dir))
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     elif args.command == "classifier":
         _, acc = train(GENKI)

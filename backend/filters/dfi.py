@@ -109,7 +109,7 @@ def reconstruct(
     targets: Mapping[str, Tensor],
     iterations: int,
     on_step: StepCallback | None = None,
-    tv_weight: float = TV_WEIGHT,
+    tv_weight: float | None = None,
     optimiser: str = "lbfgs",
 ) -> Tensor:
     """z ≈ argmin Σ_l ‖φ_l(z) - t_l‖² / ‖t_l^0‖² + λ·TV(z - x), starting from z = x.
@@ -120,6 +120,7 @@ def reconstruct(
         (1, 3, R, R) z in [0, 1].
     """
     layers = list(targets)
+    tv_weight = TV_WEIGHT if tv_weight is None else tv_weight
     with torch.no_grad():
         base = backbone(x, layers)
         scale = {k: 1.0 / base[k].pow(2).sum().clamp_min(1e-12) for k in layers}

@@ -1,0 +1,141 @@
+"""DFI speed and memory: seconds and peak RSS per crop size, and iterations vs quality.
+
+    python benchmarks/dfi.py                       # timing table (each case in a fresh process)
+    python benchmarks/dfi.py --quality --faces 12  # iterations vs P(smile) on validation faces
+
+Two timing cases per crop size S: the filter as shipped (the face is optimised at the pack's
+working resolution (64) and only the change is upsampled to S: the residual trick), and the
+working resolution raised to S itself. Peak memory is the child process's peak RSS (torch's CPU
+allocations are invisible to tracemalloc), minus the RSS right after loading the backbone.
+Needs the vgg16-hed weights (``python -m backend weights fetch vgg16-hed``) and the built-in pack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def one(size: int, resolution: int, iterations: int, threads: int, device: str) -> dict:
+    """Time one DFI edit of a ``size``² crop at working ``resolution`` (run in a child)."""
+    import torch
+
+    from backend import attributes, dirs
+    from backend.features import load_backbone
+    from backend.filters import dfi
+
+    torch.set_num_threads(threads)
+    resolution = resolution or attributes.DEFAULT_RESOLUTION
+    backbone = load_backbone("vgg16-hed", dirs.weights_dir(), device)
+    pack = attributes.load_pack(
+        attributes.pack_path(attributes.BUILTIN_DIR, "vgg16-hed", "smiling")
+    )
+    image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    base_rss = _rss_mb()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    with torch.enable_grad():
+        dfi.edit_face(backbone, pack, image, (0, 0, size, size), 0.6, iterations, resolution, True)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else 0.0
+    return {
+        "seconds": seconds,
+        "rss_mb": _rss_mb(),
+        "delta_mb": _rss_mb() - base_rss,
+        "gpu_mb": gpu,
+    }
+
+
+def timing(args: argparse.Namespace) -> None:
+    from backend.filters.dfi import DfiParams
+
+    iters = args.iterations or DfiParams.iterations
+    print(f"device {args.device}, {args.threads} threads, {iters} L-BFGS iterations, "
+          "1 run per case (fresh process)\n")  # fmt: skip
+    print("| crop | working res | seconds | s/iteration | peak RSS MB | RSS over model MB |")
+    print("|---|---|---|---|---|---|")
+    from backend.attributes import DEFAULT_RESOLUTION
+
+    for size in args.sizes:
+        for res in dict.fromkeys([args.resolution or DEFAULT_RESOLUTION, size]):
+            n = iters if res <= args.full_up_to else args.few
+            cmd = [sys.executable, __file__, "--one", str(size), str(res), str(n),
+                   "--threads", str(args.threads), "--device", args.device]  # fmt: skip
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            note = "" if n == iters else f" ({n} it. measured)"
+            print(f"| {size}² | {res}² | {r['seconds'] * iters / n:.1f}{note} | "
+                  f"{r['seconds'] / n:.3f} | {r['rss_mb']:.0f} | {r['delta_mb']:.0f} |",
+                  flush=True)  # fmt: skip
+
+
+def quality(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+
+    from backend import attributes
+    from scripts.dfi_quality import edit_in_canvas, make_filter
+    from scripts.smile_classifier import GENKI, read_rgb, split_files, train
+
+    torch.set_num_threads(args.threads)
+    clf, _ = train(GENKI)
+    flt = make_filter(attributes.BUILTIN_DIR)
+    faces = [read_rgb(p) for p in split_files(GENKI)["val"]["non_smile"][: args.faces]]
+    print(f"{len(faces)} validation non-smiling faces, α = {args.alpha}, working res "
+          f"{args.resolution}\n")  # fmt: skip
+    print("| iterations | called smiling | mean P(smile) | s/face |")
+    print("|---|---|---|---|")
+    for n in args.iteration_list:
+        t = time.perf_counter()
+        s = np.array([
+            clf.score(edit_in_canvas(flt, f, args.alpha, n, args.resolution)[0])
+            for f in faces
+        ])  # fmt: skip
+        dt = (time.perf_counter() - t) / len(faces)
+        print(f"| {n} | {(s > 0.5).mean():.0%} | {s.mean():.3f} | {dt:.2f} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--one", type=int, nargs=3, metavar=("SIZE", "RES", "ITERS"), help="child")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
+    ap.add_argument(
+        "--resolution", type=int, default=0, help="working resolution; 0 = the built-in pack's"
+    )
+    ap.add_argument("--iterations", type=int, default=0, help="0 = the filter's default")
+    ap.add_argument("--full-up-to", type=int, default=128, help="larger: time --few iterations")
+    ap.add_argument("--few", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--quality", action="store_true")
+    ap.add_argument("--faces", type=int, default=12)
+    ap.add_argument("--alpha", type=float, default=0.6)
+    ap.add_argument("--iteration-list", type=int, nargs="+", default=[5, 10, 20, 40, 80])
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(*args.one, args.threads, args.device)))
+    elif args.quality:
+        quality(args)
+    else:
+        timing(args)
+
+
+if __name__ == "__main__":
+    main()
