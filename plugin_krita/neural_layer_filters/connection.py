@@ -70,14 +70,19 @@ def start_local(settings: Settings) -> subprocess.Popen:
         return _local
     cmd = local_command(settings)
     log.info("starting the backend: %s", " ".join(cmd))
-    with open(local_log(), "ab") as out:
-        _local = subprocess.Popen(
-            cmd,
-            cwd=settings.backend_dir or None,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    try:
+        with open(local_log(), "ab") as out:
+            _local = subprocess.Popen(
+                cmd,
+                cwd=settings.backend_dir or None,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+    except OSError as exc:
+        raise BackendError(
+            "UNAVAILABLE", f"cannot start the local backend ({' '.join(cmd)}): {exc}"
+        ) from None
     return _local
 
 

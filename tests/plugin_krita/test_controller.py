@@ -311,3 +311,17 @@ def test_filters_that_need_a_selection_say_so(krita):
     r.ctl.filters = {"m": FilterSpec("m", "Masked", needs_mask=True)}
     assert r.ctl.apply("m", {}) is None
     assert r.errors == ["Masked needs a selection"]
+
+
+def test_previews_reach_the_docker_when_asked_for(run, krita):
+    """With previews on, the backend's low-res previews arrive as RGBA8 images."""
+    open_doc(krita)
+    previews = []
+    run.ctl.previewed.connect(previews.append)
+    run.ctl.want_previews = True
+    run.ctl.apply("test_invert", {})
+    run.wait()
+    QApplication.processEvents()
+    assert previews, "no preview arrived"
+    p = previews[-1]
+    assert p.width > 0 and len(p.pixels) == 4 * p.width * p.height
