@@ -11,7 +11,7 @@ from backend.errors import Cancelled, ParamError
 from backend.features import tiny_backbone
 from backend.filters.base import Context, FilterInput, Step, registered
 from backend.filters.mrf import MrfParams, NeuralDoodle, working_size
-from backend.mrf_solver import MRF_LAYERS, Problem, Settings, _Level
+from backend.mrf_solver import MRF_LAYERS, Problem, Settings, _Level, match_colours
 from backend.params import LayerRef, parse_values, schema_of
 from tests.prep.mrf import prepare
 
@@ -146,3 +146,22 @@ def test_working_size() -> None:
     assert working_size((300, 600), 384, 24) == (192, 384)
     assert working_size((100, 80), 384, 24) == (100, 80)
     assert working_size((10, 200), 128, 24) == (24, 480)
+
+
+def test_match_colours_gives_each_region_the_style_colour_moments() -> None:
+    """Per map class, the image takes the mean and std of the style's colours in that class."""
+    g = torch.Generator().manual_seed(7)
+    x, style = torch.rand(1, 3, 20, 30, generator=g) * 0.5, torch.rand(1, 3, 16, 16, generator=g)
+    style[:, :, :, :8] = style[:, :, :, :8] * 0.4 + 0.1  # ranges that need no clamping
+    style[:, :, :, 8:] = style[:, :, :, 8:] * 0.2 + 0.7
+    s_lab = torch.zeros(16, 16, dtype=torch.long)
+    s_lab[:, 8:] = 1
+    t_lab = torch.zeros(20, 30, dtype=torch.long)
+    t_lab[:10] = 1
+    problem = Problem(x, style, target_labels=t_lab, style_labels=s_lab, classes=2)
+    out = match_colours(x, style, problem)
+    for c in (0, 1):
+        got = out[0][:, t_lab == c]
+        want = style[0][:, s_lab == c]
+        assert torch.allclose(got.mean(1), want.mean(1), atol=1e-4)
+        assert torch.allclose(got.std(1), want.std(1), atol=1e-3)
