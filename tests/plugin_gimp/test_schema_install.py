@@ -33,6 +33,11 @@ def _first_difference(a: object, b: object, path: str = "") -> str:
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
                 return _first_difference(a.get(key), b.get(key), f"{path}.{key}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
+        ids_a = [x.get("id") or x.get("name") for x in a if isinstance(x, dict)]
+        ids_b = [x.get("id") or x.get("name") for x in b if isinstance(x, dict)]
+        if ids_a or ids_b:
+            return f"{path}: committed has {ids_a}, current has {ids_b}"
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             if x != y:
