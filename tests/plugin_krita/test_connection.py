@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+
 import socket
 import sys
 import time
-
-import pytest
 
 from nlf_client import BackendError, FilterStatus, Missing, Status
 from tests.conftest import ROOT

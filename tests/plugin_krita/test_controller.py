@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+
 import socket
 import struct
 import time
 
-import pytest
 from PyQt5.QtGui import QImage
 from PyQt5.QtWidgets import QApplication
 

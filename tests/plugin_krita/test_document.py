@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+
 import math
 import struct
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 

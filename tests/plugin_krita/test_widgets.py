@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+
 from PyQt5.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from nlf_client import Colour, FilterSpec, ParamSpec
