@@ -37,6 +37,10 @@ def test_describe_keeps_server_words(code: str, needle: str) -> None:
         assert "SERVER SAYS x" in text
     if code == "UNAVAILABLE":
         assert "127.0.0.1:9" in text and "python -m backend serve" in text
+        again = describe(
+            BackendError(code, "no backend answers at 127.0.0.1:9"), "DFI", "127.0.0.1:9"
+        )
+        assert again.count("127.0.0.1:9") == 1
 
 
 def test_settings_precedence(tmp_path: Path) -> None:

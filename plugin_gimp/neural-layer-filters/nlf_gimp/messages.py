@@ -12,10 +12,11 @@ def describe(exc: BackendError, filter_label: str, address: str) -> str:
     """One message for a failed run: what happened, the server's own words, and what to do."""
     code, text = exc.code, (exc.message or "").strip()
     if code == "UNAVAILABLE":
+        where = "" if address in text else " at %s" % address
         return (
-            "%s: cannot reach the Neural Layer Filters backend at %s (%s). Start it with "
+            "%s: cannot reach the Neural Layer Filters backend%s (%s). Start it with "
             "'python -m backend serve', or set its address in Filters > Neural Layer Filters > "
-            "Settings." % (filter_label, address, text or "no answer")
+            "Settings." % (filter_label, where, text or "no answer")
         )
     if code == "FAILED_PRECONDITION":
         return "%s needs something installed first: %s" % (filter_label, text)
