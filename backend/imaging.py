@@ -7,7 +7,7 @@ covers the layer: pixels outside it are copied byte for byte from the input, and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ class WireImage:
     width: int
     height: int
     format: str
-    pixels: bytes | bytearray | memoryview
+    pixels: bytes | bytearray | memoryview = field(repr=False)
     x: int = 0
     y: int = 0
     name: str = ""

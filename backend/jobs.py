@@ -109,7 +109,7 @@ def execute(
             raise RuntimeError(f"filter {flt.id} produced non-finite pixels")
         pixels = imaging.composite(layer, fmt, mask, crop, rgb)
         results.append(
-            WireImage(w, h, fmt, pixels.tobytes(), job.layer.x, job.layer.y, name=out.name)
+            WireImage(w, h, fmt, memoryview(pixels).cast("B"), job.layer.x, job.layer.y, out.name)
         )
     if not results:
         raise BadImage(f"filter {flt.id} produced no layer for this input")

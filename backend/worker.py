@@ -17,9 +17,12 @@ from backend.jobs import Job, execute
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(eq=False)
 class Ticket:
-    """A submitted job: the worker puts ("step", Step), ("result", layers) or ("error", exc)."""
+    """A submitted job: the worker puts ("step", Step), ("result", layers) or ("error", exc).
+
+    Compared by identity: the queue looks tickets up, and field equality would compare pixels.
+    """
 
     job: Job
     flt: Filter
@@ -65,10 +68,10 @@ class Worker:
     def position(self, ticket: Ticket) -> int | None:
         """Jobs ahead of ``ticket`` while it waits; None once it runs or ended."""
         with self._cv:
-            try:
-                return self._pending.index(ticket) + (1 if self._current else 0)
-            except ValueError:
-                return None
+            for i, waiting in enumerate(self._pending):
+                if waiting is ticket:
+                    return i + (1 if self._current else 0)
+            return None
 
     def close(self) -> None:
         with self._cv:

@@ -16,7 +16,7 @@ BYTES_PER_CHANNEL = {"u8": 1, "u16": 2, "f32": 4}
 class Layer:
     """Straight RGBA pixels, row-major, little-endian; ``x``/``y`` = offset in the document."""
 
-    pixels: bytes
+    pixels: bytes = field(repr=False)
     width: int
     height: int
     format: str = "u8"
@@ -33,7 +33,7 @@ class Layer:
 class Mask:
     """8-bit selection coverage of the layer's rectangle (255 = selected, 0 = untouched)."""
 
-    pixels: bytes
+    pixels: bytes = field(repr=False)
     width: int
     height: int
 
@@ -125,7 +125,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class Preview:
-    pixels: bytes
+    pixels: bytes = field(repr=False)
     width: int
     height: int
 
