@@ -46,7 +46,10 @@ class Registry:
     def missing(self, filter_id: str) -> list[Missing]:
         """What the filter still needs; never raises for a filter that is merely not ready."""
         try:
-            return list(self.get(filter_id).missing())
+            flt = self.get(filter_id)
+            items = self.ctx.backbone_missing() if flt.uses_backbone else []
+            items += [m for m in flt.missing() if m.command not in {i.command for i in items}]
+            return items
         except Missing as exc:
             return [exc]
         except Exception as exc:  # a broken install must not break GetStatus

@@ -328,3 +328,17 @@ def test_unavailable_backend() -> None:
     with pytest.raises(BackendError) as info:
         Client.connect("127.0.0.1:9", timeout=1.0)
     assert info.value.code == "UNAVAILABLE"
+
+
+def test_status_names_missing_weights_with_fix(tmp_path) -> None:
+    """Without weights, status says what is missing and the exact command that fixes it."""
+    from backend.filters.base import Context
+    from backend.registry import Registry
+
+    ctx = Context(weights_dir=tmp_path / "w", attributes_dir=tmp_path / "a",
+                  models_dir=tmp_path / "m")
+    registry = Registry(ctx)
+    for fid in registry.ids():
+        if registry.get(fid).uses_backbone:
+            commands = [m.command for m in registry.missing(fid)]
+            assert "python -m backend weights fetch vgg16-hed" in commands, (fid, commands)

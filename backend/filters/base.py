@@ -84,6 +84,15 @@ class Context:
     backbone_factory: Callable[[], VGGFeatures] | None = None
     _backbone: VGGFeatures | None = None
 
+    def backbone_missing(self) -> list[Missing]:
+        """What must be fetched before ``backbone()`` can work (empty when it can)."""
+        if self._backbone is not None or self.backbone_factory is not None:
+            return []
+        from backend.errors import WeightsMissing
+        from backend.features import default_backbone_name
+
+        return [] if default_backbone_name(self.weights_dir) else [WeightsMissing("vgg16-hed")]
+
     def backbone(self) -> VGGFeatures:
         """The one frozen VGG feature extractor of this process (raises WeightsMissing)."""
         if self._backbone is None:
@@ -106,6 +115,8 @@ class Filter:
     params: ClassVar[type]
     margin: ClassVar[int] = 16
     """Pixels of context around the selection's bounding box that the filter sees."""
+    uses_backbone: ClassVar[bool] = False
+    """True for filters that need the shared VGG (their status then reports missing weights)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
