@@ -445,6 +445,35 @@ def _():
     return sorted(os.listdir(out_dir))
 
 
+@check("large_layer_1024")
+def _():
+    n, (sx, sy, sw, sh) = 1024, (100, 100, 600, 400)
+    src = bytearray(bytes(range(256)) * (4 * n * n // 256))
+    src[3::4] = b"\xff" * (n * n)
+    src = bytes(src)
+    img = new_image(w=n, h=n)
+    bg = add_layer(img, "bg", src, w=n, h=n)
+    img.select_rectangle(Gimp.ChannelOps.REPLACE, sx, sy, sw, sh)
+    t0 = time.monotonic()
+    status, message = run_proc("plug-in-nlf-test-invert", img, [bg], {"amount": 1.0})
+    took = time.monotonic() - t0
+    ok_status(status, message)
+    out = pixels(img.get_layers()[0])
+    row = 4 * n
+    for y in range(n):
+        a, b = out[y * row : (y + 1) * row], src[y * row : (y + 1) * row]
+        if not sy <= y < sy + sh:
+            assert a == b, "row %d outside the selection changed" % y
+            continue
+        assert a[: 4 * sx] == b[: 4 * sx] and a[4 * (sx + sw) :] == b[4 * (sx + sw) :], y
+        inner_a, inner_b = a[4 * sx : 4 * (sx + sw)], b[4 * sx : 4 * (sx + sw)]
+        assert inner_a[3::4] == inner_b[3::4], "alpha changed in row %d" % y
+        for c in range(3):
+            assert inner_a[c::4] == bytes(255 - v for v in inner_b[c::4]), (y, c)
+    img.delete()
+    return "1024x1024 u8 layer, 600x400 selection: procedure call %.2fs" % took
+
+
 @check("backend_down_error")
 def _():
     settings(PLAN["dead_server"])
