@@ -170,6 +170,11 @@ def test_repeat_last_filter_action(krita_run):
     _scenario(krita_run, "repeat_last")
 
 
+def test_preview_shows_a_low_res_result_without_adding_layers(krita_run):
+    """The docker's Preview button shows a small result in the docker; no layer is added."""
+    _scenario(krita_run, "preview")
+
+
 def test_cancel_mid_job_leaves_document_unchanged(krita_run):
     """Cancel during test_slow: "Cancelled" shown, no layer added, source unchanged."""
     _scenario(krita_run, "cancel")

@@ -8,7 +8,7 @@ from typing import Any, Callable, List, Sequence
 from PyQt5.QtGui import QImage
 
 from .client import BackendError, Layer, Progress, RunResult
-from .document import DocumentError, from_wire, to_wire
+from .document import DocumentError, rgba8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 MODES = ("selected", "children", "folder")
@@ -56,9 +56,7 @@ def read_image(path: str) -> Layer:
 
 
 def write_image(layer: Layer, path: str) -> None:
-    data = layer.pixels
-    if layer.format != "u8":  # through Krita's U8 layout and back: clamps and rounds
-        data = to_wire(from_wire(data, layer.format, "U8"), "U8")[0]
+    data = rgba8(layer)
     img = QImage(data, layer.width, layer.height, 4 * layer.width, QImage.Format_RGBA8888)
     if not img.save(path):
         raise DocumentError(f"cannot write '{path}'")

@@ -10,8 +10,16 @@ from krita import Krita
 from PyQt5.QtCore import QObject, pyqtSignal
 
 from . import batch, connection, settings
-from .client import Client, FilterSpec, Layer, Status
-from .document import DocumentError, KritaDocument, find_node, node_id, result_layer_name
+from .client import Client, FilterSpec, Layer, Preview, Status
+from .document import (
+    DocumentError,
+    KritaDocument,
+    downscale,
+    find_node,
+    node_id,
+    result_layer_name,
+    rgba8,
+)
 from .worker import Job
 
 Values = Dict[str, Any]
@@ -196,6 +204,35 @@ class Controller(QObject):
             labels = [result_layer_name(spec, values, names, r.name, n) for r in result.layers]
             created = kdoc.insert_layers(result.layers, labels, above)
             self.finished.emit("Added " + ", ".join(c.name() for c in created))
+
+        return self._start(run, done)
+
+    def preview(self, filter_id: str, values: Values, longest: int = 256) -> Optional[Job]:
+        """A quick low-resolution run of the active layer, shown in the docker, nothing added."""
+        if self._busy():
+            return None
+        try:
+            spec = self._spec(filter_id)
+            kdoc = KritaDocument(Krita.instance().activeDocument())
+            layer = kdoc.layer_pixels(kdoc.active_node())
+            params, extras, _ = self._request(kdoc, spec, values)
+            layer, mask = downscale(layer, kdoc.selection_mask(), longest)
+            extras = {k: downscale(v, None, longest)[0] for k, v in extras.items()}
+        except DocumentError as exc:
+            self.failed.emit(str(exc))
+            return None
+
+        def run(job: Job) -> Any:
+            return self.client().run(
+                spec.id, layer, mask, params, extras, job.progress, None, job.cancel_event
+            )
+
+        def done(result: Any) -> None:
+            if not result.layers:
+                raise DocumentError("the filter returned nothing")
+            out = result.layers[0]
+            self.previewed.emit(Preview(rgba8(out), out.width, out.height))
+            self.finished.emit(f"Preview at {out.width}x{out.height}; Apply to add a layer")
 
         return self._start(run, done)
 

@@ -74,10 +74,14 @@ class NlfDocker(DockWidget):
         run = QHBoxLayout()
         self.apply_button = _named(QPushButton("Apply"), "nlf_apply")
         self.apply_button.clicked.connect(self.apply)
+        self.preview_button = _named(QPushButton("Preview"), "nlf_preview_button")
+        self.preview_button.setToolTip("A quick low-resolution run, shown here; adds no layer")
+        self.preview_button.clicked.connect(self.run_preview)
         self.cancel_button = _named(QPushButton("Cancel"), "nlf_cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.ctl.cancel)
         run.addWidget(self.apply_button)
+        run.addWidget(self.preview_button)
         run.addWidget(self.cancel_button)
         box.addLayout(run)
         self.progress = _named(QProgressBar(), "nlf_progress")
@@ -204,6 +208,7 @@ class NlfDocker(DockWidget):
 
     def set_busy(self, busy: bool) -> None:
         self.apply_button.setEnabled(not busy)
+        self.preview_button.setEnabled(not busy)
         self.batch_run.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         if busy:
@@ -216,7 +221,7 @@ class NlfDocker(DockWidget):
 
     def show_preview(self, p: Any) -> None:
         img = QImage(p.pixels, p.width, p.height, 4 * p.width, QImage.Format_RGBA8888)
-        self.preview.setPixmap(QPixmap.fromImage(img.copy()).scaledToWidth(200))
+        self.preview.setPixmap(QPixmap.fromImage(img.copy()).scaledToWidth(240))
 
     def show_message(self, text: str, error: bool) -> None:
         self.message.setText(text)
@@ -233,6 +238,10 @@ class NlfDocker(DockWidget):
             self.ctl.apply(self.form.spec.id, self.values())
         else:
             self.show_message("no filter available: is the backend running?", error=True)
+
+    def run_preview(self) -> None:
+        if self.form.spec is not None:
+            self.ctl.preview(self.form.spec.id, self.values())
 
     def apply_batch(self) -> None:
         if self.form.spec is None:

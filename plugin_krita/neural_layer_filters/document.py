@@ -19,6 +19,7 @@ WIRE_FORMAT = {"U8": "u8", "U16": "u16", "F16": "f32", "F32": "f32"}
 """Krita colour depth -> wire pixel format."""
 _ARRAY_CODE = {"U8": "B", "U16": "H", "F32": "f"}
 _BGRA = ("U8", "U16")
+_BYTES_PER_CHANNEL = {"u8": 1, "u16": 2, "f32": 4}
 _CHUNK = 1 << 16
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -98,6 +99,36 @@ def from_wire(data: bytes, fmt: str, depth: str) -> bytes:
     if depth in _BGRA:
         _swap_red_blue(values)
     return _native(values).tobytes()
+
+
+def rgba8(layer: Layer) -> bytes:
+    """A wire layer's pixels as 8-bit straight RGBA (for previews and image files)."""
+    if layer.format == "u8":
+        return layer.pixels
+    return to_wire(from_wire(layer.pixels, layer.format, "U8"), "U8")[0]
+
+
+def _sample(data: bytes, width: int, bpp: int, xs: List[int], ys: List[int]) -> bytes:
+    view, out = memoryview(data), []
+    for y in ys:
+        row = view[y * width * bpp : (y + 1) * width * bpp]
+        out.append(b"".join(row[x * bpp : (x + 1) * bpp] for x in xs))
+    return b"".join(out)
+
+
+def downscale(layer: Layer, mask: Optional[Mask], longest: int) -> Tuple[Layer, Optional[Mask]]:
+    """Nearest-neighbour copies whose long side is at most ``longest`` (any wire format)."""
+    scale = max(layer.width, layer.height) / float(longest)
+    if scale <= 1:
+        return layer, mask
+    w, h = max(1, round(layer.width / scale)), max(1, round(layer.height / scale))
+    xs = [min(layer.width - 1, int((x + 0.5) * layer.width / w)) for x in range(w)]
+    ys = [min(layer.height - 1, int((y + 0.5) * layer.height / h)) for y in range(h)]
+    bpp = 4 * _BYTES_PER_CHANNEL[layer.format]
+    small = Layer(_sample(layer.pixels, layer.width, bpp, xs, ys), w, h, layer.format)
+    if mask is None:
+        return small, None
+    return small, Mask(_sample(mask.pixels, mask.width, 1, xs, ys), w, h)
 
 
 def result_layer_name(

@@ -146,6 +146,22 @@ class Suite:
             "layers: %s" % names,
         )
 
+    def preview(self):
+        doc = self.apply_doc
+        names = [n.name() for n in doc.rootNode().childNodes()]
+        doc.setActiveNode(next(n for n in doc.rootNode().childNodes() if n.name() == "Background"))
+        yield 100
+        self.dock.select_filter("test_invert")
+        self.button("nlf_preview_button").click()
+        yield 50
+        yield from until(lambda: self.ctl.job is None, 30, "the preview")
+        yield 200
+        text = self.dock.message.text()
+        check(text.startswith("Preview at"), "message: " + text)
+        pixmap = self.dock.preview.pixmap()
+        check(pixmap is not None and not pixmap.isNull(), "no preview image in the docker")
+        check([n.name() for n in doc.rootNode().childNodes()] == names, "preview added a layer")
+
     def cancel(self):
         doc, bg = yield from self.new_doc(name="cancel")
         self.select(doc)
@@ -425,6 +441,7 @@ def main(ctx):
         ("docker_and_menus", suite.docker_and_menus),
         ("apply_u8_selection", suite.apply_u8_selection),
         ("repeat_last", suite.repeat_last),
+        ("preview", suite.preview),
         ("cancel", suite.cancel),
         ("backend_down", suite.backend_down),
         ("connection_lost", suite.connection_lost),

@@ -328,3 +328,22 @@ def test_previews_reach_the_docker_when_asked_for(run, krita):
     assert previews, "no preview arrived"
     p = previews[-1]
     assert p.width > 0 and len(p.pixels) == 4 * p.width * p.height
+
+
+def test_preview_runs_small_and_adds_nothing(run, krita):
+    """Preview: a low-resolution result arrives in the docker; the document is unchanged."""
+    doc, bg = open_doc(krita)
+    previews = []
+    run.ctl.previewed.connect(previews.append)
+    run.ctl.preview("test_invert", {"amount": 1.0}, longest=8)
+    run.wait()
+    QApplication.processEvents()
+    assert run.errors == [] and run.done == ["Preview at 8x6; Apply to add a layer"]
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"]
+    p = previews[-1]
+    assert (p.width, p.height) == (8, 6)
+    # pixel (3, 2) of the preview samples (7, 5) of the image, which is selected: inverted
+    src = pixels(bg, "U8")[5 * W + 7]
+    i = 4 * (2 * 8 + 3)
+    assert tuple(p.pixels[i : i + 4]) == (255 - src[2], 255 - src[1], 255 - src[0], 255)
+    assert run.ctl.last is None
