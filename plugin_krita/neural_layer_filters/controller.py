@@ -81,6 +81,26 @@ class Controller(QObject):
         job.failed.connect(self._refresh_failed)
         return job.start_job()
 
+    def refresh_status(self) -> Job:
+        """Fetch only the status line (after each job: ready / busy / missing)."""
+        job = Job(lambda job: self.client().status())
+        job.succeeded.connect(self._status_fetched)
+        job.failed.connect(self._refresh_failed)
+        return job.start_job()
+
+    def _status_fetched(self, status: Status) -> None:
+        self.status = status
+        self.status_changed.emit(connection.describe(status, self.current_filter), True)
+
+    def shutdown(self, wait_ms: int = 3000) -> None:
+        """Krita is quitting: stop the running job, close the link, stop a started backend."""
+        job = self.job
+        if job is not None:
+            job.cancel()
+            job.wait(wait_ms)
+        self.forget_client()
+        connection.stop_local()
+
     def _refreshed(self, result: Tuple[Status, List[FilterSpec]]) -> None:
         self.status, specs = result
         self.filters = {f.id: f for f in specs}
@@ -164,6 +184,8 @@ class Controller(QObject):
     def _job_ended(self) -> None:
         self.job = None
         self.busy_changed.emit(False)
+        if self._client is not None:
+            self.refresh_status()
 
     def _busy(self) -> bool:
         if self.job is not None:

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from krita import Extension, Krita
 from PyQt5.QtWidgets import QApplication, QMenu
 
-from . import connection, controller
+from . import controller
 from .client import FilterSpec
 
 MENU_ACTION = "nlf_menu"
@@ -25,7 +25,7 @@ class NlfExtension(Extension):
     def setup(self) -> None:
         app = QApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(connection.stop_local)
+            app.aboutToQuit.connect(controller.instance().shutdown)
         controller.instance().filters_changed.connect(self._fill_menus)
 
     def createActions(self, window: Any) -> None:

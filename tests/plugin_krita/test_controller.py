@@ -347,3 +347,26 @@ def test_preview_runs_small_and_adds_nothing(run, krita):
     i = 4 * (2 * 8 + 3)
     assert tuple(p.pixels[i : i + 4]) == (255 - src[2], 255 - src[1], 255 - src[0], 255)
     assert run.ctl.last is None
+
+
+def test_shutdown_cancels_the_running_job(run, krita):
+    """Quitting Krita mid-job cancels it and waits for the worker thread to end."""
+    open_doc(krita)
+    job = run.ctl.apply("test_slow", {"steps": 400, "delay": 0.05})
+    wait_until(lambda: any(f > 0 for f, _ in run.progress))
+    t0 = time.monotonic()
+    run.ctl.shutdown()
+    assert job.isFinished() and time.monotonic() - t0 < 3
+    run.wait()
+    assert run.errors and run.errors[0].startswith("Cancelled")
+
+
+def test_status_line_follows_each_job(run, krita):
+    """After a job the status line is fetched again."""
+    open_doc(krita)
+    lines = []
+    run.ctl.status_changed.connect(lambda text, ok: lines.append((text, ok)))
+    run.ctl.apply("test_invert", {})
+    run.wait()
+    wait_until(lambda: lines)
+    assert lines[-1][1] and lines[-1][0].startswith("Backend ready")
