@@ -249,8 +249,8 @@ def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str
     report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
     dialogs = {}
     for line in log.splitlines():
-        if line.startswith("NLF_DIALOG "):
-            _, name, *types = line.split()
+        if "NLF_DIALOG " in line:
+            name, *types = line.split("NLF_DIALOG ", 1)[1].split()
             dialogs[name] = set(types)
     return {"rc": proc.returncode, "log": log, "checks": report["checks"], "dialogs": dialogs,
             "plan": plan}  # fmt: skip

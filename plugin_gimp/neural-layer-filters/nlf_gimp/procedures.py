@@ -106,7 +106,7 @@ def _answer_by_itself(dialog: Any, name: str, answer: str) -> None:
 
     def respond() -> bool:
         types = sorted(set(_widget_types(dialog)))
-        print("NLF_DIALOG %s %s" % (name, " ".join(types)), flush=True)
+        log.info("NLF_DIALOG %s %s", name, " ".join(types))
         ok = answer == "ok"
         dialog.response(Gtk.ResponseType.OK if ok else Gtk.ResponseType.CANCEL)
         return False
@@ -409,9 +409,12 @@ def run_settings(procedure, config, run_data):
     address = (config.get_property("address") or "").strip()
     if not address:
         return _fail(procedure, run_mode, "Settings: the backend address must not be empty")
-    path = settings.save_user(
-        profile, address, config.get_property("token") or "", config.get_property("autostart")
-    )
+    try:
+        path = settings.save_user(
+            profile, address, config.get_property("token") or "", config.get_property("autostart")
+        )
+    except OSError as exc:
+        return _fail(procedure, run_mode, "Settings: could not save them: %s" % exc)
     log.info("settings saved to %s", path)
     return _result(procedure, Gimp.PDBStatusType.SUCCESS)
 
