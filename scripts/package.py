@@ -69,15 +69,18 @@ def copy_krita_plugin(pykrita_dir: str | Path, keep_vendor: bool = True) -> Path
 
 
 def krita_zip(out: str | Path) -> Path:
-    """A zip with ``neural_layer_filters.desktop`` and ``neural_layer_filters/`` at its root."""
+    """A zip with the ``.desktop``, ``.action`` and ``neural_layer_filters/`` at its root."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        copy_krita_plugin(tmp, keep_vendor=False)
+        pykrita = Path(tmp) / "pykrita"
+        copy_krita_plugin(pykrita, keep_vendor=False)
+        action = Path(tmp) / "actions" / f"{KRITA_PLUGIN}.action"
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(Path(tmp).rglob("*")):
+            for path in sorted(pykrita.rglob("*")):
                 if path.is_file():
-                    zf.write(path, path.relative_to(tmp).as_posix())
+                    zf.write(path, path.relative_to(pykrita).as_posix())
+            zf.write(action, action.name)
     return out
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from backend import install_krita, vendor
 from backend.cli import build_parser
+from backend.cli.install import load_package
 
 
 def _args(tmp: Path, **kw) -> argparse.Namespace:
@@ -175,3 +176,15 @@ def test_download_command_targets_another_interpreter(tmp_path):
     joined = " ".join(cmd)
     assert "--only-binary=:all:" in cmd and "--python-version 3.10" in joined
     assert "--platform win_amd64 --platform x" in joined and cmd[-2:] == list(vendor.PACKAGES)
+
+
+def test_krita_zip_has_what_kritas_importer_expects(tmp_path):
+    """The zip holds the .desktop, the .action and the package (with nlf_client) at its root."""
+    out = load_package().krita_zip(tmp_path / "dist" / "nlf.zip")
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+    assert {"neural_layer_filters.desktop", "neural_layer_filters.action"} <= names
+    assert "neural_layer_filters/__init__.py" in names
+    assert "neural_layer_filters/nlf_client/_proto/filters_pb2.py" in names
+    assert not any("__pycache__" in n or "vendor/" in n for n in names)
+    assert not (tmp_path / "actions").exists()
