@@ -23,7 +23,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, require_editors
+from backend.registry import Registry
+from backend.server import create_server
+from tests.conftest import ROOT, require_editors, tiny_context
+from tests.fakes import TEST_FILTERS
 
 pytestmark = pytest.mark.gimp
 
@@ -38,6 +41,7 @@ PROFILE_CACHE = Path(
     )
 )
 W, H, SEL = 64, 48, (16, 8, 24, 16)
+TOKEN = "gimp-test-token"
 
 
 def _unavailable() -> str | None:
@@ -120,7 +124,7 @@ def _plan_filters(live_server: Any, specs: list) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def gimp_session(live_server: Any) -> dict[str, Any]:
+def gimp_session(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Install the plug-in into the rootfs, run all in-GIMP checks once, return their report."""
     reason = _unavailable()
     if reason:
@@ -154,8 +158,16 @@ def gimp_session(live_server: Any) -> dict[str, Any]:
         shutil.copy2(f, tests_dir / f.name)
     for i, seed in enumerate((1, 2)):
         Image.fromarray(_src_u8(seed), "RGBA").save(batch_in / f"img{i}.png")
+    token_server, token_port, token_worker = create_server(
+        "127.0.0.1:0",
+        Registry(tiny_context(tmp_path_factory.mktemp("gimp-token")), list(TEST_FILTERS)),
+        token=TOKEN,
+    )
+    token_server.start()
     plan = {
         "server": live_server.address,
+        "token_server": f"127.0.0.1:{token_port}",
+        "token": TOKEN,
         "dead_server": _dead_address(),
         "out": "/opt/nlf/out",
         "plugin_dir": "/opt/nlf/profile/plug-ins/neural-layer-filters",
@@ -172,7 +184,11 @@ def gimp_session(live_server: Any) -> dict[str, Any]:
         "-b", 'exec(open("/opt/nlf/tests/run_checks.py").read())', "--quit",
     ]  # fmt: skip
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)
+    finally:
+        token_worker.close()
+        token_server.stop(grace=0).wait()
     took = time.monotonic() - t0
     log = proc.stdout + proc.stderr
     (out / "gimp.log").write_text(log)
@@ -314,6 +330,11 @@ def test_large_layer(gimp_session: dict[str, Any]) -> None:
 def test_missing_required_layer_is_reported(gimp_session: dict[str, Any]) -> None:
     """A required layer parameter left empty fails with a message naming it."""
     _assert_check(gimp_session, "missing_required_layer")
+
+
+def test_token_from_settings(gimp_session: dict[str, Any]) -> None:
+    """The token saved by the Settings procedure is sent; a wrong one is reported as such."""
+    _assert_check(gimp_session, "token")
 
 
 def test_backend_down_is_reported(gimp_session: dict[str, Any]) -> None:

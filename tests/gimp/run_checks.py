@@ -120,9 +120,12 @@ def invert_expected(src, x, y, w=W):
     return src[i : i + 4]
 
 
-def settings(address):
+def settings(address, token=""):
     status, message = run_proc(
-        "plug-in-nlf-settings", None, None, {"address": address, "token": "", "autostart": False}
+        "plug-in-nlf-settings",
+        None,
+        None,
+        {"address": address, "token": token, "autostart": False},
     )
     ok_status(status, message)
 
@@ -472,6 +475,25 @@ def _():
             assert inner_a[c::4] == bytes(255 - v for v in inner_b[c::4]), (y, c)
     img.delete()
     return "1024x1024 u8 layer, 600x400 selection: procedure call %.2fs" % took
+
+
+@check("token")
+def _():
+    try:
+        settings(PLAN["token_server"], PLAN["token"])
+        img = new_image()
+        bg = add_layer(img, "bg", SRC)
+        status, message = run_proc("plug-in-nlf-test-invert", img, [bg], {"amount": 1.0})
+        ok_status(status, message)
+        assert len(list(img.get_layers())) == 2
+        settings(PLAN["token_server"], "wrong-token")
+        status, message = run_proc("plug-in-nlf-test-invert", img, [bg], {"amount": 1.0})
+        assert status == Gimp.PDBStatusType.EXECUTION_ERROR, status
+        assert "token" in str(message), message
+        assert len(list(img.get_layers())) == 2, "a refused run added layers"
+    finally:
+        settings(PLAN["server"])
+    return str(message)
 
 
 @check("backend_down_error")
