@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{time.perf_counter() - start:.1f} s"
         )
     if args.out:
-        save(out if before is None else torch.cat([before[:, :3], out[:, :3]], dim=-1), args.out)
+        if before is not None:  # result | 4x amplified |result - input| (black = unchanged)
+            diff = ((out[:, :3] - before[:, :3]).abs() * 4).clamp(0, 1)
+            out = torch.cat([out[:, :3], torch.ones_like(diff[..., :4]), diff], dim=-1)
+        save(out, args.out)
         print(f"wrote {args.out}")
     return 0
 
