@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -23,6 +25,25 @@ from .document import (
 from .worker import Job
 
 Values = Dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def boundary(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The action boundary: any error is logged and shown in the docker, never as Krita's
+    traceback dialog; the method then returns None."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Controller, *args: Any, **kw: Any) -> Any:
+        try:
+            return fn(self, *args, **kw)
+        except (DocumentError, OSError) as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("%s failed", fn.__name__)
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        return None
+
+    return wrapper
 
 
 class Controller(QObject):
@@ -166,11 +187,9 @@ class Controller(QObject):
         self.progressed.emit(0.0, "sending")
         return job.start_job()
 
+    @boundary
     def _guard(self, fn: Callable[..., None], *args: Any) -> None:
-        try:
-            fn(*args)
-        except DocumentError as exc:
-            self.failed.emit(str(exc))
+        fn(*args)
 
     def _job_failed(self, code: str, message: str) -> None:
         if code == "CANCELLED":
@@ -192,21 +211,18 @@ class Controller(QObject):
             self.failed.emit("a filter is already running; wait or cancel it")
         return self.job is not None
 
+    @boundary
     def apply(self, filter_id: str, values: Values) -> Optional[Job]:
         """Run a filter on the active layer + selection; the result goes in above it."""
         if self._busy():
             return None
-        try:
-            spec = self._spec(filter_id)
-            kdoc = KritaDocument(Krita.instance().activeDocument())
-            node = kdoc.active_node()
-            params, extras, names = self._request(kdoc, spec, values)
-            layer, mask = kdoc.layer_pixels(node), kdoc.selection_mask()
-            if spec.needs_mask and mask is None:
-                raise DocumentError(f"{spec.label} needs a selection")
-        except DocumentError as exc:
-            self.failed.emit(str(exc))
-            return None
+        spec = self._spec(filter_id)
+        kdoc = KritaDocument(Krita.instance().activeDocument())
+        node = kdoc.active_node()
+        params, extras, names = self._request(kdoc, spec, values)
+        layer, mask = kdoc.layer_pixels(node), kdoc.selection_mask()
+        if spec.needs_mask and mask is None:
+            raise DocumentError(f"{spec.label} needs a selection")
         self.last = (filter_id, dict(values))
         source = node_id(node)
 
@@ -229,20 +245,17 @@ class Controller(QObject):
 
         return self._start(run, done)
 
+    @boundary
     def preview(self, filter_id: str, values: Values, longest: int = 256) -> Optional[Job]:
         """A quick low-resolution run of the active layer, shown in the docker, nothing added."""
         if self._busy():
             return None
-        try:
-            spec = self._spec(filter_id)
-            kdoc = KritaDocument(Krita.instance().activeDocument())
-            layer = kdoc.layer_pixels(kdoc.active_node())
-            params, extras, _ = self._request(kdoc, spec, values)
-            layer, mask = downscale(layer, kdoc.selection_mask(), longest)
-            extras = {k: downscale(v, None, longest)[0] for k, v in extras.items()}
-        except DocumentError as exc:
-            self.failed.emit(str(exc))
-            return None
+        spec = self._spec(filter_id)
+        kdoc = KritaDocument(Krita.instance().activeDocument())
+        layer = kdoc.layer_pixels(kdoc.active_node())
+        params, extras, _ = self._request(kdoc, spec, values)
+        layer, mask = downscale(layer, kdoc.selection_mask(), longest)
+        extras = {k: downscale(v, None, longest)[0] for k, v in extras.items()}
 
         def run(job: Job) -> Any:
             return self.client().run(
@@ -258,12 +271,14 @@ class Controller(QObject):
 
         return self._start(run, done)
 
+    @boundary
     def repeat_last(self) -> Optional[Job]:
         if self.last is None:
             self.failed.emit("no filter has run yet in this session")
             return None
         return self.apply(*self.last)
 
+    @boundary
     def apply_batch(
         self, filter_id: str, values: Values, mode: str, in_dir: str = "", out_dir: str = ""
     ) -> Optional[Job]:
@@ -271,26 +286,22 @@ class Controller(QObject):
         if self._busy():
             return None
         app = Krita.instance()
-        try:
-            spec = self._spec(filter_id)
-            kdoc = KritaDocument(app.activeDocument()) if app.activeDocument() else None
-            params, extras, names = self._request(kdoc, spec, values)
-            if mode == "folder":
-                files = batch.image_files(in_dir)
-                if not out_dir:
-                    raise DocumentError("choose an output folder")
-                os.makedirs(out_dir, exist_ok=True)
-            else:
-                if kdoc is None:
-                    raise DocumentError("open an image first")
-                view = app.activeWindow().activeView() if app.activeWindow() else None
-                selected = view.selectedNodes() if view is not None else []
-                nodes = batch.target_nodes(mode, kdoc.doc.activeNode(), selected)
-                inputs = [kdoc.layer_pixels(n) for n in nodes]
-                mask, sources = kdoc.selection_mask(), [node_id(n) for n in nodes]
-        except (DocumentError, OSError) as exc:
-            self.failed.emit(str(exc))
-            return None
+        spec = self._spec(filter_id)
+        kdoc = KritaDocument(app.activeDocument()) if app.activeDocument() else None
+        params, extras, names = self._request(kdoc, spec, values)
+        if mode == "folder":
+            files = batch.image_files(in_dir)
+            if not out_dir:
+                raise DocumentError("choose an output folder")
+            os.makedirs(out_dir, exist_ok=True)
+        else:
+            if kdoc is None:
+                raise DocumentError("open an image first")
+            view = app.activeWindow().activeView() if app.activeWindow() else None
+            selected = view.selectedNodes() if view is not None else []
+            nodes = batch.target_nodes(mode, kdoc.doc.activeNode(), selected)
+            inputs = [kdoc.layer_pixels(n) for n in nodes]
+            mask, sources = kdoc.selection_mask(), [node_id(n) for n in nodes]
         self.last = (filter_id, dict(values))
 
         def run_one(layer: Layer, msk: Any, job: Job, report: Callable) -> Any:

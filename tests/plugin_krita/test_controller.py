@@ -370,3 +370,17 @@ def test_status_line_follows_each_job(run, krita):
     run.wait()
     wait_until(lambda: lines)
     assert lines[-1][1] and lines[-1][0].startswith("Backend ready")
+
+
+def test_unexpected_errors_are_shown_not_raised(krita, monkeypatch):
+    """A bug inside an action is logged and shown in the docker instead of escaping to Qt."""
+    r = Run()
+    r.ctl.filters = {"x": FilterSpec("x", "X")}
+    open_doc(krita)
+
+    def broken(*args):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(KritaDocument, "selection_mask", broken)
+    assert r.ctl.apply("x", {}) is None
+    assert r.errors == ["ZeroDivisionError: boom"] and r.ctl.job is None
