@@ -332,6 +332,11 @@ def test_missing_required_layer_is_reported(gimp_session: dict[str, Any]) -> Non
     _assert_check(gimp_session, "missing_required_layer")
 
 
+def test_script_fu_call(gimp_session: dict[str, Any]) -> None:
+    """A filter procedure is callable from Script-Fu (the layer comes back inverted)."""
+    _assert_check(gimp_session, "script_fu")
+
+
 def test_token_from_settings(gimp_session: dict[str, Any]) -> None:
     """The token saved by the Settings procedure is sent; a wrong one is reported as such."""
     _assert_check(gimp_session, "token")

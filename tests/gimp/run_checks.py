@@ -477,6 +477,39 @@ def _():
     return "1024x1024 u8 layer, 600x400 selection: procedure call %.2fs" % took
 
 
+SCRIPT_FU = """
+(let* ((img (car (gimp-image-new 32 24 RGB)))
+       (layer (car (gimp-layer-new img "sf-bg" 32 24 RGBA-IMAGE 100 LAYER-MODE-NORMAL))))
+  (gimp-image-insert-layer img layer 0 0)
+  (gimp-drawable-fill layer FILL-WHITE)
+  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 4 4 8 8)
+  (plug-in-nlf-test-invert RUN-NONINTERACTIVE img (vector layer) 1.0))
+"""
+
+
+@check("script_fu")
+def _():
+    proc = PDB.lookup_procedure("plug-in-script-fu-eval")
+    assert proc is not None, "Script-Fu is not available"
+    cfg = proc.create_config()
+    cfg.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    cfg.set_property("script", SCRIPT_FU)
+    res = proc.run(cfg)
+    ok_status(res.index(0), res.index(1) if res.length() > 1 else "")
+    img = max(Gimp.get_images(), key=lambda i: i.get_id())
+    layers = list(img.get_layers())
+    names = [lay.get_name() for lay in layers]
+    assert names[1:] == ["sf-bg"], names
+    out = pixels(layers[0])
+    for y in range(24):
+        for x in range(32):
+            px = out[4 * (32 * y + x) : 4 * (32 * y + x) + 4]
+            want = b"\x00\x00\x00\xff" if 4 <= x < 12 and 4 <= y < 12 else b"\xff" * 4
+            assert px == want, (x, y, px)
+    img.delete()
+    return "Script-Fu call: layers %s" % names
+
+
 @check("token")
 def _():
     try:
