@@ -126,20 +126,31 @@ class PatchBank:
                 index = torch.where(better, arg + start, index)
         return index
 
-    def paste(self, index: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+    def paste(
+        self,
+        index: Tensor,
+        size: tuple[int, int] | None = None,
+        max_elements: int = MAX_ELEMENTS,
+    ) -> Tensor:
         """Fold the raw patches chosen by ``index`` (h, w) into a (1, C, h+k-1, w+k-1) map.
 
-        Overlapping contributions are averaged (every position is covered at least once).
+        Overlapping contributions are averaged (every position is covered at least once). Rows
+        are folded in blocks so the gathered patches hold at most ``max_elements`` values.
         """
         k = self.k
         h, w = int(index.shape[0]), int(index.shape[1])
-        out_size = size or (h + k - 1, w + k - 1)
-        chosen = self.patches[index.flatten()]  # (h*w, C, k, k)
-        cols = chosen.flatten(1).T.unsqueeze(0)  # (1, C*k*k, h*w)
-        summed = F.fold(cols, out_size, k)
-        ones = torch.ones(1, k * k, h * w, device=cols.device, dtype=cols.dtype)
-        count = F.fold(ones, out_size, k)
-        return summed / count.clamp_min(1.0)
+        out_h, out_w = size or (h + k - 1, w + k - 1)
+        c = int(self.patches.shape[1])
+        out = self.patches.new_zeros(1, c, out_h, out_w)
+        rows = max(1, max_elements // max(1, w * c * k * k))
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            cols = self.patches[index[r0:r1].flatten()].flatten(1).T.unsqueeze(0)
+            block = F.fold(cols, (r1 - r0 + k - 1, w + k - 1), k)
+            out[:, :, r0 : r1 + k - 1, : w + k - 1] += block
+        ones = out.new_ones(1, k * k, h * w)
+        count = F.fold(ones, (out_h, out_w), k)
+        return out / count.clamp_min(1.0)
 
     # -- internals ---------------------------------------------------------------------------
     def _check(self, target: Tensor, target_sem: Tensor | None) -> None:

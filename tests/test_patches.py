@@ -93,6 +93,16 @@ def test_paste_averages_overlaps() -> None:
     assert torch.allclose(bank.paste(index), style, atol=1e-6)
 
 
+@pytest.mark.parametrize("max_elements", [1, 200, 10**9])
+def test_chunked_paste_equals_unchunked(max_elements: int) -> None:
+    """Folding rows in blocks gives the same map as one fold of every patch."""
+    g = torch.Generator().manual_seed(8)
+    bank = PatchBank.build(torch.rand(1, 4, 9, 8, generator=g), 3)
+    index = torch.randint(0, len(bank), (6, 5), generator=g)
+    full = bank.paste(index, max_elements=10**9)
+    assert torch.allclose(bank.paste(index, max_elements=max_elements), full, atol=1e-6)
+
+
 def test_style_swap_of_the_style_is_the_style() -> None:
     """Swapping a map with itself returns it (every patch is its own nearest neighbour)."""
     g = torch.Generator().manual_seed(6)
