@@ -38,7 +38,7 @@ class NlfExtension(Extension):
         show = window.createAction(SHOW_ACTION, "Neural Layer Filters…", "filter")
         show.triggered.connect(lambda: ctl.filter_requested.emit(ctl.current_filter))
         repeat = window.createAction(REPEAT_ACTION, "Repeat Last Neural Filter", "filter")
-        repeat.triggered.connect(ctl.repeat_last)
+        repeat.triggered.connect(lambda _checked=False: ctl.repeat_last())
         self._fill_menus(list(ctl.filters.values()))
 
     def _fill_menus(self, specs: Sequence[FilterSpec]) -> None:
