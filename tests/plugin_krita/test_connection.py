@@ -17,6 +17,13 @@ from neural_layer_filters import connection  # isort: skip
 from neural_layer_filters.settings import Settings  # isort: skip
 
 
+@pytest.fixture(autouse=True)
+def _stop_started_backend():
+    """Whatever a test asserts, a backend it started is stopped afterwards."""
+    yield
+    connection.stop_local()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
