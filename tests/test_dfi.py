@@ -135,7 +135,7 @@ def test_run_reports_progress_previews_and_output_size(ctx: Context) -> None:
     assert previews[0].preview is not None and previews[0].preview.shape == (1, 3, 32, 32)
     assert layer.image.shape == job.image.shape
     assert float(layer.image.min()) >= 0.0 and float(layer.image.max()) <= 1.0
-    assert layer.name == "DFI smiling 0.6"
+    assert layer.name == "DFI smiling 0.4"
 
 
 def test_zero_strength_returns_the_input(ctx: Context) -> None:
@@ -154,7 +154,7 @@ def test_edit_moves_features_along_the_attribute(ctx: Context) -> None:
     pack = attributes.load_pack(attributes.pack_path(ctx.attributes_dir, "tiny", "smiling"))
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     with torch.enable_grad():
-        out = dfi.edit_face(backbone, pack, image, (0, 0, 32, 32), 1.0, 15, 32, False)
+        out = dfi.edit_face(backbone, pack, image, (0, 0, 32, 32), 1.0, 8, 32, False)
     w = pack.direction("relu4_1").flatten()
     with torch.no_grad():
         before = backbone(image, ["relu4_1"])["relu4_1"].flatten() @ w
@@ -187,3 +187,16 @@ def test_pack_is_loaded_once(ctx: Context) -> None:
     first = f._packs[("tiny", "smiling")]
     f.run(_job(), _params(f, raw), lambda s: None)
     assert f._packs[("tiny", "smiling")] is first
+
+
+def test_face_already_at_working_resolution(ctx: Context) -> None:
+    """A channels-last face box exactly the working size (no resampling) is optimised too."""
+    raw = _prepare(ctx) | {"iterations": 2, "strength": 1.0}
+    f = dfi.DeepFeatureInterpolation(ctx)
+    hwc = torch.rand(40, 40, 3, generator=torch.Generator().manual_seed(2))
+    image = hwc.permute(2, 0, 1)[None]  # non-contiguous, like an image converted from HWC
+    ones = torch.ones(1, 1, 40, 40)
+    job = FilterInput(image=image, alpha=ones, mask=ones, box=(4, 4, 36, 36))
+    (layer,) = f.run(job, _params(f, raw), lambda s: None)
+    assert layer.image.shape == (1, 3, 40, 40)
+    assert not torch.equal(layer.image, image)

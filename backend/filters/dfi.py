@@ -5,7 +5,7 @@ to the working resolution R. φ = relu3_1, relu4_1, relu5_1. The pack's attribut
 ``w_l = mean φ_l(with) - mean φ_l(without)`` is scaled per layer to ``‖φ_l(x)‖ · w_l / ‖w_l‖``
 (chainer-dfi), so one strength α works across images; the target is ``φ_l(x) + α · w_l``. The
 reconstruction z starts from x and minimises ``Σ_l ‖φ_l(z) - t_l‖² / ‖φ_l(x)‖² + λ · TV(z - x)``
-with L-BFGS. Only the difference ``z - x`` at R is upsampled and added to the full-resolution crop
+with Adam. Only the difference ``z - x`` at R is upsampled and added to the full-resolution crop
 (chainer-dfi's residual trick), so detail the inversion would lose is never touched.
 
 Departures from the references: the TV prior acts on the *change* z - x rather than on z, and z
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 TV_WEIGHT = 0.5
 """λ of the TV prior on z - x (relative to the normalised feature loss); see docs/quality-dfi.md."""
+ADAM_LR = 0.01
+"""Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
 PREVIEW_EVERY = 5
 LUMA = (0.299, 0.587, 0.114)
 
@@ -56,7 +58,7 @@ class DfiParams:
         help="Attribute pack to move towards (packs for the current backbone)",
     )
     strength: float = param(
-        0.6,
+        0.4,
         label="Strength",
         min=-2.0,
         max=2.0,
@@ -64,7 +66,7 @@ class DfiParams:
         help="α: how far to move along the attribute (negative removes it)",
     )
     iterations: int = param(
-        40, label="Iterations", min=1, max=2000, help="L-BFGS iterations of the reconstruction"
+        20, label="Iterations", min=1, max=2000, help="Adam iterations of the reconstruction"
     )
     resolution: int = param(
         0,
@@ -110,7 +112,7 @@ def reconstruct(
     iterations: int,
     on_step: StepCallback | None = None,
     tv_weight: float | None = None,
-    optimiser: str = "lbfgs",
+    optimiser: str = "adam",
 ) -> Tensor:
     """z ≈ argmin Σ_l ‖φ_l(z) - t_l‖² / ‖t_l^0‖² + λ·TV(z - x), starting from z = x.
 
@@ -124,7 +126,7 @@ def reconstruct(
     with torch.no_grad():
         base = backbone(x, layers)
         scale = {k: 1.0 / base[k].pow(2).sum().clamp_min(1e-12) for k in layers}
-    z = x.detach().clone().requires_grad_(True)
+    z = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
 
     def loss_fn() -> Tensor:
         feats = backbone(z, layers)
@@ -136,7 +138,7 @@ def reconstruct(
             [z], lr=1.0, max_iter=1, history_size=10, line_search_fn="strong_wolfe"
         )
     elif optimiser == "adam":
-        opt = torch.optim.Adam([z], lr=0.01)
+        opt = torch.optim.Adam([z], lr=ADAM_LR)
     else:
         raise ValueError(f"unknown optimiser {optimiser!r}")
 
@@ -201,7 +203,7 @@ def edit_face(
     resolution: int,
     keep_colours: bool,
     on_step: StepCallback | None = None,
-    optimiser: str = "lbfgs",
+    optimiser: str = "adam",
 ) -> Tensor:
     """DFI on the face in ``box`` of ``image`` (1, 3, H, W); returns the edited (1, 3, H, W)."""
     sq = square_box(box, image.shape[-2], image.shape[-1])
