@@ -49,12 +49,12 @@ def param(
     default: Any,
     *,
     label: str,
-    min: float | None = None,  # noqa: A002 - mirrors the wire field
-    max: float | None = None,  # noqa: A002
+    min: float | None = None,
+    max: float | None = None,
     step: float | None = None,
     choices: Sequence[str] = (),
     dynamic: str = "",
-    help: str = "",  # noqa: A002
+    help: str = "",
     required: bool = False,
 ) -> Any:
     """Declare one filter parameter (a dataclass field carrying its UI/validation metadata).
@@ -234,7 +234,7 @@ def parse_values(
 
 
 def parse_text(spec: ParamSpec, text: str) -> Any:
-    """Convert a command-line string to the raw value type of ``spec`` (then :func:`check_value`)."""
+    """Convert a command-line string to ``spec``'s raw value type (then :func:`check_value`)."""
     try:
         if spec.kind == "float":
             return float(text)

@@ -61,7 +61,9 @@ def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, b
     head = first.header
     if not head.HasField("layer"):
         raise BadImage("the request has no layer")
-    announced: dict[str, tuple[str, pb.ImageInfo, bool]] = {"layer": ("the layer", head.layer, False)}
+    announced: dict[str, tuple[str, pb.ImageInfo, bool]] = {
+        "layer": ("the layer", head.layer, False)
+    }
     if head.HasField("mask"):
         announced["mask"] = ("the selection mask", head.mask, True)
     for name, info in head.extra_layers.items():

@@ -32,7 +32,10 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "benchmarks" / "_passthrough_server.py")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     try:
         port = int(proc.stdout.readline())

@@ -19,7 +19,7 @@ class Client:
     @classmethod
     def connect(
         cls, address: str = "127.0.0.1:50051", token: Optional[str] = None, timeout: float = 10.0
-    ) -> "Client":
+    ) -> Client:
         """Connect and wait until the backend answers (BackendError UNAVAILABLE otherwise)."""
         t = Transport(address, token, timeout)
         try:
@@ -73,7 +73,7 @@ class Client:
     def close(self) -> None:
         self._t.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:

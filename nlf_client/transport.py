@@ -71,9 +71,7 @@ class Transport:
         except grpc.RpcError as exc:
             raise _error(exc) from None
         filters = tuple(
-            FilterStatus(
-                f.id, f.ready, tuple(Missing(m.what, m.command) for m in f.missing)
-            )
+            FilterStatus(f.id, f.ready, tuple(Missing(m.what, m.command) for m in f.missing))
             for f in r.filters
         )
         return Status(
@@ -149,7 +147,10 @@ def _param_spec(p: Any) -> ParamSpec:
         bounds = {k: getattr(spec, k) for k in ("min", "max", "step") if spec.HasField(k)}
         cast = float if kind == "real" else int
         return ParamSpec(
-            kind="float" if kind == "real" else "int", default=cast(spec.default), **bounds, **common
+            kind="float" if kind == "real" else "int",
+            default=cast(spec.default),
+            **bounds,
+            **common,
         )
     if kind == "flag":
         return ParamSpec(kind="bool", default=spec.default, **common)

@@ -33,8 +33,19 @@ def test_folder_over_grpc_carries_on_past_a_bad_file(
     b = _png(src / "b.png", 2)
     (src / "c.png").write_bytes(b"not a png")
     out = tmp_path / "out"
-    rc = main(["apply", "test_invert", str(src), "-o", str(out),
-               "--server", live_server.address, "--param", "amount=1"])
+    rc = main(
+        [
+            "apply",
+            "test_invert",
+            str(src),
+            "-o",
+            str(out),
+            "--server",
+            live_server.address,
+            "--param",
+            "amount=1",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 1
     assert "2 of 3 files done" in text and "c.png" in text
@@ -48,12 +59,28 @@ def test_mask_grey_is_partial(live_server: Backend, tmp_path: Path) -> None:
     arr = _png(tmp_path / "in.png", 3, (3, 1))
     Image.fromarray(np.array([[255, 128, 0]], np.uint8), "L").save(tmp_path / "m.png")
     out = tmp_path / "out.png"
-    assert main(["apply", "test_invert", str(tmp_path / "in.png"), "-o", str(out),
-                 "--mask", str(tmp_path / "m.png"), "--server", live_server.address]) == 0
+    assert (
+        main(
+            [
+                "apply",
+                "test_invert",
+                str(tmp_path / "in.png"),
+                "-o",
+                str(out),
+                "--mask",
+                str(tmp_path / "m.png"),
+                "--server",
+                live_server.address,
+            ]
+        )
+        == 0
+    )
     got = np.asarray(Image.open(out)).astype(int)
     src = arr.astype(int)
     assert np.array_equal(got[0, 0, :3], 255 - src[0, 0, :3])
-    assert np.abs(got[0, 1, :3] - (src[0, 1, :3] * 127 + (255 - src[0, 1, :3]) * 128) / 255).max() <= 1
+    assert (
+        np.abs(got[0, 1, :3] - (src[0, 1, :3] * 127 + (255 - src[0, 1, :3]) * 128) / 255).max() <= 1
+    )
     assert np.array_equal(got[0, 2], src[0, 2])
 
 
@@ -70,8 +97,19 @@ def test_bad_param_is_reported(live_server: Backend, tmp_path: Path) -> None:
     """An unknown --param stops before any file is touched, naming the parameter."""
     _png(tmp_path / "x.png", 5)
     with pytest.raises(Exception, match="bogus"):
-        main(["apply", "test_invert", str(tmp_path / "x.png"), "-o", str(tmp_path / "o.png"),
-              "--server", live_server.address, "--param", "bogus=1"])
+        main(
+            [
+                "apply",
+                "test_invert",
+                str(tmp_path / "x.png"),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--server",
+                live_server.address,
+                "--param",
+                "bogus=1",
+            ]
+        )
 
 
 def test_in_process_cyclegan(tmp_path: Path) -> None:
@@ -80,8 +118,20 @@ def test_in_process_cyclegan(tmp_path: Path) -> None:
     values = cyclegan_prep.prepare(ctx)
     _png(tmp_path / "in.png", 6, (40, 30))
     out = tmp_path / "out.png"
-    cmd = [sys.executable, "-m", "backend", "apply", "cyclegan", str(tmp_path / "in.png"),
-           "-o", str(out), "--models-dir", str(tmp_path / "models"), "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "backend",
+        "apply",
+        "cyclegan",
+        str(tmp_path / "in.png"),
+        "-o",
+        str(out),
+        "--models-dir",
+        str(tmp_path / "models"),
+        "--device",
+        "cpu",
+    ]
     cmd += [f"--param={k}={v}" for k, v in values.items()]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr + done.stdout

@@ -76,8 +76,9 @@ class TestContract:
             n: WireImage(e.width, e.height, e.format, e.pixels)
             for n, e in extras_for(live_server.client(), filter_id).items()
         }
-        job = Job(filter_id, WireImage(W, H, "u8", pixels), None,
-                  live_server.overrides[filter_id], extras)
+        job = Job(
+            filter_id, WireImage(W, H, "u8", pixels), None, live_server.overrides[filter_id], extras
+        )
         steps: list[Step] = []
         execute(flt, job, steps.append)
         assert bytes(pixels) == layer.pixels
@@ -90,8 +91,13 @@ class TestContract:
             n: WireImage(e.width, e.height, e.format, e.pixels)
             for n, e in extras_for(live_server.client(), filter_id).items()
         }
-        job = Job(filter_id, WireImage(W, H, "u8", make_layer(W, H).pixels), None,
-                  live_server.overrides[filter_id], extras)
+        job = Job(
+            filter_id,
+            WireImage(W, H, "u8", make_layer(W, H).pixels),
+            None,
+            live_server.overrides[filter_id],
+            extras,
+        )
         stop = threading.Event()
         stop.set()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,10 +91,10 @@ def test_mrf_doodle_semantic_agreement(real_client: Client) -> None:
     """Over gRPC, a small Renoir doodle puts the right style regions in the target's regions."""
     if not DOODLE.is_dir():
         pytest.skip(f"doodle example data not at {DOODLE}")
+    from PIL import Image
+
     from backend.features import load_backbone
     from backend.semantic import semantic_agreement
-
-    from PIL import Image
 
     sw, sh = Image.open(DOODLE / "Renoir.jpg").size
     ssize = (112, round(112 * sh / sw)) if sw >= sh else (round(112 * sw / sh), 112)

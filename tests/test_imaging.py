@@ -43,7 +43,7 @@ def test_selection_rect_and_margin() -> None:
 def test_composite_outside_is_bit_identical(fmt: str, seed: int, w: int, h: int) -> None:
     """Whatever the filter returns, unselected pixels and all alpha keep their input bytes."""
     rng = np.random.default_rng(seed)
-    layer = (rng.random((h, w, 4)) * (255 if fmt == "u8" else 65535 if fmt == "u16" else 1))
+    layer = rng.random((h, w, 4)) * (255 if fmt == "u8" else 65535 if fmt == "u16" else 1)
     layer = layer.astype(imaging.DTYPES[fmt])
     mask = (rng.random((h, w)) * 256).astype(np.uint8) * (rng.random((h, w)) > 0.5)
     result = rng.random((h, w, 3)).astype(np.float32) * 3 - 1  # even out-of-range output

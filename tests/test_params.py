@@ -29,9 +29,21 @@ def test_schema_kinds_and_metadata() -> None:
     """Each field's type and metadata become one spec of the right kind."""
     specs = {s.name: s for s in schema_of(P, DYN)}
     kinds = {n: s.kind for n, s in specs.items()}
-    assert kinds == {"strength": "float", "steps": "int", "sharp": "bool", "mode": "choice",
-                     "pack": "choice", "note": "string", "tint": "colour", "style": "layer"}
-    assert (specs["strength"].min, specs["strength"].max, specs["strength"].help) == (0, 2, "how much")
+    assert kinds == {
+        "strength": "float",
+        "steps": "int",
+        "sharp": "bool",
+        "mode": "choice",
+        "pack": "choice",
+        "note": "string",
+        "tint": "colour",
+        "style": "layer",
+    }
+    assert (specs["strength"].min, specs["strength"].max, specs["strength"].help) == (
+        0,
+        2,
+        "how much",
+    )
     assert specs["pack"].choices == ("smiling", "older") and specs["pack"].dynamic
     assert specs["style"].required
 

@@ -51,7 +51,9 @@ def test_old_runtime_client_runs_a_job(live_server: Backend) -> None:
     )
     done = subprocess.run(
         [str(DEBIAN_PYTHON), "-I", "-W", "error::DeprecationWarning", "-c", script],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok 1.51")

@@ -139,8 +139,12 @@ def test_client_disconnect_frees_worker(live_server) -> None:
 
     def go() -> None:
         try:
-            c.run("test_slow", layer, params={"steps": 500, "delay": 0.02},
-                  on_progress=lambda p: started.set() if p.fraction > 0 else None)
+            c.run(
+                "test_slow",
+                layer,
+                params={"steps": 500, "delay": 0.02},
+                on_progress=lambda p: started.set() if p.fraction > 0 else None,
+            )
         except BackendError as exc:
             errors.append(exc)
 
@@ -163,14 +167,18 @@ BAD_INPUTS = {
     ),
     "truncated pixels": (
         [
-            header_only(filter_id="test_invert", layer=pb.ImageInfo(width=4, height=4, format=pb.U8)),
+            header_only(
+                filter_id="test_invert", layer=pb.ImageInfo(width=4, height=4, format=pb.U8)
+            ),
             pb.RunRequest(chunk=pb.PixelChunk(key="layer", data=b"\0" * 10)),
         ],
         "truncated",
     ),
     "too many bytes": (
         [
-            header_only(filter_id="test_invert", layer=pb.ImageInfo(width=1, height=1, format=pb.U8)),
+            header_only(
+                filter_id="test_invert", layer=pb.ImageInfo(width=1, height=1, format=pb.U8)
+            ),
             pb.RunRequest(chunk=pb.PixelChunk(key="layer", data=b"\0" * 5)),
         ],
         "more pixel bytes",
@@ -188,8 +196,12 @@ BAD_INPUTS = {
         "3x2",
     ),
     "too many pixels": (
-        [header_only(filter_id="test_invert",
-                     layer=pb.ImageInfo(width=100000, height=100000, format=pb.U8))],
+        [
+            header_only(
+                filter_id="test_invert",
+                layer=pb.ImageInfo(width=100000, height=100000, format=pb.U8),
+            )
+        ],
         "maximum",
     ),
     "no format": (
@@ -199,7 +211,9 @@ BAD_INPUTS = {
     "no header": ([pb.RunRequest(chunk=pb.PixelChunk(key="layer", data=b"\0" * 4))], "RunHeader"),
     "unknown chunk": (
         [
-            header_only(filter_id="test_invert", layer=pb.ImageInfo(width=1, height=1, format=pb.U8)),
+            header_only(
+                filter_id="test_invert", layer=pb.ImageInfo(width=1, height=1, format=pb.U8)
+            ),
             pb.RunRequest(chunk=pb.PixelChunk(key="style", data=b"\0" * 4)),
         ],
         "style",
@@ -220,8 +234,10 @@ def _one_pixel(params=None, filter_id="test_invert", fmt=pb.U8, data=b"\0\0\0\xf
 
 BAD_INPUTS.update(
     {
-        "NaN pixel": (_one_pixel(fmt=pb.F32, data=np.array([np.nan, 0, 0, 1], "<f4").tobytes()),
-                      "non-finite"),
+        "NaN pixel": (
+            _one_pixel(fmt=pb.F32, data=np.array([np.nan, 0, 0, 1], "<f4").tobytes()),
+            "non-finite",
+        ),
         "unknown param": (_one_pixel({"bogus": pb.ParamValue(real=1.0)}), "bogus"),
         "mistyped param": (_one_pixel({"amount": pb.ParamValue(text="lots")}), "amount"),
         "out of range": (_one_pixel({"amount": pb.ParamValue(real=7.0)}), "maximum"),
@@ -335,8 +351,9 @@ def test_status_names_missing_weights_with_fix(tmp_path) -> None:
     from backend.filters.base import Context
     from backend.registry import Registry
 
-    ctx = Context(weights_dir=tmp_path / "w", attributes_dir=tmp_path / "a",
-                  models_dir=tmp_path / "m")
+    ctx = Context(
+        weights_dir=tmp_path / "w", attributes_dir=tmp_path / "a", models_dir=tmp_path / "m"
+    )
     registry = Registry(ctx)
     for fid in registry.ids():
         if registry.get(fid).uses_backbone:

@@ -17,7 +17,9 @@ def _to_wire_value(v: Any) -> Any:
     return WireColour(v.r, v.g, v.b, v.a) if isinstance(v, Colour) else v
 
 
-def remote_runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
+def remote_runner(
+    args: argparse.Namespace,
+) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
     try:
         client = Client.connect(args.server, token=args.token)
         spec = next((f for f in client.list_filters() if f.id == args.filter_id), None)
@@ -25,11 +27,30 @@ def remote_runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[.
         raise SystemExit(f"backend at {args.server}: {exc.message}") from None
     if spec is None:
         raise UnknownFilter(f"the backend at {args.server} has no filter '{args.filter_id}'")
-    specs = [ParamSpec(p.name, p.kind, p.label, p.default, p.help, p.min, p.max, p.step,
-                       tuple(p.choices), p.required, p.dynamic) for p in spec.params]
+    specs = [
+        ParamSpec(
+            p.name,
+            p.kind,
+            p.label,
+            p.default,
+            p.help,
+            p.min,
+            p.max,
+            p.step,
+            tuple(p.choices),
+            p.required,
+            p.dynamic,
+        )
+        for p in spec.params
+    ]
 
-    def run(layer: WireImage, mask: WireImage | None, values: dict[str, Any],
-            extras: dict[str, WireImage], bar: Callable[..., None]) -> list[WireImage]:
+    def run(
+        layer: WireImage,
+        mask: WireImage | None,
+        values: dict[str, Any],
+        extras: dict[str, WireImage],
+        bar: Callable[..., None],
+    ) -> list[WireImage]:
         def as_layer(img: WireImage) -> Layer:
             return Layer(bytes(img.pixels), img.width, img.height, img.format)
 
@@ -45,6 +66,8 @@ def remote_runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[.
         except BackendError as exc:
             kind = BadImage if exc.code == "INVALID_ARGUMENT" else NlfError
             raise kind(f"{exc.code}: {exc.message}") from None
-        return [WireImage(x.width, x.height, x.format, x.pixels, name=x.name) for x in result.layers]
+        return [
+            WireImage(x.width, x.height, x.format, x.pixels, name=x.name) for x in result.layers
+        ]
 
     return specs, run

@@ -88,8 +88,13 @@ def _runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., li
     registry = Registry(context.from_args(args))
     flt = registry.get(args.filter_id)
 
-    def run(layer: WireImage, mask: WireImage | None, values: dict[str, Any],
-            extras: dict[str, WireImage], bar: _Bar) -> list[WireImage]:
+    def run(
+        layer: WireImage,
+        mask: WireImage | None,
+        values: dict[str, Any],
+        extras: dict[str, WireImage],
+        bar: _Bar,
+    ) -> list[WireImage]:
         job = Job(args.filter_id, layer, mask, values, extras)
         return execute(flt, job, lambda s: bar(s.fraction, s.stage))
 
@@ -127,8 +132,10 @@ def apply(args: argparse.Namespace) -> int:
         finally:
             bar.close()
     seconds = time.perf_counter() - t0
-    print(f"{len(inputs) - len(failed)} of {len(inputs)} files done, {written} written, "
-          f"{len(failed)} failed, {seconds:.1f} s")
+    print(
+        f"{len(inputs) - len(failed)} of {len(inputs)} files done, {written} written, "
+        f"{len(failed)} failed, {seconds:.1f} s"
+    )
     for src, why in failed:
         print(f"  failed: {src}: {why}")
     return 1 if failed else 0
@@ -140,11 +147,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     p.add_argument("-o", "--output", required=True, help="file, or folder for many inputs")
     p.add_argument("--mask", help="selection mask image: white = selected, grey = partial")
-    p.add_argument("--layer", action="append", default=[], metavar="NAME=FILE",
-                   help="an extra layer for a layer parameter (e.g. style=painting.jpg)")
+    p.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="an extra layer for a layer parameter (e.g. style=painting.jpg)",
+    )
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--server", metavar="HOST:PORT", help="use a running backend over gRPC")
     p.add_argument("--token", help="token for --server")
     context.add_arguments(p)
     p.set_defaults(func=apply)
-

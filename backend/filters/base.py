@@ -150,5 +150,5 @@ def unregister_filter(filter_id: str) -> None:
 
 
 def registered() -> dict[str, type[Filter]]:
-    """All registered filter classes by id (importing ``backend.filters`` registers the product's)."""
+    """All registered filter classes by id (``backend.filters.load_all()`` registers ours)."""
     return dict(_REGISTRY)
