@@ -28,6 +28,7 @@ from backend import attributes
 from backend.errors import Missing, ParamError, WeightsMissing
 from backend.features import VGGFeatures
 from backend.filters.base import (
+    Context,
     Filter,
     FilterInput,
     OutputLayer,
@@ -40,7 +41,7 @@ from backend.params import param
 log = logging.getLogger(__name__)
 
 TV_WEIGHT = 0.5
-"""λ of the TV prior on z - x (relative to the normalised feature loss); see docs/quality-dfi.md."""
+"""λ of the TV prior on z - x (relative to the normalised feature loss); set, not tuned."""
 ADAM_LR = 0.01
 """Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
 PREVIEW_EVERY = 5
@@ -234,7 +235,7 @@ class DeepFeatureInterpolation(Filter):
     params = DfiParams
     margin = 16
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._packs: dict[tuple[str, str], attributes.AttributePack] = {}
 
