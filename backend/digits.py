@@ -86,7 +86,7 @@ def render_printed(
 ) -> tuple[Tensor, Tensor]:
     """``n`` printed digits (uint8 (n, 3, size, size), labels (n,)), reproducible from ``seed``.
 
-    Each sample draws a font, a digit, a height of 55-85 % of the tile, a rotation of ±10°, a
+    Each sample draws a font, a digit, a height of 70-95 % of the tile, a rotation of ±10°, a
     shift of ±10 %, random ink and background colours (with a horizontal or vertical gradient half
     of the time), a slight blur and Gaussian noise.
     """
@@ -104,14 +104,14 @@ def render_printed(
     yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
     for i, d in enumerate(labels):
         glyph = glyph_sets[rng.integers(len(glyph_sets))][d]
-        h = max(4, round(size * rng.uniform(0.55, 0.85)))
-        w = max(2, round(glyph.width * h / glyph.height * rng.uniform(0.85, 1.15)))
+        h = max(4, round(size * rng.uniform(0.7, 0.95)))
+        w = max(2, round(glyph.width * h / glyph.height * rng.uniform(0.85, 1.3)))
         g = glyph.resize((min(w, size), h), Image.Resampling.LANCZOS)
         g = g.rotate(rng.uniform(-10, 10), Image.Resampling.BILINEAR, expand=True)
         mask = Image.new("L", (size, size), 0)
         dx, dy = rng.uniform(-0.1, 0.1, 2) * size
         mask.paste(g, (round((size - g.width) / 2 + dx), round((size - g.height) / 2 + dy)))
-        mask = mask.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.8)))
+        mask = mask.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 1.2)))
         a = np.asarray(mask, np.float32)[..., None] / 255.0
         bg, fg = _colours(rng)
         if rng.random() < 0.5:

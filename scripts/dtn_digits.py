@@ -32,8 +32,8 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend import digits  # noqa: E402
-from backend.train_dtn import DtnOptions, ProgressBar, pretrain_f, train  # noqa: E402
+from backend import digits
+from backend.train_dtn import DtnOptions, ProgressBar, pretrain_f, train
 
 
 class Judge(nn.Module):
@@ -194,7 +194,9 @@ def main() -> int:
     for d in range(10):
         idx = (y_src_test == d).nonzero().flatten()[:8]
         rows += [digits.to_float(src_test[idx]), g_src[idx]]
-    grid = digits.grid(torch.cat([torch.cat([a, b]) for a, b in zip(rows[::2], rows[1::2])]), 16)
+    grid = digits.grid(
+        torch.cat([torch.cat([a, b]) for a, b in zip(rows[::2], rows[1::2], strict=True)]), 16
+    )
     Path(args.grid).parent.mkdir(parents=True, exist_ok=True)
     grid.resize((grid.width * 2, grid.height * 2), 0).save(args.grid)
     if args.import_as:

@@ -145,7 +145,7 @@ class TestFilter:
         job = _job()
         (layer,) = flt.run(job, p, steps.append)
         assert layer.image.shape == job.image.shape and layer.name == "DTN tiny-dtn"
-        assert 0 <= float(layer.image.min()) and float(layer.image.max()) <= 1
+        assert float(layer.image.min()) >= 0 and float(layer.image.max()) <= 1
         cells = len(tile_grid(40, 56, tile))
         assert cells == (1 if tile in (0, 100) else 3 * 4)
         assert [s.i for s in steps] == list(range(cells + 1))

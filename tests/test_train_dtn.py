@@ -1,0 +1,192 @@
+"""DTN training: tiny synthetic domains, checkpoints/resume, folders, the ``train dtn`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from backend.cli import main as cli_main
+from backend.models import ModelStore
+from backend.nets.dtn import DomainTransfer
+from backend.train_dtn import (
+    CHECKPOINT,
+    DtnOptions,
+    load_encoder,
+    load_folder,
+    pretrain_f,
+    save_encoder,
+    train,
+)
+
+CLASSES = 4
+
+
+def blobs(n: int, seed: int, target: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two toy domains whose class is the quadrant of a blob.
+
+    Source: a 10 px square of a random colour on a flat background, dark on light three times
+    in four (which the target's classes cannot read), light on dark otherwise. Target: a white
+    8 px square on black. Returns uint8 (n, 3, 32, 32) images and labels.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, CLASSES, n)
+    images = np.zeros((n, 32, 32, 3), np.float32)
+    for i, c in enumerate(labels):
+        y0, x0 = 16 * (c // 2) + 3 + rng.integers(-2, 3), 16 * (c % 2) + 3 + rng.integers(-2, 3)
+        if target:
+            images[i, y0 + 1 : y0 + 9, x0 + 1 : x0 + 9] = 1.0
+        else:
+            light, dark = 0.6 + rng.random(3) * 0.4, rng.random(3) * 0.4
+            back, ink = (light, dark) if i % 4 else (dark, light)
+            images[i] = back
+            images[i, y0 : y0 + 10, x0 : x0 + 10] = ink
+    u8 = torch.from_numpy((images * 255).astype(np.uint8)).permute(0, 3, 1, 2).contiguous()
+    return u8, torch.from_numpy(labels)
+
+
+def nearest_centroid_accuracy(
+    train_x: torch.Tensor, train_y: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> float:
+    """Accuracy on ``x`` (floats in [0, 1]) of class means of the target images ``train_x``."""
+    flat = train_x.float().flatten(1) / 255
+    means = torch.stack([flat[train_y == c].mean(0) for c in range(CLASSES)])
+    pred = torch.cdist(x.flatten(1), means).argmin(1)
+    return float((pred == y).float().mean())
+
+
+FAST = DtnOptions(
+    width=0.125,
+    code_dim=16,
+    batch=16,
+    iterations=60,
+    f_iterations=60,
+    lr=1e-3,
+    f_lr=3e-3,
+    checkpoint_every=30,
+    sample_every=30,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny nets train ~10× faster on one thread than on two when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def domains() -> dict[str, torch.Tensor]:
+    src, src_y = blobs(400, 0, target=False)
+    tgt, tgt_y = blobs(400, 1, target=True)
+    test, test_y = blobs(200, 2, target=False)
+    return {"src": src, "src_y": src_y, "tgt": tgt, "tgt_y": tgt_y, "test": test, "test_y": test_y}
+
+
+@pytest.fixture(scope="module")
+def encoder(domains: dict[str, torch.Tensor]):
+    torch.manual_seed(0)
+    f, acc = pretrain_f(domains["src"], domains["src_y"], FAST)
+    return f, acc
+
+
+def test_pretrain_f_learns_source_classes(encoder) -> None:
+    """f pretrained as a classifier tells the source classes apart on held-out images."""
+    _, acc = encoder
+    assert acc > 0.9
+
+
+def test_training_beats_chance_and_losses_fall(
+    encoder, domains: dict[str, torch.Tensor], tmp_path: Path
+) -> None:
+    """A short DTN run lowers the content losses and G(source) reads as the right target class."""
+    f, _ = encoder
+    net, history = train(domains["src"], domains["tgt"], f, FAST, tmp_path)
+    content = [FAST.alpha * h["const"] + FAST.beta * h["tid"] for h in history]
+    assert np.mean(content[-10:]) < 0.5 * np.mean(content[:10])
+    with torch.no_grad():
+        out = net(domains["test"].float() / 255)
+    acc = nearest_centroid_accuracy(domains["tgt"], domains["tgt_y"], out, domains["test_y"])
+    raw = nearest_centroid_accuracy(
+        domains["tgt"], domains["tgt_y"], domains["test"].float() / 255, domains["test_y"]
+    )
+    assert raw < 0.5 and acc > max(0.6, raw + 0.25), (acc, raw)
+    assert (tmp_path / "model.pth").is_file() and (tmp_path / CHECKPOINT).is_file()
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "step_000030.png",
+        "step_000060.png",
+    ]
+
+
+def test_resume_continues_from_checkpoint(encoder, domains: dict[str, torch.Tensor], tmp_path):
+    """A resumed run starts at the saved step and ends where an extended run would."""
+    f, _ = encoder
+    opts = DtnOptions(width=0.0625, code_dim=16, batch=4, iterations=4, checkpoint_every=2)
+    _, first = train(domains["src"][:32], domains["tgt"][:32], f, opts, tmp_path)
+    assert len(first) == 4
+    longer = DtnOptions(**{**opts.__dict__, "iterations": 6})
+    _, rest = train(domains["src"][:32], domains["tgt"][:32], f, longer, tmp_path, resume=True)
+    assert len(rest) == 2
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert state["step"] == 6
+
+
+def test_encoder_round_trip(encoder, tmp_path: Path) -> None:
+    """f saved with save_encoder loads back (weights_only) with the same outputs."""
+    f, _ = encoder
+    save_encoder(f, tmp_path / "f.pth")
+    g = load_encoder(tmp_path / "f.pth")
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    assert torch.allclose(f(x), g(x))
+
+
+def _write(images: torch.Tensor, labels: torch.Tensor | None, folder: Path) -> None:
+    for i, img in enumerate(images):
+        sub = folder / f"c{int(labels[i])}" if labels is not None else folder
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img.permute(1, 2, 0).numpy()).resize((40, 48)).save(sub / f"{i}.png")
+
+
+def test_load_folder_labels(domains: dict[str, torch.Tensor], tmp_path: Path) -> None:
+    """Sub-folders become labels; a flat folder has none; images are squared to the size."""
+    _write(domains["src"][:12], domains["src_y"][:12], tmp_path / "lab")
+    _write(domains["tgt"][:5], None, tmp_path / "flat")
+    x, y, classes = load_folder(tmp_path / "lab", 32)
+    assert x.shape == (12, 3, 32, 32) and x.dtype == torch.uint8
+    assert y is not None and classes == sorted({f"c{int(c)}" for c in domains["src_y"][:12]})
+    x, y, classes = load_folder(tmp_path / "flat", 64)
+    assert x.shape == (5, 3, 64, 64) and y is None and classes == []
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        load_folder(tmp_path / "empty", 32)
+
+
+def test_train_command_imports_model(
+    domains: dict[str, torch.Tensor], tmp_path: Path, capsys
+) -> None:
+    """`train dtn` pretrains f, trains, imports the model; a second run with the name refuses."""
+    _write(domains["src"][:40], domains["src_y"][:40], tmp_path / "src")
+    _write(domains["tgt"][:40], None, tmp_path / "tgt")
+    models, run = tmp_path / "models", tmp_path / "run"
+    argv = [
+        "train", "dtn", "--source", str(tmp_path / "src"), "--target", str(tmp_path / "tgt"),
+        "--name", "toy", "--models-dir", str(models), "--run-dir", str(run), "--width", "0.0625",
+        "--code-dim", "8", "--batch", "4", "--iterations", "3", "--f-iterations", "3",
+        "--device", "cpu",
+    ]  # fmt: skip
+    assert cli_main(argv) == 0
+    store = ModelStore(models)
+    (entry,) = store.entries("dtn")
+    assert entry.name == "toy" and entry.meta["options"]["iterations"] == 3
+    kind, net = store.load("toy")
+    assert kind == "dtn" and isinstance(net, DomainTransfer)
+    assert (run / "f.pth").is_file() and (run / "samples" / "step_000003.png").is_file()
+    assert cli_main(argv) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert cli_main([*argv[:-6], "--iterations", "5", "--f-iterations", "3", "--resume"]) == 0
+    assert torch.load(run / CHECKPOINT, weights_only=True)["step"] == 5
