@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,7 @@ from backend.features import tiny_backbone
 from backend.filters import dfi
 from backend.filters.base import Context, FilterInput, Step
 from backend.params import parse_values
-
-PREP = Path(__file__).parent / "prep" / "dfi.py"
-
-
-def _prepare(ctx: Context) -> dict[str, object]:
-    spec = importlib.util.spec_from_file_location("dfi_prep", PREP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.prepare(ctx)
+from tests.prep.dfi import prepare as _prepare
 
 
 @pytest.fixture
