@@ -305,6 +305,65 @@ def toy(args: argparse.Namespace) -> None:
     print(f"\nred->green balanced accuracy of G_A (chance 0.5): {before:.3f} -> {after:.3f}")
 
 
+def digits_protocol(args: argparse.Namespace) -> None:
+    """CycleGAN on the DTN digits pair: label preservation both ways, read by independent judges.
+
+    A = printed digits (``backend.digits.render_printed``), B = scikit-learn's handwritten digits
+    (the DTN page's split). Judges (``scripts/dtn_digits.py``'s small CNN) are trained on one
+    domain only and read the other domain's translations.
+    """
+    import tempfile
+
+    import torch
+
+    from backend import digits
+    from backend.train_cyclegan import CycleGanConfig, CycleGanTrainer
+    from scripts.dtn_digits import accuracy, train_judge
+
+    torch.set_num_threads(args.threads)
+    fonts = digits.font_paths()
+    src_train, y_src_train = digits.render_printed(args.digits_train, seed=1, fonts=fonts)
+    src_test, y_src_test = digits.render_printed(500, seed=2, fonts=fonts)
+    hand, y_hand = digits.handwritten()
+    i_train, i_test = digits.split(len(hand), 0.25, seed=0)
+    judge_b = train_judge(hand[i_train], y_hand[i_train], args.judge_steps, seed=0)
+    judge_a = train_judge(src_train, y_src_train, args.judge_steps, seed=0)
+
+    def f(u8: torch.Tensor) -> torch.Tensor:
+        return u8.float() / 127.5 - 1
+
+    with tempfile.TemporaryDirectory() as tmp:
+        digits.write_folder(src_train, None, Path(tmp) / "a")
+        digits.write_folder(hand[i_train], None, Path(tmp) / "b")
+        cfg = CycleGanConfig(
+            f"{tmp}/a", f"{tmp}/b", "digits", size=32, epochs=args.digits_epochs,
+            batch_size=8, ngf=16, n_blocks=3, ndf=16, checkpoint_every=0,
+            run_dir=f"{tmp}/run", device="cpu",
+        )  # fmt: skip
+        trainer = CycleGanTrainer(cfg)
+        t = time.perf_counter()
+        trainer.fit()
+        seconds = time.perf_counter() - t
+    with torch.no_grad():
+        g_a, g_b = trainer.g_a.eval(), trainer.g_b.eval()
+        a2b = torch.cat([g_a(c) for c in f(src_test).split(250)])
+        b2a = torch.cat([g_b(c) for c in f(hand[i_test]).split(250)])
+    n_it = trainer.step_count
+    print(f"\nCycleGAN ngf 16, 3 blocks, ndf 16, batch 8, {n_it} iterations, {seconds:.0f} s")
+    print("| judge (trained on) | reads | accuracy |")
+    print("|---|---|---|")
+    rows = [
+        ("handwritten", "held-out handwritten", accuracy(judge_b, f(hand[i_test]), y_hand[i_test])),
+        ("handwritten", "printed test (raw)", accuracy(judge_b, f(src_test), y_src_test)),
+        ("handwritten", "G_A(printed test)", accuracy(judge_b, a2b, y_src_test)),
+        ("printed", "printed test", accuracy(judge_a, f(src_test), y_src_test)),
+        ("printed", "held-out handwritten", accuracy(judge_a, f(hand[i_test]), y_hand[i_test])),
+        ("printed", "G_B(held-out handwritten)", accuracy(judge_a, b2a, y_hand[i_test])),
+    ]  # fmt: skip
+    for judge, reads, acc in rows:
+        print(f"| {judge} | {reads} | {acc:.1%} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--infer", type=int, nargs=3, metavar=("SIZE", "TILED", "MAX_TILES"))
@@ -317,6 +376,10 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quality", action="store_true")
     ap.add_argument("--toy", action="store_true", help="toy-domain training figures")
+    ap.add_argument("--digits", action="store_true", help="label preservation on digits")
+    ap.add_argument("--digits-train", type=int, default=3000)
+    ap.add_argument("--digits-epochs", type=int, default=2)
+    ap.add_argument("--judge-steps", type=int, default=800)
     ap.add_argument("--toy-epochs", type=int, default=5)
     ap.add_argument("--parity-size", type=int, default=256)
     ap.add_argument("--tiling-size", type=int, default=2048)
@@ -334,6 +397,8 @@ def main() -> None:
         quality(args)
     elif args.toy:
         toy(args)
+    elif args.digits:
+        digits_protocol(args)
     else:
         timing(args)
 
