@@ -40,8 +40,8 @@ from backend.params import param
 
 log = logging.getLogger(__name__)
 
-TV_WEIGHT = 0.5
-"""λ of the TV prior on z - x (relative to the normalised feature loss); set, not tuned."""
+TV_WEIGHT = 400.0
+"""λ of the TV prior on z - x (mean squared neighbour differences); docs/quality-dfi.md."""
 ADAM_LR = 0.01
 """Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
 PREVIEW_EVERY = 5
