@@ -184,3 +184,32 @@ class TestFilter:
         with pytest.raises(Cancelled):
             flt.run(_job(), p, on_step)
         assert seen == [0, 1, 2]
+
+
+class TestDigits:
+    def test_printed_digits_reproducible(self) -> None:
+        """Rendered printed digits have the right shape, all ten labels, and repeat per seed."""
+        from backend.digits import render_printed
+
+        x, y = render_printed(60, seed=5)
+        x2, y2 = render_printed(60, seed=5)
+        assert x.shape == (60, 3, 32, 32) and x.dtype == torch.uint8
+        assert torch.equal(x, x2) and torch.equal(y, y2) and set(y.tolist()) == set(range(10))
+        assert x.float().std() > 10
+
+    def test_builtin_font_fallback(self) -> None:
+        """Without installed fonts, Pillow's built-in font still draws ten distinct digits."""
+        from backend.digits import render_printed
+
+        x, _ = render_printed(8, seed=0, fonts=[], size=32)
+        assert x.shape == (8, 3, 32, 32)
+
+    def test_handwritten_digits(self) -> None:
+        """scikit-learn's digits come back at 32×32, white on black, with their labels."""
+        from backend.digits import handwritten, split
+
+        x, y = handwritten()
+        assert x.shape == (1797, 3, 32, 32) and y.shape == (1797,)
+        assert x[:, :, 0, :].float().mean() < x[:, :, 12:20, 12:20].float().mean()
+        train, test = split(len(x), 0.25)
+        assert len(set(train.tolist()) & set(test.tolist())) == 0 and len(test) == 449
