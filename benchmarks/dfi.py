@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quality", action="store_true")
     ap.add_argument("--faces", type=int, default=12)
-    ap.add_argument("--alpha", type=float, default=0.4, help="strength (the filter's default)")
+    ap.add_argument("--alpha", type=float, default=0.6, help="strength (the filter's default)")
     ap.add_argument("--iteration-list", type=int, nargs="+", default=[5, 10, 20, 40, 80])
     args = ap.parse_args()
     if args.one:

@@ -175,7 +175,7 @@ def main() -> None:
     )
     ap.add_argument("--resolution", type=int, default=attributes.DEFAULT_RESOLUTION)
     ap.add_argument("--faces", type=int, default=48)
-    ap.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.2, 0.4, 0.6])
+    ap.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.4, 0.6])
     ap.add_argument("--iterations", type=int, nargs="+", default=[dfi.DfiParams.iterations])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "docs" / "dfi-strip.png"))

@@ -59,7 +59,7 @@ class DfiParams:
         help="Attribute pack to move towards (packs for the current backbone)",
     )
     strength: float = param(
-        0.4,
+        0.6,
         label="Strength",
         min=-2.0,
         max=2.0,
