@@ -10,8 +10,9 @@ its own; on CUDA the peak is ``torch.cuda.max_memory_allocated``. The content is
 ``size``×``size`` crop and the style a ``size``×``size`` image (masked styling, no maps); the
 backbone is vgg16-hed when installed, else a random-weight VGG16 of identical cost. ``final``
 uses ``--levels`` levels × ``--iterations`` iterations (default 3 × 10 on CPU to keep the shared
-machine free); ``est. 3×100`` scales the measured optimisation time linearly to CNNMRF's
-3 × 100 iterations (an upper bound: coarse levels are cheaper than the finest).
+machine free); ``preview`` always runs its own defaults (style swap + 30 steps at <= 256 px).
+``est. 3×100`` scales the measured time per step linearly to CNNMRF's 3 × 100 iterations (an
+upper bound: coarse levels are cheaper than the finest).
 Anchor: CNNMRF takes 101 s at 384 px (3 × 100 iterations) on a Titan X.
 """
 
@@ -62,7 +63,8 @@ def _one(args: argparse.Namespace) -> dict[str, float]:
         preset=args.preset,
         max_size=size,
         levels=args.levels,
-        iterations=args.iterations,
+        # preview: the filter caps the default (100) at PREVIEW_ITERATIONS
+        iterations=args.iterations if args.preset == "final" else 100,
     )
     flt = NeuralDoodle(Context(device=device, backbone_factory=lambda: net))
     steps = [0]
