@@ -40,13 +40,13 @@ PREVIEW_ITERATIONS = 30
 
 @dataclass(frozen=True)
 class MrfParams:
-    style: LayerRef | None = param(  # noqa: RUF009
+    style: LayerRef | None = param(
         None, label="Style layer", required=True, help="Image whose local texture is copied"
     )
-    style_map: LayerRef | None = param(  # noqa: RUF009
+    style_map: LayerRef | None = param(
         None, label="Style map", help="Colour-coded regions of the style (doodle; optional)"
     )
-    target_map: LayerRef | None = param(  # noqa: RUF009
+    target_map: LayerRef | None = param(
         None,
         label="Target map",
         help="Regions to paint, in the style map's colours; covers the selection's crop",
