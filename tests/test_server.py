@@ -355,6 +355,8 @@ def test_status_names_missing_weights_with_fix(tmp_path) -> None:
         weights_dir=tmp_path / "w", attributes_dir=tmp_path / "a", models_dir=tmp_path / "m"
     )
     registry = Registry(ctx)
+    users = [fid for fid in registry.ids() if registry.get(fid).uses_backbone]
+    assert {"dfi", "mrf"} <= set(users)
     for fid in registry.ids():
         if registry.get(fid).uses_backbone:
             commands = [m.command for m in registry.missing(fid)]

@@ -234,6 +234,7 @@ class DeepFeatureInterpolation(Filter):
     category = "Faces"
     params = DfiParams
     margin = 16
+    uses_backbone = True
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

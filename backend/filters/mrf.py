@@ -126,6 +126,7 @@ class NeuralDoodle(Filter):
     category = "Style"
     params = MrfParams
     margin = 16
+    uses_backbone = True
 
     def run(self, job: FilterInput, p: MrfParams, on_step: StepCallback) -> list[OutputLayer]:
         net = self.ctx.backbone()
