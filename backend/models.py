@@ -31,6 +31,7 @@ Kinds plug in with :func:`register_kind`::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -413,3 +414,13 @@ def load_model(
 def fetch(name: str, root: str | os.PathLike[str] | None = None, url: str | None = None):
     """Download and import an official pretrained CycleGAN (see :meth:`ModelStore.fetch`)."""
     return ModelStore(root).fetch(name, url)
+
+
+@functools.lru_cache(maxsize=8)
+def _store_at(root: Path) -> ModelStore:
+    return ModelStore(root)
+
+
+def store_for(root: str | os.PathLike[str] | None) -> ModelStore:
+    """The one ModelStore of a models folder in this process (filters share its model cache)."""
+    return _store_at(models_dir(root))

@@ -25,7 +25,7 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import PAIR, ModelStore
+from backend.models import PAIR, ModelStore, store_for
 from backend.nets.resnet_generator import MULTIPLE, ResnetGenerator
 from backend.params import param
 
@@ -183,11 +183,7 @@ class CycleGan(Filter):
     margin = 32
 
     def _store(self) -> ModelStore:
-        store = getattr(self, "_model_store", None)
-        if store is None or store.root != models_dir(self.ctx.models_dir):
-            store = ModelStore(self.ctx.models_dir)
-            self._model_store = store
-        return store
+        return store_for(self.ctx.models_dir)
 
     def _fix_command(self) -> str:
         flag = ""

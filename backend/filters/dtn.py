@@ -25,7 +25,7 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import ModelStore
+from backend.models import ModelStore, store_for
 from backend.nets import dtn as nets
 from backend.params import param
 
@@ -112,11 +112,7 @@ class DomainTransfer(Filter):
     margin = 0
 
     def _store(self) -> ModelStore:
-        store = getattr(self, "_model_store", None)
-        if store is None or store.root != models_dir(self.ctx.models_dir):
-            store = ModelStore(self.ctx.models_dir)
-            self._model_store = store
-        return store
+        return store_for(self.ctx.models_dir)
 
     def _names(self) -> list[str]:
         return [e.name for e in self._store().entries("dtn")]
