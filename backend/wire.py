@@ -109,10 +109,13 @@ def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, b
     return job, head.want_previews
 
 
-def chunks(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.PixelChunk]:
+def chunk_events(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.RunEvent]:
     view = memoryview(data)
     for start in range(0, len(view), CHUNK):
-        yield pb.PixelChunk(key=key, data=bytes(view[start : start + CHUNK]))
+        event = pb.RunEvent()  # fields set in place: a sub-message passed in would be copied
+        event.chunk.key = key
+        event.chunk.data = bytes(view[start : start + CHUNK])
+        yield event
 
 
 def info_of(img: WireImage) -> pb.ImageInfo:
@@ -124,8 +127,7 @@ def info_of(img: WireImage) -> pb.ImageInfo:
 def result_events(layers: Sequence[WireImage], seconds: float) -> Iterator[pb.RunEvent]:
     for layer in layers:
         yield pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
-        for c in chunks(layer.name, layer.pixels):
-            yield pb.RunEvent(chunk=c)
+        yield from chunk_events(layer.name, layer.pixels)
     yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds))
 
 

@@ -199,7 +199,10 @@ def _info(layer: Layer) -> Any:
 def _chunks(key: str, data: bytes) -> Iterator[Any]:
     view = memoryview(data)
     for start in range(0, len(view), CHUNK):
-        yield pb.RunRequest(chunk=pb.PixelChunk(key=key, data=bytes(view[start : start + CHUNK])))
+        req = pb.RunRequest()  # fields set in place: a sub-message passed in would be copied
+        req.chunk.key = key
+        req.chunk.data = bytes(view[start : start + CHUNK])
+        yield req
 
 
 def _requests(
