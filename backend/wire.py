@@ -28,20 +28,6 @@ def value_from_pb(name: str, v: pb.ParamValue) -> Any:
     return getattr(v, kind)
 
 
-def value_to_pb(value: Any) -> pb.ParamValue:
-    if isinstance(value, bool):
-        return pb.ParamValue(flag=value)
-    if isinstance(value, int):
-        return pb.ParamValue(integer=value)
-    if isinstance(value, float):
-        return pb.ParamValue(real=value)
-    if isinstance(value, str):
-        return pb.ParamValue(text=value)
-    if isinstance(value, Colour):
-        return pb.ParamValue(colour=pb.Colour(r=value.r, g=value.g, b=value.b, a=value.a))
-    raise TypeError(f"cannot send parameter value {value!r}")
-
-
 def _info_size(what: str, info: pb.ImageInfo, mask: bool, max_pixels: int) -> tuple[str, int]:
     imaging.check_size(what, info.width, info.height, max_pixels)
     if mask:
