@@ -18,7 +18,7 @@ from backend import imaging
 from backend.errors import BadImage, ParamError
 from backend.filters.base import Filter, FilterInput, StepCallback
 from backend.imaging import WireImage
-from backend.params import parse_values
+from backend.params import parse_values, schema_of
 
 
 @dataclass
@@ -32,24 +32,35 @@ class Job:
     extras: Mapping[str, WireImage] = field(default_factory=dict)
 
 
-def validate(job: Job, flt: Filter, max_pixels: int = imaging.DEFAULT_MAX_PIXELS) -> Any:
-    """Check images and params without running anything; return the typed params."""
-    imaging.check_image("the layer", job.layer, max_pixels)
-    imaging.check_mask(job.mask, job.layer)
-    for name, extra in job.extras.items():
-        imaging.check_image(f"layer '{name}'", extra, max_pixels)
-    layer_params = {s.name for s in _layer_specs(flt)}
+@dataclass(frozen=True)
+class _Decoded:
+    params: Any
+    layer: np.ndarray
+    mask: np.ndarray | None
+    extras: dict[str, np.ndarray]
+
+
+def _decode(job: Job, flt: Filter, max_pixels: int) -> _Decoded:
+    """Check every image once and parse the params; the arrays are views of the wire bytes."""
+    layer = imaging.check_image("the layer", job.layer, max_pixels)
+    mask = imaging.check_mask(job.mask, job.layer)
+    extras = {
+        name: imaging.check_image(f"layer '{name}'", extra, max_pixels)
+        for name, extra in job.extras.items()
+    }
+    dynamic = flt.dynamic_choices()
+    layer_params = {s.name for s in schema_of(flt.params, dynamic) if s.kind == "layer"}
     stray = sorted(set(job.extras) - layer_params)
     if stray:
         takes = ", ".join(sorted(layer_params)) or "none"
         raise ParamError(f"extra layer '{stray[0]}' is not a layer parameter (takes: {takes})")
-    return parse_values(flt.params, job.params, flt.dynamic_choices(), layers=list(job.extras))
+    params = parse_values(flt.params, job.params, dynamic, layers=list(job.extras))
+    return _Decoded(params, layer, mask, extras)
 
 
-def _layer_specs(flt: Filter) -> list[Any]:
-    from backend.params import schema_of
-
-    return [s for s in schema_of(flt.params, flt.dynamic_choices()) if s.kind == "layer"]
+def validate(job: Job, flt: Filter, max_pixels: int = imaging.DEFAULT_MAX_PIXELS) -> Any:
+    """Check images and params without running anything; return the typed params."""
+    return _decode(job, flt, max_pixels).params
 
 
 def execute(
@@ -59,12 +70,11 @@ def execute(
     max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
 ) -> list[WireImage]:
     """Run ``flt`` on ``job``; every pixel outside the selection comes back bit-identical."""
-    params = validate(job, flt, max_pixels)
+    decoded = _decode(job, flt, max_pixels)
+    params, layer, mask = decoded.params, decoded.layer, decoded.mask
     missing = flt.missing()
     if missing:
         raise missing[0]
-    layer = imaging.check_image("the layer", job.layer, max_pixels)
-    mask = imaging.check_mask(job.mask, job.layer)
     fmt, w, h = job.layer.format, job.layer.width, job.layer.height
     sel = imaging.selection_rect(mask, w, h)
     crop = imaging.expand(sel, flt.margin, w, h)
@@ -76,10 +86,8 @@ def execute(
         cover = mask[crop.y0 : crop.y1, crop.x0 : crop.x1, None].astype(np.float32) / 255.0
     device = flt.ctx.device
     extras = {
-        name: imaging.to_tensor(imaging.to_unit(imaging.check_image(name, img), img.format)).to(
-            device
-        )
-        for name, img in job.extras.items()
+        name: imaging.to_tensor(imaging.to_unit(arr, job.extras[name].format)).to(device)
+        for name, arr in decoded.extras.items()
     }
     box = (sel.x0 - crop.x0, sel.y0 - crop.y0, sel.x1 - crop.x0, sel.y1 - crop.y0)
     inp = FilterInput(
