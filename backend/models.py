@@ -424,3 +424,8 @@ def _store_at(root: Path) -> ModelStore:
 def store_for(root: str | os.PathLike[str] | None) -> ModelStore:
     """The one ModelStore of a models folder in this process (filters share its model cache)."""
     return _store_at(models_dir(root))
+
+
+def dir_flag(root: str | os.PathLike[str] | None) -> str:
+    """`` --models-dir ROOT`` when ROOT is not the default folder (for commands shown to users)."""
+    return f" --models-dir {root}" if models_dir(root) != models_dir() else ""

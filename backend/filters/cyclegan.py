@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from backend.dirs import models_dir
 from backend.errors import Missing, ParamError
 from backend.filters.base import (
     Filter,
@@ -25,7 +24,7 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import PAIR, ModelStore, store_for
+from backend.models import PAIR, ModelStore, dir_flag, store_for
 from backend.nets.resnet_generator import MULTIPLE, ResnetGenerator
 from backend.params import param
 
@@ -186,10 +185,7 @@ class CycleGan(Filter):
         return store_for(self.ctx.models_dir)
 
     def _fix_command(self) -> str:
-        flag = ""
-        if models_dir(self.ctx.models_dir) != models_dir():
-            flag = f" --models-dir {self.ctx.models_dir}"
-        return f"python -m backend models fetch horse2zebra{flag}"
+        return f"python -m backend models fetch horse2zebra{dir_flag(self.ctx.models_dir)}"
 
     def missing(self) -> list[Missing]:
         if self._store().entries("cyclegan"):

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from backend.dirs import models_dir
 from backend.errors import Missing, ParamError
 from backend.filters.base import (
     Filter,
@@ -25,7 +24,7 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import ModelStore, store_for
+from backend.models import ModelStore, dir_flag, store_for
 from backend.nets import dtn as nets
 from backend.params import param
 
@@ -118,9 +117,7 @@ class DomainTransfer(Filter):
         return [e.name for e in self._store().entries("dtn")]
 
     def _missing(self) -> Missing:
-        flag = ""
-        if models_dir(self.ctx.models_dir) != models_dir():
-            flag = f" --models-dir {self.ctx.models_dir}"
+        flag = dir_flag(self.ctx.models_dir)
         what = f"a DTN model (or import one: {IMPORT_COMMAND}{flag})"
         return Missing(what, TRAIN_COMMAND + flag)
 
