@@ -45,6 +45,7 @@ from backend.nets.dtn import (
     Encoder,
     Generator,
     build,
+    diff_augment,
     init_weights,
     tv_loss,
 )
@@ -73,6 +74,7 @@ class DtnOptions:
     beta: float = 15.0
     gamma: float = 0.0
     g_steps: int = 1
+    diff_augment: bool = False
     f_iterations: int = 1000
     f_lr: float = 1e-3
     checkpoint_every: int = 250
@@ -202,6 +204,13 @@ class DtnTrainer:
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=opts.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=opts.lr, betas=betas)
         self.step_no = 0
+        self.aug_gen = torch.Generator().manual_seed(opts.seed + 1)
+
+    def _d(self, x: Tensor) -> Tensor:
+        """D's logits, through DiffAugment when the options ask for it."""
+        if self.opts.diff_augment:
+            x = diff_augment(x, self.aug_gen)
+        return self.d(x)
 
     def step(self, xs: Tensor, xt: Tensor) -> dict[str, float]:
         """One update on a source batch ``xs`` and a target batch ``xt`` (both in [-1, 1])."""
@@ -216,7 +225,7 @@ class DtnTrainer:
         def labels(n: int, c: int) -> Tensor:
             return torch.full((n,), c, dtype=torch.long, device=self.device)
 
-        logits = self.d(torch.cat([fake.detach(), xt]))
+        logits = self._d(torch.cat([fake.detach(), xt]))
         target = torch.cat(
             [labels(n_s, FAKE_SOURCE), labels(n_t, FAKE_TARGET), labels(n_t, REAL_TARGET)]
         )
@@ -230,7 +239,7 @@ class DtnTrainer:
             if i:
                 fake = self.g(torch.cat([zs, zt]))
             fake_s, fake_t = fake[:n_s], fake[n_s:]
-            logits = self.d(fake)
+            logits = self._d(fake)
             gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
             const = F.mse_loss(self.f(fake_s), zs)
             tid = F.mse_loss(fake_t, xt)
@@ -419,11 +428,20 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "beta": "weight of L_TID (identity on the target)",
         "gamma": "weight of total variation",
         "g_steps": "g updates per D update",
+        "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
         "f_iterations": "steps of f pretraining (when no --encoder is given)",
     }
     for fld in fields(DtnOptions):
         flag = "--" + fld.name.replace("_", "-")
         if _has(parser, flag):
+            continue
+        if isinstance(getattr(d, fld.name), bool):
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=getattr(d, fld.name),
+                help=helps.get(fld.name, fld.name.replace("_", " ")),
+            )
             continue
         parser.add_argument(
             flag,

@@ -114,6 +114,7 @@ def main() -> int:
     p.add_argument("--gamma", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--diff-augment", action="store_true", help="DiffAugment for D")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--import-as", help="install the trained G as a dtn model under this name")
     p.add_argument("--models-dir", help="models folder for --import-as")
@@ -146,6 +147,7 @@ def main() -> int:
         gamma=args.gamma,
         lr=args.lr,
         seed=args.seed,
+        diff_augment=args.diff_augment,
         checkpoint_every=max(1, args.iterations // 4),
         sample_every=max(1, args.iterations // 6),
     )

@@ -19,6 +19,7 @@ from backend.nets.dtn import (
     Encoder,
     Generator,
     build,
+    diff_augment,
     infer_config,
     tv_loss,
 )
@@ -70,6 +71,18 @@ class TestNets:
         assert float(tv_loss(torch.ones(1, 3, 8, 8))) < 1e-3
         board = (torch.arange(64).view(8, 8) % 2).float().expand(1, 3, 8, 8)
         assert float(tv_loss(board)) > 0.5
+
+    def test_diff_augment_shifts_cuts_and_passes_gradients(self) -> None:
+        """DiffAugment keeps the shape, changes the image, blanks a square and is differentiable."""
+        x = torch.rand(6, 3, 32, 32, requires_grad=True)
+        y = diff_augment(x, torch.Generator().manual_seed(0))
+        assert y.shape == x.shape
+        assert not torch.equal(y, x)
+        low = x.detach().amin(dim=(1, 2, 3)).view(6, 1, 1)
+        blank = (y.detach() == low.unsqueeze(1)).all(1).flatten(1).sum(1)
+        assert bool((blank >= 8 * 8).all())  # a 15×15 hole, at least 8×8 where a corner clips it
+        y.sum().backward()
+        assert x.grad is not None and float(x.grad.abs().sum()) > 0
 
 
 class TestModelKind:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 FAKE_SOURCE, FAKE_TARGET, REAL_TARGET = 0, 1, 2
@@ -175,6 +176,31 @@ def tv_loss(z: Tensor, beta: float = 1.0) -> Tensor:
     dx = z[..., :-1, 1:] - z[..., :-1, :-1]
     dy = z[..., 1:, :-1] - z[..., :-1, :-1]
     return (dx.pow(2) + dy.pow(2) + 1e-8).pow(beta / 2).mean()
+
+
+def diff_augment(x: Tensor, gen: torch.Generator | None = None) -> Tensor:
+    """DiffAugment (Zhao et al., NeurIPS 2020) for D's inputs: random translation and cutout.
+
+    Shifts each image by up to 1/8 of its side (edge pixels repeat) and blanks one random square
+    of half the side to the image's minimum, all differentiably, so D sees real and generated
+    images through the same random views and cannot memorise a small target set.
+    """
+    n, _, h, w = x.shape
+    dev = x.device
+    shift = (torch.rand(n, 2, generator=gen) - 0.5) * 0.25  # fraction of the side, ±1/8
+    px = torch.stack([(shift[:, 0] * w).round() / w * 2, (shift[:, 1] * h).round() / h * 2], 1)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, :, 2] = px
+    grid = F.affine_grid(theta.to(dev, x.dtype), [n, 1, h, w], align_corners=False)
+    x = F.grid_sample(x, grid, mode="nearest", padding_mode="border", align_corners=False)
+    cy = torch.randint(0, h, (n, 1, 1), generator=gen).to(dev)
+    cx = torch.randint(0, w, (n, 1, 1), generator=gen).to(dev)
+    ys = torch.arange(h, device=dev).view(1, h, 1)
+    xs = torch.arange(w, device=dev).view(1, 1, w)
+    hole = ((ys - cy).abs() < h // 4) & ((xs - cx).abs() < w // 4)
+    low = x.amin(dim=(1, 2, 3), keepdim=True)
+    return torch.where(hole.unsqueeze(1), low, x)
 
 
 def init_weights(module: nn.Module) -> None:
