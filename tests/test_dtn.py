@@ -74,11 +74,11 @@ class TestNets:
 
     def test_diff_augment_shifts_cuts_and_passes_gradients(self) -> None:
         """DiffAugment keeps the shape, changes the image, blanks a square and is differentiable."""
-        x = torch.rand(6, 3, 32, 32, requires_grad=True)
+        x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1)).requires_grad_()
         y = diff_augment(x, torch.Generator().manual_seed(0))
         assert y.shape == x.shape
         assert not torch.equal(y, x)
-        low = x.detach().amin(dim=(1, 2, 3)).view(6, 1, 1)
+        low = y.detach().amin(dim=(1, 2, 3)).view(6, 1, 1)
         blank = (y.detach() == low.unsqueeze(1)).all(1).flatten(1).sum(1)
         assert bool((blank >= 8 * 8).all())  # a 15×15 hole, at least 8×8 where a corner clips it
         y.sum().backward()
