@@ -25,7 +25,8 @@ Kinds plug in with :func:`register_kind`::
     clean(state) -> state  (optional)
         Normalise keys before validation (the store itself strips ``module.`` prefixes).
 
-``cyclegan`` is registered here. Any other kind ``K`` is registered by importing
+``cyclegan`` is registered here (ResNet and U-Net generators, see
+:mod:`backend.nets.cyclegan_arch`). Any other kind ``K`` is registered by importing
 ``backend.nets.K`` (which must call :func:`register_kind` at import); the store does that lazily.
 """
 
@@ -52,7 +53,8 @@ from torch import Tensor, nn
 
 from backend.dirs import models_dir
 from backend.errors import NlfError
-from backend.nets.resnet_generator import ResnetGenerator, clean_state_dict, infer_arch
+from backend.nets import cyclegan_arch
+from backend.nets.resnet_generator import clean_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +151,7 @@ def get_kind(kind: str) -> Kind:
     return _KINDS[kind]
 
 
-def _build_cyclegan(arch: Mapping[str, Any]) -> nn.Module:
-    return ResnetGenerator(
-        int(arch.get("input_nc", 3)),
-        int(arch.get("output_nc", 3)),
-        int(arch.get("ngf", 64)),
-        int(arch.get("n_blocks", 9)),
-    )
-
-
-register_kind("cyclegan", _build_cyclegan, infer_arch, clean_state_dict)
+register_kind("cyclegan", cyclegan_arch.build, cyclegan_arch.infer_arch, clean_state_dict)
 
 
 def sha256_of(path: Path) -> str:

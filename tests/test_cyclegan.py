@@ -98,7 +98,13 @@ def test_official_checkpoint_parity(tmp_path: Path) -> None:
     torch.save(_legacy_checkpoint(ref), tmp_path / "latest_net_G.pth")
     ctx = tiny_context(tmp_path)
     entry = ModelStore(ctx.models_dir).import_model(tmp_path / "latest_net_G.pth", "official")
-    assert entry.arch == {"input_nc": 3, "output_nc": 3, "ngf": 64, "n_blocks": 9}
+    assert entry.arch == {
+        "netG": "resnet_9blocks",
+        "input_nc": 3,
+        "output_nc": 3,
+        "ngf": 64,
+        "n_blocks": 9,
+    }
     image = torch.rand(1, 3, 48, 64)
     f = CycleGan(ctx)
     out = f.run(_job(image), _params(ctx, model="official", precision="fp32"), lambda s: None)

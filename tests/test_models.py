@@ -57,7 +57,13 @@ def test_import_records_sha_and_arch(tmp_path: Path, tiny_file: Path) -> None:
     manifest = json.loads((tmp_path / "models" / "manifest.json").read_text())
     entry = manifest["models"]["tiny"]
     assert entry["kind"] == "cyclegan" and entry["meta"] == {"note": "x"}
-    assert entry["arch"] == {"input_nc": 3, "output_nc": 3, "ngf": 4, "n_blocks": 2}
+    assert entry["arch"] == {
+        "netG": "resnet_2blocks",
+        "input_nc": 3,
+        "output_nc": 3,
+        "ngf": 4,
+        "n_blocks": 2,
+    }
     assert entry["parts"]["main"]["sha256"] == sha256_of(tiny_file)
     assert (tmp_path / "models" / "tiny.pth").read_bytes() == tiny_file.read_bytes()
     assert [e.name for e in store.entries("cyclegan")] == ["tiny"]

@@ -22,7 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=KINDS, help="only models of this kind")
     p.set_defaults(func=_list)
 
-    p = cmds.add_parser("import", parents=[common], help="install a checkpoint (file or folder)")
+    p = cmds.add_parser(
+        "import",
+        parents=[common],
+        help="install a checkpoint (file or folder)",
+        description="Install a generator checkpoint. Kind cyclegan takes the official "
+        "pytorch-CycleGAN-and-pix2pix generators: resnet_9blocks / resnet_6blocks and "
+        "unet_128 / unet_256 (instance or batch norm; pix2pix's latest_net_G.pth too).",
+    )
     p.add_argument("path", help="a state-dict .pth, or a training folder with latest_net_G_A/B")
     p.add_argument("--name", required=True, help="name the model is listed under")
     p.add_argument("--kind", choices=KINDS, default="cyclegan")
@@ -53,11 +60,13 @@ def _list(args: argparse.Namespace) -> int:
     if not entries:
         print(f"no models in {store.root}; try: python -m backend models fetch horse2zebra")
         return 0
-    print(f"{'name':<28} {'kind':<9} {'parts':<16} {'arch':<28} sha256")
+    print(f"{'name':<28} {'kind':<9} {'parts':<16} {'arch':<48} sha256")
     for e in entries:
-        arch = " ".join(f"{k}={v}" for k, v in sorted(e.arch.items()))[:28]
+        net_g = [str(e.arch["netG"])] if "netG" in e.arch else []
+        rest = [f"{k}={v}" for k, v in sorted(e.arch.items()) if k != "netG"]
+        arch = " ".join(net_g + rest)[:48]
         sha = ",".join(rec["sha256"][:12] for rec in e.parts.values())
-        print(f"{e.name:<28} {e.kind:<9} {','.join(e.parts):<16} {arch:<28} {sha}")
+        print(f"{e.name:<28} {e.kind:<9} {','.join(e.parts):<16} {arch:<48} {sha}")
     return 0
 
 

@@ -4,12 +4,18 @@ Large crops are translated in overlapping tiles blended with feathered weights. 
 normalise each tile with its own statistics and shift colours from tile to tile
 (pytorch-CycleGAN-and-pix2pix#760), so every norm layer's mean and variance are captured once on a
 downscaled copy of the whole crop and shared by all tiles (``algorithms.md`` §5).
+
+The generator is any of the official ones the ``cyclegan`` model kind imports (ResNet or U-Net,
+:mod:`backend.nets.cyclegan_arch`); crops are padded to its ``multiple`` (4 for the ResNets, 128 /
+256 for ``unet_128`` / ``unet_256``) and tiles start on that grid.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -25,11 +31,24 @@ from backend.filters.base import (
     register_filter,
 )
 from backend.models import PAIR, ModelStore, dir_flag, store_for
-from backend.nets.resnet_generator import MULTIPLE, ResnetGenerator
+from backend.nets.resnet_generator import MULTIPLE
 from backend.params import param
 
 MIN_SIDE = 16
 """Smaller crops are padded up to this (the reflection pads need a few pixels per side)."""
+
+
+class Generator(Protocol):
+    """What :func:`translate` needs of a generator (ResnetGenerator, UnetGenerator)."""
+
+    multiple: int
+    """Input sides must be multiples of this."""
+
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+    def norm_mode(self, mode: str) -> AbstractContextManager[None]: ...
+
+    def clear_stats(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,11 +95,14 @@ def _pad(x: Tensor, height: int, width: int) -> Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets (multiples of 4) of tiles of ``tile`` px covering ``length`` px."""
+def tile_starts(length: int, tile: int, overlap: int, multiple: int = MULTIPLE) -> list[int]:
+    """Start offsets of tiles of ``tile`` px covering ``length`` px.
+
+    With ``length``, ``tile`` and ``overlap`` multiples of ``multiple``, so are the offsets.
+    """
     if length <= tile:
         return [0]
-    step = max(MULTIPLE, tile - overlap)
+    step = max(multiple, tile - overlap)
     starts = list(range(0, length - tile, step))
     return [*starts, length - tile]
 
@@ -102,14 +124,16 @@ def feather(length: int, start: int, total: int, overlap: int) -> Tensor:
     return w
 
 
-def _tiles(h: int, w: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
-    for y in tile_starts(h, tile, overlap):
-        for x in tile_starts(w, tile, overlap):
+def _tiles(
+    h: int, w: int, tile: int, overlap: int, multiple: int
+) -> Iterator[tuple[int, int, int, int]]:
+    for y in tile_starts(h, tile, overlap, multiple):
+        for x in tile_starts(w, tile, overlap, multiple):
             yield y, x, min(tile, h), min(tile, w)
 
 
 def translate(
-    net: ResnetGenerator,
+    net: Generator,
     image: Tensor,
     tile_size: int = 512,
     overlap: int = 128,
@@ -121,16 +145,22 @@ def translate(
 
     Crops up to ``tile_size`` run whole with the network's own InstanceNorm. Larger ones run in
     tiles with statistics captured on a copy downscaled to ``stats_size`` (longest side).
-    ``dtype`` (fp16 / bf16) turns on autocast; use it on CUDA only.
+    Sides, tiles, overlaps and the statistics copy are rounded to ``net.multiple``; tiles are
+    at least twice that, so that neighbours can overlap. ``dtype`` (fp16 / bf16) turns on
+    autocast; use it on CUDA only.
     """
     if image.dim() != 4 or image.shape[:2] != (1, 3):
         raise ValueError(f"image must be (1, 3, H, W), got {tuple(image.shape)}")
     report = on_step or (lambda step: None)
     h, w = image.shape[-2:]
-    hp, wp = _round_up(max(h, MIN_SIDE), MULTIPLE), _round_up(max(w, MIN_SIDE), MULTIPLE)
+    m = int(net.multiple)
+    min_side = max(MIN_SIDE, m)
+    hp, wp = _round_up(max(h, min_side), m), _round_up(max(w, min_side), m)
     x = _pad(image * 2 - 1, hp, wp)
-    tile = max(MIN_SIDE, tile_size // MULTIPLE * MULTIPLE)
-    overlap = min(overlap // MULTIPLE * MULTIPLE, tile // 2)
+    tile = max(min_side, tile_size // m * m)
+    if max(hp, wp) > tile:
+        tile = max(tile, 2 * m)
+    overlap = min(max(overlap // m, 1) * m, tile // 2 // m * m)
     device = image.device
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
     if device.type == "cuda":
@@ -143,12 +173,12 @@ def translate(
         report(Step(1, 1, "translate"))
         return ((out[..., :h, :w] + 1) / 2).clamp(0, 1)
 
-    tiles = list(_tiles(hp, wp, tile, overlap))
+    tiles = list(_tiles(hp, wp, tile, overlap, m))
     total = len(tiles) + 1
     report(Step(0, total, "statistics"))
     scale = min(1.0, stats_size / max(hp, wp))
-    sh = _round_up(max(MIN_SIDE, round(hp * scale)), MULTIPLE)
-    sw = _round_up(max(MIN_SIDE, round(wp * scale)), MULTIPLE)
+    sh = _round_up(max(min_side, round(hp * scale)), m)
+    sw = _round_up(max(min_side, round(wp * scale)), m)
     small = F.interpolate(x, size=(sh, sw), mode="area") if (sh, sw) != (hp, wp) else x
     acc = torch.zeros(1, 3, hp, wp, device=device)
     weight = torch.zeros(1, 1, hp, wp, device=device)
@@ -196,7 +226,7 @@ class CycleGan(Filter):
     def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
         return {"models": [e.name for e in self._store().entries("cyclegan")]}
 
-    def _network(self, name: str, direction: str) -> ResnetGenerator:
+    def _network(self, name: str, direction: str) -> Generator:
         store = self._store()
         entries = {e.name: e for e in store.entries("cyclegan")}
         if name not in entries:
@@ -211,10 +241,9 @@ class CycleGan(Filter):
         else:
             part = next(iter(entry.parts))
         _, net = store.load(name, part)
-        assert isinstance(net, ResnetGenerator)
         device = self.ctx.device
         fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-        return net.to(device=device, memory_format=fmt)
+        return cast(Generator, net.to(device=device, memory_format=fmt))
 
     def run(self, job: FilterInput, p: CycleGanParams, on_step: StepCallback) -> list[OutputLayer]:
         net = self._network(p.model, p.direction)

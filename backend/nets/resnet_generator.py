@@ -91,6 +91,7 @@ class ResnetGenerator(nn.Module):
         if n_blocks < 0 or ngf < 1:
             raise ValueError(f"bad generator shape: ngf={ngf}, n_blocks={n_blocks}")
         self.arch = {"input_nc": input_nc, "output_nc": output_nc, "ngf": ngf, "n_blocks": n_blocks}
+        self.multiple = MULTIPLE
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=True),
@@ -156,14 +157,19 @@ def clean_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
     Mirrors upstream ``__patch_instance_norm_state_dict`` (models/base_model.py): checkpoints saved
     before PyTorch 0.4 carry ``running_mean`` / ``running_var`` / ``num_batches_tracked`` on the
-    parameter-free norms.
+    parameter-free norms. Only layers without an affine ``weight`` in the same state dict lose
+    them: a BatchNorm's running statistics (U-Nets with ``--norm batch``) are kept.
     """
-    out: dict[str, Tensor] = {}
+    stripped: dict[str, Tensor] = {}
     for key, value in state.items():
         k = key
         while k.startswith("module."):
             k = k[len("module.") :]
-        if k.rsplit(".", 1)[-1] in _LEGACY_NORM_KEYS:
+        stripped[k] = value
+    out: dict[str, Tensor] = {}
+    for k, value in stripped.items():
+        layer, _, leaf = k.rpartition(".")
+        if leaf in _LEGACY_NORM_KEYS and f"{layer}.weight" not in stripped:
             continue
         out[k] = value
     return out
