@@ -198,7 +198,7 @@ def test_filter_runs_unet_on_odd_canvas(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("norm", ["instance", "batch"])
 def test_tiled_shares_statistics(norm: str) -> None:
-    """Tiles with shared statistics stay close to the whole forward (>= 33 dB); per-tile do not."""
+    """Tiles with shared statistics stay close to the whole forward (>= 34 dB); per-tile do not."""
     torch.manual_seed(7)
     net = UnetGenerator(3, 3, 7, NGF, norm).eval()
     for m in net.norms():
@@ -223,7 +223,7 @@ def test_tiled_shares_statistics(norm: str) -> None:
     per_tile = (acc / wsum)[..., :h, :w].clamp(0, 1)
     assert tiled.shape == image.shape
     shared_db, per_tile_db = _psnr(whole, tiled), _psnr(whole, per_tile)
-    assert shared_db >= 33, shared_db
+    assert shared_db >= 34, shared_db
     assert shared_db > per_tile_db + 5, (shared_db, per_tile_db)
 
 
