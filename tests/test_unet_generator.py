@@ -137,10 +137,14 @@ def test_official_layout_parity(tmp_path: Path, num_downs: int, norm: str) -> No
         want_eval = ref.eval()(x)  # before train mode updates the reference's running stats
         want = _official_test_mode(ref)(x)
         got = net(x)
-        assert float((got - want).abs().max()) <= 1e-5
+        diff = float((got - want).abs().max())
+        print(f"unet_{side} {norm}: max |ours - reference| = {diff:.2e}")
+        assert diff <= 1e-5
         if norm == "batch":  # test.py --eval: the running averages
             with net.running_stats():
-                assert float((net(x) - want_eval).abs().max()) <= 1e-5
+                diff = float((net(x) - want_eval).abs().max())
+            print(f"unet_{side} {norm}, running stats: max |ours - reference| = {diff:.2e}")
+            assert diff <= 1e-5
             assert float((net(x) - got).abs().max()) == 0
             assert float((want_eval - want).abs().max()) > 1e-3  # the two modes differ
 
@@ -181,19 +185,28 @@ def test_old_arch_without_netg_builds_resnet() -> None:
 
 
 def test_filter_runs_unet_on_odd_canvas(tmp_path: Path) -> None:
-    """A 300x200 crop runs whole through the filter: padded to 384x256, cropped back, exact."""
+    """A 300x200 crop through the filter: whole (padded to 384x256) exact; tiled close to it."""
     torch.manual_seed(5)
     ref = _reference(7, "instance")
     _official_file(ref, tmp_path / "g.pth")
     ctx = tiny_context(tmp_path)
     ModelStore(ctx.models_dir).import_model(tmp_path / "g.pth", "u128")
     image = _smooth_image(200, 300, seed=1)
-    out = CycleGan(ctx).run(_job(image), _params(ctx, model="u128"), lambda s: None)
+    f = CycleGan(ctx)
+    out = f.run(_job(image), _params(ctx, model="u128"), lambda s: None)
     assert out[0].image.shape == image.shape
     padded = F.pad(image * 2 - 1, (0, 84, 0, 56), mode="reflect")
     with torch.no_grad():
         want = (ref(padded)[..., :200, :300] + 1) / 2
     assert float((out[0].image - want).abs().max()) <= 1e-5
+    steps: list = []
+    p = _params(ctx, model="u128", tile_size=64, overlap=16, stats_size=4096)
+    tiled = f.run(_job(image), p, steps.append)
+    assert tiled[0].image.shape == image.shape
+    assert steps[0].stage == "statistics" and steps[-1].total == 1 + 2  # 2 tiles of 256
+    db = _psnr(tiled[0].image, out[0].image)
+    print(f"unet_128 filter 300x200, tiles of 256: {db:.1f} dB against whole")
+    assert db >= 34, db
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch"])
@@ -223,6 +236,7 @@ def test_tiled_shares_statistics(norm: str) -> None:
     per_tile = (acc / wsum)[..., :h, :w].clamp(0, 1)
     assert tiled.shape == image.shape
     shared_db, per_tile_db = _psnr(whole, tiled), _psnr(whole, per_tile)
+    print(f"unet_128 {norm}: shared {shared_db:.1f} dB, per-tile {per_tile_db:.1f} dB")
     assert shared_db >= 34, shared_db
     assert shared_db > per_tile_db + 5, (shared_db, per_tile_db)
 
