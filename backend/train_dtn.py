@@ -239,7 +239,10 @@ class DtnTrainer:
             if i:
                 fake = self.g(torch.cat([zs, zt]))
             fake_s, fake_t = fake[:n_s], fake[n_s:]
-            logits = self._d(fake)
+            # D sees the same mix of fakes and real targets as in its own step: its BatchNorm
+            # normalises with batch statistics, and on a batch of fakes alone those statistics
+            # differ enough that D calls nearly every fake real, which leaves g no GAN signal.
+            logits = self._d(torch.cat([fake, xt]))[: n_s + n_t]
             gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
             const = F.mse_loss(self.f(fake_s), zs)
             tid = F.mse_loss(fake_t, xt)
