@@ -15,6 +15,7 @@ from backend.nets.dtn import DomainTransfer
 from backend.train_dtn import (
     CHECKPOINT,
     DtnOptions,
+    DtnTrainer,
     load_encoder,
     load_folder,
     pretrain_f,
@@ -121,6 +122,32 @@ def test_training_beats_chance_and_losses_fall(
         "step_000030.png",
         "step_000060.png",
     ]
+
+
+def test_d_rates_fakes_in_the_same_batch_mix_for_g(encoder, domains) -> None:
+    """Every D call (its own step and g's GAN loss) sees fakes and real targets together.
+
+    D has BatchNorm: rating a batch of fakes alone normalises it with the fakes' own statistics,
+    and D then calls nearly every fake real, so g got no GAN signal (the digits protocol read
+    ~50 % with that, ~80 % without it; docs/quality-dtn.md).
+    """
+    f, _ = encoder
+    trainer = DtnTrainer(f, DtnOptions(**{**FAST.__dict__, "g_steps": 2}), torch.device("cpu"))
+    xs, xt = domains["src"][:6].float() / 127.5 - 1, domains["tgt"][:5].float() / 127.5 - 1
+    seen: list[tuple[int, float]] = []
+
+    def spy(_module, args) -> None:
+        batch = args[0]
+        real = batch[-5:].detach()
+        seen.append((batch.shape[0], float((real - xt).abs().max())))
+
+    handle = trainer.d.register_forward_pre_hook(spy)
+    try:
+        trainer.step(xs, xt)
+    finally:
+        handle.remove()
+    assert len(seen) == 3  # D's step, then g's two steps
+    assert all(n == 6 + 5 + 5 and diff == 0 for n, diff in seen), seen
 
 
 def test_resume_continues_from_checkpoint(encoder, domains: dict[str, torch.Tensor], tmp_path):
