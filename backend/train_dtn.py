@@ -10,7 +10,12 @@ Only g is trained, against a ternary D, with
     L_GANG = CE(D(G(s)), REAL_TARGET) + CE(D(G(t)), REAL_TARGET)
     L_CONST = MSE(f(G(s)), f(s)),  L_TID = MSE(G(t), t)
 
-(digits defaults α = β = 15, γ = 0; Adam 2e-4, β1 0.5). The run folder holds ``f.pth``,
+(digits defaults α = β = 15, γ = 0; Adam 2e-4, β1 0.5). With ``--constancy class`` (an f
+pretrained as a classifier) L_CONST compares f's class posteriors instead of its codes:
+CE(h(f(G(s))), softmax(h(f(s)))) with h the frozen head f was pretrained with, so G must keep
+what the source image shows but may redraw its style (docs/quality-dtn.md).
+
+The run folder holds ``f.pth`` (f, and the head it was pretrained with),
 ``checkpoint.pth`` (every ``--checkpoint-every`` steps; ``--resume`` continues from it),
 ``samples/step_NNNNNN.png`` (rows: source, G(source), target, G(target)) and ``model.pth``, which
 is imported into the models folder as kind ``dtn`` at the end.
@@ -32,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
 from backend.nets.dtn import (
     FAKE_SOURCE,
@@ -54,6 +59,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 CHECKPOINT, ENCODER, MODEL = "checkpoint.pth", "f.pth", "model.pth"
+CONSTANCY = ("code", "class")
+"""What L_CONST compares: f's codes (the paper) or the class posteriors of f's pretraining head."""
 
 Progress = Callable[[str, int, int, Mapping[str, float]], None]
 """``progress(stage, step, total, losses)``, called after every training step."""
@@ -75,11 +82,18 @@ class DtnOptions:
     gamma: float = 0.0
     g_steps: int = 1
     diff_augment: bool = False
+    constancy: str = "code"
     f_iterations: int = 1000
     f_lr: float = 1e-3
     checkpoint_every: int = 250
     sample_every: int = 250
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.constancy not in CONSTANCY:
+            raise ValueError(
+                f"constancy must be one of {', '.join(CONSTANCY)}, not {self.constancy!r}"
+            )
 
     def config(self, classes: int = 10) -> DtnConfig:
         return DtnConfig(self.size, self.code_dim, self.width, classes)
@@ -142,6 +156,18 @@ def pretrain_f(
     With ``labels`` None, f learns to tell the rotation (0/90/180/270°) of each image instead.
     The accuracy is measured on a held-out tenth (on the training data when there are < 20).
     """
+    model, acc = pretrain_classifier(images, labels, opts, device, progress)
+    return model.encoder, acc
+
+
+def pretrain_classifier(
+    images: Tensor,
+    labels: Tensor | None,
+    opts: DtnOptions,
+    device: torch.device | None = None,
+    progress: Progress | None = None,
+) -> tuple[Classifier, float]:
+    """:func:`pretrain_f`, returning f together with its frozen head (as a Classifier)."""
     device = device or torch.device("cpu")
     gen = torch.Generator().manual_seed(opts.seed)
     torch.manual_seed(opts.seed)
@@ -181,8 +207,7 @@ def pretrain_f(
         for chunk in val.split(512):
             x, y = inputs(chunk)
             correct += int((model(x).argmax(1) == y).sum())
-    f = model.encoder.eval().requires_grad_(False)
-    return f, correct / max(1, len(val))
+    return model.eval().requires_grad_(False), correct / max(1, len(val))
 
 
 # g and D ------------------------------------------------------------------------------------
@@ -191,8 +216,16 @@ def pretrain_f(
 class DtnTrainer:
     """One DTN training run's nets and optimisers; :meth:`step` does one D and one g update."""
 
-    def __init__(self, f: Encoder, opts: DtnOptions, device: torch.device) -> None:
+    def __init__(
+        self, f: Encoder, opts: DtnOptions, device: torch.device, head: nn.Linear | None = None
+    ) -> None:
+        if opts.constancy == "class" and head is None:
+            raise ValueError(
+                "class constancy needs the head f was pretrained with: let train dtn pretrain f "
+                "on a source folder with one sub-folder per class, or use --constancy code"
+            )
         self.opts = opts
+        self.head = head.to(device).eval().requires_grad_(False) if head is not None else None
         self.device = device
         self.cfg = f.cfg
         torch.manual_seed(opts.seed)
@@ -244,7 +277,7 @@ class DtnTrainer:
             # differ enough that D calls nearly every fake real, which leaves g no GAN signal.
             logits = self._d(torch.cat([fake, xt]))[: n_s + n_t]
             gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
-            const = F.mse_loss(self.f(fake_s), zs)
+            const = self._constancy(self.f(fake_s), zs)
             tid = F.mse_loss(fake_t, xt)
             loss_g = gan + o.alpha * const + o.beta * tid
             if o.gamma:
@@ -257,6 +290,14 @@ class DtnTrainer:
         out.update(gang=gan.item(), const=const.item(), tid=tid.item(), g=loss_g.item())
         self.step_no += 1
         return out
+
+    def _constancy(self, z_fake: Tensor, z_source: Tensor) -> Tensor:
+        """L_CONST between f(G(s)) and f(s): code MSE, or CE to the source's class posterior."""
+        if self.head is None or self.opts.constancy == "code":
+            return F.mse_loss(z_fake, z_source)
+        with torch.no_grad():
+            want = self.head(z_source.flatten(1)).softmax(1)
+        return -(want * self.head(z_fake.flatten(1)).log_softmax(1)).sum(1).mean()
 
     @torch.no_grad()
     def translate(self, x: Tensor) -> Tensor:
@@ -293,10 +334,23 @@ class DtnTrainer:
         self.step_no = int(state["step"])
 
 
-def save_encoder(f: Encoder, path: Path) -> None:
-    """Save f as a flat state dict (``f.net.*``) with its config in two tensors."""
+def save_encoder(f: Encoder, path: Path, head: nn.Linear | None = None) -> None:
+    """Save f as a flat state dict (``f.net.*``), with its pretraining head (``head.*``) if any."""
     state = {f"f.{k}": v for k, v in f.state_dict().items()}
+    if head is not None:
+        state.update({f"head.{k}": v for k, v in head.state_dict().items()})
     torch.save(state, path)
+
+
+def load_head(path: str | Path) -> nn.Linear | None:
+    """The pretraining head saved next to f by :func:`save_encoder` (None when there is none)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    weight, bias = state.get("head.weight"), state.get("head.bias")
+    if not isinstance(weight, Tensor) or not isinstance(bias, Tensor) or weight.ndim != 2:
+        return None
+    head = nn.Linear(weight.shape[1], weight.shape[0])
+    head.load_state_dict({"weight": weight, "bias": bias})
+    return head.eval().requires_grad_(False)
 
 
 def load_encoder(path: str | Path) -> Encoder:
@@ -339,14 +393,16 @@ def train(
     resume: bool = False,
     device: torch.device | None = None,
     progress: Progress | None = None,
+    head: nn.Linear | None = None,
 ) -> tuple[DomainTransfer, list[dict[str, float]]]:
     """Train g (and D) on uint8 ``source`` / ``target`` images; return (G, per-step losses).
 
     With ``run_dir`` it writes checkpoints, sample grids and ``model.pth`` there; ``resume``
-    continues from its checkpoint up to ``opts.iterations`` steps.
+    continues from its checkpoint up to ``opts.iterations`` steps. ``head`` is f's pretraining
+    head, needed for ``opts.constancy == "class"``.
     """
     device = device or torch.device("cpu")
-    trainer = DtnTrainer(f, opts, device)
+    trainer = DtnTrainer(f, opts, device, head)
     ckpt = run_dir / CHECKPOINT if run_dir is not None else None
     if resume and ckpt is not None and ckpt.is_file():
         trainer.load_state_dict(torch.load(ckpt, map_location=device, weights_only=True))
@@ -433,6 +489,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "g_steps": "g updates per D update",
         "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
         "f_iterations": "steps of f pretraining (when no --encoder is given)",
+        "constancy": "L_CONST on f's codes (the paper) or its class posteriors (labelled source)",
     }
     for fld in fields(DtnOptions):
         flag = "--" + fld.name.replace("_", "-")
@@ -448,6 +505,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         parser.add_argument(
             flag,
+            choices=CONSTANCY if fld.name == "constancy" else None,
             type=type(getattr(d, fld.name)),
             default=getattr(d, fld.name),
             help=f"{helps.get(fld.name, fld.name.replace('_', ' '))} (default %(default)s)",
@@ -495,17 +553,30 @@ def run_dtn(args: argparse.Namespace) -> int:
         device,
     )
     bar = ProgressBar()
+    head: nn.Linear | None = None
     if args.encoder or (args.resume and (run_dir / ENCODER).is_file()):
         f = load_encoder(args.encoder or run_dir / ENCODER)
+        head = load_head(args.encoder or run_dir / ENCODER)
         if f.cfg.size != opts.size:
             print(f"error: the encoder is for {f.cfg.size}px, not {opts.size}", file=sys.stderr)
             return 2
     else:
-        f, acc = pretrain_f(source, source_labels, opts, device, bar)
+        if opts.constancy == "class" and source_labels is None:
+            print(
+                "error: --constancy class needs a labelled source (one sub-folder per class)",
+                file=sys.stderr,
+            )
+            return 2
+        model, acc = pretrain_classifier(source, source_labels, opts, device, bar)
+        f, head = model.encoder, model.head if source_labels is not None else None
         what = "classification" if source_labels is not None else "rotation"
         log.info("f pretrained: %s accuracy %.1f%% on held-out source", what, 100 * acc)
-        save_encoder(f, run_dir / ENCODER)
-    _, history = train(source, target, f, opts, run_dir, args.resume, device, bar)
+        save_encoder(f, run_dir / ENCODER, head)
+    try:
+        _, history = train(source, target, f, opts, run_dir, args.resume, device, bar, head)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     last = history[-1] if history else {}
     meta = {
         "trainer": "backend.train_dtn",

@@ -91,6 +91,16 @@ def train_judge(images: Tensor, labels: Tensor, steps: int, seed: int) -> Judge:
 
 
 @torch.no_grad()
+def confusion(model: nn.Module, x: Tensor, labels: Tensor) -> list[list[int]]:
+    """counts[true][predicted] of ``model`` on float images in [-1, 1]."""
+    model.eval()
+    pred = torch.cat([model(c).argmax(1) for c in x.split(500)])
+    counts = torch.zeros(10, 10, dtype=torch.long)
+    counts.index_put_((labels, pred), torch.ones_like(pred), accumulate=True)
+    return counts.tolist()
+
+
+@torch.no_grad()
 def accuracy(model: nn.Module, x: Tensor, labels: Tensor) -> float:
     """Top-1 accuracy of ``model`` on float images in [-1, 1]."""
     model.eval()
@@ -172,6 +182,7 @@ def main() -> int:
         "judge_on_raw_printed_test": accuracy(judge, to_pm1(src_test), y_src_test),
         "judge_on_G_printed_test": accuracy(judge, g_src * 2 - 1, y_src_test),
         "judge_on_G_handwritten_test": accuracy(judge, g_tgt * 2 - 1, y_tgt_test),
+        "confusion_G_printed_test": confusion(judge, g_src * 2 - 1, y_src_test),
         "f_rotation_or_class_val_accuracy": f_val,
         "seconds": {"f": t_f, "judge": t_judge, "dtn": t_dtn, "total": time.monotonic() - t0},
         "options": asdict(opts),
@@ -190,6 +201,12 @@ def main() -> int:
     ):
         print(f"| {key} | {100 * results[key]:.2f} % |")
     print(f"| f (printed, held-out tenth of train) | {100 * f_val:.2f} % |")
+    print("\njudge on G(printed test), rows = true digit, columns = read as\n")
+    print("| digit | " + " | ".join(map(str, range(10))) + " | recall |")
+    print("|---" * 12 + "|")
+    for d, row in enumerate(results["confusion_G_printed_test"]):
+        recall = 100 * row[d] / max(1, sum(row))
+        print(f"| {d} | " + " | ".join(map(str, row)) + f" | {recall:.0f} % |")
     print(f"seconds: {json.dumps({k: round(v) for k, v in results['seconds'].items()})}")
 
     rows = []

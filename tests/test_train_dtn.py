@@ -18,6 +18,8 @@ from backend.train_dtn import (
     DtnTrainer,
     load_encoder,
     load_folder,
+    load_head,
+    pretrain_classifier,
     pretrain_f,
     save_encoder,
     train,
@@ -124,6 +126,41 @@ def test_training_beats_chance_and_losses_fall(
     ]
 
 
+@pytest.fixture(scope="module")
+def classifier(domains: dict[str, torch.Tensor]):
+    torch.manual_seed(0)
+    model, _ = pretrain_classifier(domains["src"], domains["src_y"], FAST)
+    return model
+
+
+def test_class_constancy_beats_chance(classifier, domains, tmp_path: Path) -> None:
+    """L_CONST on f's class posteriors: G(source) still reads as the right target class."""
+    opts = DtnOptions(**{**FAST.__dict__, "constancy": "class"})
+    net, history = train(
+        domains["src"], domains["tgt"], classifier.encoder, opts, head=classifier.head
+    )
+    assert np.mean([h["const"] for h in history[-10:]]) < np.mean(
+        [h["const"] for h in history[:10]]
+    )
+    with torch.no_grad():
+        out = net(domains["test"].float() / 255)
+    acc = nearest_centroid_accuracy(domains["tgt"], domains["tgt_y"], out, domains["test_y"])
+    raw = nearest_centroid_accuracy(
+        domains["tgt"], domains["tgt_y"], domains["test"].float() / 255, domains["test_y"]
+    )
+    print(f"class constancy: G(source) {acc:.3f}, raw source {raw:.3f}")
+    assert acc > max(0.6, raw + 0.25), (acc, raw)
+
+
+def test_class_constancy_needs_the_head(classifier) -> None:
+    """Without f's pretraining head, class constancy is refused with the way out."""
+    opts = DtnOptions(**{**FAST.__dict__, "constancy": "class"})
+    with pytest.raises(ValueError, match="head f was pretrained with"):
+        DtnTrainer(classifier.encoder, opts, torch.device("cpu"))
+    with pytest.raises(ValueError, match="constancy must be one of code, class"):
+        DtnOptions(constancy="pixels")
+
+
 def test_d_rates_fakes_in_the_same_batch_mix_for_g(encoder, domains) -> None:
     """Every D call (its own step and g's GAN loss) sees fakes and real targets together.
 
@@ -170,6 +207,16 @@ def test_encoder_round_trip(encoder, tmp_path: Path) -> None:
     g = load_encoder(tmp_path / "f.pth")
     x = torch.rand(3, 3, 32, 32) * 2 - 1
     assert torch.allclose(f(x), g(x))
+    assert load_head(tmp_path / "f.pth") is None
+
+
+def test_encoder_round_trip_with_head(classifier, tmp_path: Path) -> None:
+    """f's pretraining head travels in f.pth and gives the same class posteriors back."""
+    save_encoder(classifier.encoder, tmp_path / "f.pth", classifier.head)
+    f, head = load_encoder(tmp_path / "f.pth"), load_head(tmp_path / "f.pth")
+    assert head is not None
+    x = torch.rand(3, 3, 32, 32) * 2 - 1
+    assert torch.allclose(head(f(x).flatten(1)), classifier(x), atol=1e-6)
 
 
 def _write(images: torch.Tensor, labels: torch.Tensor | None, folder: Path) -> None:
@@ -217,3 +264,25 @@ def test_train_command_imports_model(
     assert "exists already" in capsys.readouterr().err
     assert cli_main([*argv[:-6], "--iterations", "5", "--f-iterations", "3", "--resume"]) == 0
     assert torch.load(run / CHECKPOINT, weights_only=True)["step"] == 5
+    assert load_head(run / "f.pth") is not None  # a labelled source keeps f's head
+
+
+def test_train_command_class_constancy(
+    domains: dict[str, torch.Tensor], tmp_path: Path, capsys
+) -> None:
+    """`--constancy class` trains from a labelled source and is refused for an unlabelled one."""
+    _write(domains["src"][:40], domains["src_y"][:40], tmp_path / "src")
+    _write(domains["tgt"][:40], None, tmp_path / "tgt")
+    common = [
+        "--target", str(tmp_path / "tgt"), "--models-dir", str(tmp_path / "models"),
+        "--width", "0.0625", "--code-dim", "8", "--batch", "4", "--iterations", "3",
+        "--f-iterations", "3", "--device", "cpu", "--constancy", "class",
+    ]  # fmt: skip
+    argv = ["train", "dtn", "--source", str(tmp_path / "src"), "--name", "cls", *common]
+    assert cli_main([*argv, "--run-dir", str(tmp_path / "run1")]) == 0
+    entry = ModelStore(tmp_path / "models").entries("dtn")[0]
+    assert entry.meta["options"]["constancy"] == "class"
+    flat = ["train", "dtn", "--source", str(tmp_path / "tgt"), "--name", "flat", *common]
+    assert cli_main([*flat, "--run-dir", str(tmp_path / "run2")]) == 2
+    assert "needs a labelled source" in capsys.readouterr().err
+    assert [e.name for e in ModelStore(tmp_path / "models").entries("dtn")] == ["cls"]
