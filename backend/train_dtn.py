@@ -1,8 +1,9 @@
 """Train a DTN: ``python -m backend train dtn --source DIR --target DIR --name NAME``.
 
 G = g∘f (Taigman et al., ICLR 2017; ``algorithms.md`` §6). f is fixed and pretrained: given with
-``--encoder`` or pretrained here by :func:`pretrain_f` as a classifier on the source folder (one
-sub-folder per class; a folder without class sub-folders trains f on a 4-way rotation pretext).
+``--encoder`` or pretrained here by :func:`pretrain_classifier` as a classifier on the source
+folder (one sub-folder per class; a folder without class sub-folders trains f on a 4-way rotation
+pretext).
 Only g is trained, against a ternary D, with
 
     L_D = CE(D(G(s)), FAKE_SOURCE) + CE(D(G(t)), FAKE_TARGET) + CE(D(t), REAL_TARGET)
@@ -144,22 +145,6 @@ def _batch(images: Tensor, idx: Tensor, device: torch.device) -> Tensor:
 # f ------------------------------------------------------------------------------------------
 
 
-def pretrain_f(
-    images: Tensor,
-    labels: Tensor | None,
-    opts: DtnOptions,
-    device: torch.device | None = None,
-    progress: Progress | None = None,
-) -> tuple[Encoder, float]:
-    """Train f as a classifier of the (uint8) source ``images``; return (frozen f, accuracy).
-
-    With ``labels`` None, f learns to tell the rotation (0/90/180/270°) of each image instead.
-    The accuracy is measured on a held-out tenth (on the training data when there are < 20).
-    """
-    model, acc = pretrain_classifier(images, labels, opts, device, progress)
-    return model.encoder, acc
-
-
 def pretrain_classifier(
     images: Tensor,
     labels: Tensor | None,
@@ -167,7 +152,12 @@ def pretrain_classifier(
     device: torch.device | None = None,
     progress: Progress | None = None,
 ) -> tuple[Classifier, float]:
-    """:func:`pretrain_f`, returning f together with its frozen head (as a Classifier)."""
+    """Train f as a classifier of the (uint8) source ``images``; return (frozen f + head, accuracy).
+
+    f is ``.encoder`` of the result, its head ``.head``. With ``labels`` None, f learns to tell
+    the rotation (0/90/180/270°) of each image instead. The accuracy is measured on a held-out
+    tenth (on the training data when there are < 20).
+    """
     device = device or torch.device("cpu")
     gen = torch.Generator().manual_seed(opts.seed)
     torch.manual_seed(opts.seed)
@@ -479,6 +469,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
     if not _has(parser, "--device"):
         parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    choices = {"constancy": CONSTANCY}
     helps = {
         "size": "image side (power of two >= 32)",
         "width": "channel multiplier of f, g and D (1 = the paper's digit nets)",
@@ -505,7 +496,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         parser.add_argument(
             flag,
-            choices=CONSTANCY if fld.name == "constancy" else None,
+            choices=choices.get(fld.name),
             type=type(getattr(d, fld.name)),
             default=getattr(d, fld.name),
             help=f"{helps.get(fld.name, fld.name.replace('_', ' '))} (default %(default)s)",

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend import digits
-from backend.train_dtn import DtnOptions, ProgressBar, pretrain_classifier, train
+from backend.train_dtn import CONSTANCY, DtnOptions, ProgressBar, pretrain_classifier, train
 
 
 class Judge(nn.Module):
@@ -125,7 +125,7 @@ def main() -> int:
     p.add_argument("--gamma", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=0, help="seeds f, g and D (not the judge)")
-    p.add_argument("--constancy", choices=("code", "class"), default="class")
+    p.add_argument("--constancy", choices=CONSTANCY, default="class")
     p.add_argument("--diff-augment", action="store_true", help="DiffAugment for D")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--import-as", help="install the trained G as a dtn model under this name")

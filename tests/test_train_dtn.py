@@ -20,7 +20,6 @@ from backend.train_dtn import (
     load_folder,
     load_head,
     pretrain_classifier,
-    pretrain_f,
     save_encoder,
     train,
 )
@@ -92,10 +91,20 @@ def domains() -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def encoder(domains: dict[str, torch.Tensor]):
+def pretrained(domains: dict[str, torch.Tensor]):
     torch.manual_seed(0)
-    f, acc = pretrain_f(domains["src"], domains["src_y"], FAST)
-    return f, acc
+    return pretrain_classifier(domains["src"], domains["src_y"], FAST)
+
+
+@pytest.fixture(scope="module")
+def encoder(pretrained):
+    model, acc = pretrained
+    return model.encoder, acc
+
+
+@pytest.fixture(scope="module")
+def classifier(pretrained):
+    return pretrained[0]
 
 
 def test_pretrain_f_learns_source_classes(encoder) -> None:
@@ -124,13 +133,6 @@ def test_training_beats_chance_and_losses_fall(
         "step_000030.png",
         "step_000060.png",
     ]
-
-
-@pytest.fixture(scope="module")
-def classifier(domains: dict[str, torch.Tensor]):
-    torch.manual_seed(0)
-    model, _ = pretrain_classifier(domains["src"], domains["src_y"], FAST)
-    return model
 
 
 def test_class_constancy_beats_chance(classifier, domains, tmp_path: Path) -> None:
