@@ -7,6 +7,7 @@ pretext).
 Only g is trained, against a ternary D, with
 
     L_D = CE(D(G(s)), FAKE_SOURCE) + CE(D(G(t)), FAKE_TARGET) + CE(D(t), REAL_TARGET)
+          (+ r1/2 · ‖∇ₜ log D_real(t)‖², the R1 penalty of Mescheder et al. 2018, with ``--r1``)
     L_G = L_GANG + α·L_CONST + β·L_TID + γ·L_TV
     L_GANG = CE(D(G(s)), REAL_TARGET) + CE(D(G(t)), REAL_TARGET)
     L_CONST = MSE(f(G(s)), f(s)),  L_TID = MSE(G(t), t)
@@ -82,6 +83,7 @@ class DtnOptions:
     beta: float = 15.0
     gamma: float = 0.0
     g_steps: int = 1
+    r1: float = 0.0
     diff_augment: bool = False
     constancy: str = "code"
     f_iterations: int = 1000
@@ -203,6 +205,17 @@ def pretrain_classifier(
 # g and D ------------------------------------------------------------------------------------
 
 
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al., ICML 2018): mean ‖∇ₓ log D_real(x)‖² over the real targets ``real``.
+
+    Penalising the slope of D's "real" score around the real images keeps D from sharpening
+    without bound, which is what makes the adversarial game swing (``real`` must require grad).
+    """
+    score = real_logits.log_softmax(1)[:, REAL_TARGET].sum()
+    (grad,) = torch.autograd.grad(score, real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
 class DtnTrainer:
     """One DTN training run's nets and optimisers; :meth:`step` does one D and one g update."""
 
@@ -248,16 +261,21 @@ class DtnTrainer:
         def labels(n: int, c: int) -> Tensor:
             return torch.full((n,), c, dtype=torch.long, device=self.device)
 
-        logits = self._d(torch.cat([fake.detach(), xt]))
+        real = xt.detach().requires_grad_(True) if o.r1 else xt
+        logits = self._d(torch.cat([fake.detach(), real]))
         target = torch.cat(
             [labels(n_s, FAKE_SOURCE), labels(n_t, FAKE_TARGET), labels(n_t, REAL_TARGET)]
         )
         loss_d = F.cross_entropy(logits, target) * 3
+        out: dict[str, float] = {"d": loss_d.item()}
+        if o.r1:
+            penalty = r1_penalty(logits[n_s + n_t :], real)
+            loss_d = loss_d + o.r1 / 2 * penalty
+            out["r1"] = penalty.item()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
-        out: dict[str, float] = {"d": loss_d.item()}
         for i in range(o.g_steps):
             if i:
                 fake = self.g(torch.cat([zs, zt]))
@@ -478,6 +496,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "beta": "weight of L_TID (identity on the target)",
         "gamma": "weight of total variation",
         "g_steps": "g updates per D update",
+        "r1": "weight γ of D's R1 penalty on real targets (0: off; steadies training)",
         "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
         "f_iterations": "steps of f pretraining (when no --encoder is given)",
         "constancy": "L_CONST on f's codes (the paper) or its class posteriors (labelled source)",

@@ -8,7 +8,8 @@
    DTN and labelled by the independent classifier) and held-out test.
 3. f: a classifier of printed digits (``backend.train_dtn.pretrain_classifier``), then frozen;
    L_CONST compares f's class posteriors (``--constancy class``, the default) or its codes.
-4. DTN: g and the ternary D trained with f fixed (``backend.train_dtn.train``).
+4. DTN: g and the ternary D trained with f fixed (``backend.train_dtn.train``), with D's R1
+   penalty (``--r1 1``, the default here; 0 turns it off).
 5. Independent judge C: a small CNN trained only on the handwritten training split. We report
    C's accuracy on held-out handwritten digits, on raw printed test digits (baseline) and on
    G(printed test digits): the paper's metric (90.66 % on SVHN → MNIST).
@@ -116,7 +117,7 @@ def main() -> int:
     p.add_argument("--train-source", type=int, default=10000, help="printed training digits")
     p.add_argument("--test-source", type=int, default=2000, help="printed test digits")
     p.add_argument("--iterations", type=int, default=2000)
-    p.add_argument("--f-iterations", type=int, default=600)
+    p.add_argument("--f-iterations", type=int, default=3000)
     p.add_argument("--judge-steps", type=int, default=3000)
     p.add_argument("--width", type=float, default=0.25)
     p.add_argument("--batch", type=int, default=64)
@@ -124,6 +125,7 @@ def main() -> int:
     p.add_argument("--beta", type=float, default=15.0)
     p.add_argument("--gamma", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--r1", type=float, default=1.0, help="D's R1 penalty weight (0: off)")
     p.add_argument("--seed", type=int, default=0, help="seeds f, g and D (not the judge)")
     p.add_argument("--constancy", choices=CONSTANCY, default="class")
     p.add_argument("--diff-augment", action="store_true", help="DiffAugment for D")
@@ -158,6 +160,7 @@ def main() -> int:
         beta=args.beta,
         gamma=args.gamma,
         lr=args.lr,
+        r1=args.r1,
         seed=args.seed,
         diff_augment=args.diff_augment,
         constancy=args.constancy,

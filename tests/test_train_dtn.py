@@ -20,6 +20,7 @@ from backend.train_dtn import (
     load_folder,
     load_head,
     pretrain_classifier,
+    r1_penalty,
     save_encoder,
     train,
 )
@@ -113,12 +114,14 @@ def test_pretrain_f_learns_source_classes(encoder) -> None:
     assert acc > 0.9
 
 
+@pytest.mark.parametrize("r1", [0.0, 1.0])
 def test_training_beats_chance_and_losses_fall(
-    encoder, domains: dict[str, torch.Tensor], tmp_path: Path
+    encoder, domains: dict[str, torch.Tensor], tmp_path: Path, r1: float
 ) -> None:
     """A short DTN run lowers the content losses and G(source) reads as the right target class."""
     f, _ = encoder
-    net, history = train(domains["src"], domains["tgt"], f, FAST, tmp_path)
+    opts = DtnOptions(**{**FAST.__dict__, "r1": r1})
+    net, history = train(domains["src"], domains["tgt"], f, opts, tmp_path)
     content = [FAST.alpha * h["const"] + FAST.beta * h["tid"] for h in history]
     assert np.mean(content[-10:]) < 0.5 * np.mean(content[:10])
     with torch.no_grad():
@@ -187,6 +190,34 @@ def test_d_rates_fakes_in_the_same_batch_mix_for_g(encoder, domains) -> None:
         handle.remove()
     assert len(seen) == 3  # D's step, then g's two steps
     assert all(n == 6 + 5 + 5 and diff == 0 for n, diff in seen), seen
+
+
+def test_r1_penalty_is_the_squared_slope_of_the_real_score() -> None:
+    """For a linear D (logits = x·W) the slope of log p_real is W_real − Σ_k p_k W_k."""
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(12, 3, generator=gen)
+    x = torch.randn(5, 3, 2, 2, generator=gen).requires_grad_(True)
+    logits = x.flatten(1) @ w
+    p = logits.softmax(1).detach()
+    slope = w[:, 2] - p @ w.T  # (5, 12)
+    expected = slope.pow(2).sum(1).mean()
+    assert torch.allclose(r1_penalty(logits, x), expected, atol=1e-5)
+
+
+def test_r1_enters_d_update(encoder, domains) -> None:
+    """``r1`` > 0 reports the penalty and changes D's step; 0 leaves the step as it was."""
+    f, _ = encoder
+    xs, xt = domains["src"][:6].float() / 127.5 - 1, domains["tgt"][:5].float() / 127.5 - 1
+
+    def one_step(r1: float) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+        trainer = DtnTrainer(f, DtnOptions(**{**FAST.__dict__, "r1": r1}), torch.device("cpu"))
+        return trainer.step(xs, xt), trainer.d.state_dict()
+
+    (plain, d_plain), (_, d_again) = one_step(0.0), one_step(0.0)
+    penalised, d_penalised = one_step(10.0)
+    assert "r1" not in plain and penalised["r1"] > 0
+    assert all(torch.equal(d_plain[k], d_again[k]) for k in d_plain)
+    assert any(not torch.equal(d_plain[k], d_penalised[k]) for k in d_plain)
 
 
 def test_resume_continues_from_checkpoint(encoder, domains: dict[str, torch.Tensor], tmp_path):
@@ -272,7 +303,7 @@ def test_train_command_imports_model(
 def test_train_command_class_constancy(
     domains: dict[str, torch.Tensor], tmp_path: Path, capsys
 ) -> None:
-    """`--constancy class` trains from a labelled source and is refused for an unlabelled one."""
+    """`--constancy class` (and `--r1`) train from a labelled source; an unlabelled one refuses."""
     _write(domains["src"][:40], domains["src_y"][:40], tmp_path / "src")
     _write(domains["tgt"][:40], None, tmp_path / "tgt")
     common = [
@@ -281,9 +312,10 @@ def test_train_command_class_constancy(
         "--f-iterations", "3", "--device", "cpu", "--constancy", "class",
     ]  # fmt: skip
     argv = ["train", "dtn", "--source", str(tmp_path / "src"), "--name", "cls", *common]
-    assert cli_main([*argv, "--run-dir", str(tmp_path / "run1")]) == 0
+    assert cli_main([*argv, "--r1", "1", "--run-dir", str(tmp_path / "run1")]) == 0
     entry = ModelStore(tmp_path / "models").entries("dtn")[0]
-    assert entry.meta["options"]["constancy"] == "class"
+    assert entry.meta["options"]["constancy"] == "class" and entry.meta["options"]["r1"] == 1.0
+    assert "r1" in entry.meta["final_losses"]
     flat = ["train", "dtn", "--source", str(tmp_path / "tgt"), "--name", "flat", *common]
     assert cli_main([*flat, "--run-dir", str(tmp_path / "run2")]) == 2
     assert "needs a labelled source" in capsys.readouterr().err
