@@ -17,6 +17,10 @@ pretrained as a classifier) L_CONST compares f's class posteriors instead of its
 CE(h(f(G(s))), softmax(h(f(s)))) with h the frozen head f was pretrained with, so G must keep
 what the source image shows but may redraw its style (docs/quality-dtn.md).
 
+With ``--ema D`` the model saved is an exponential moving average (decay D) of g's weights from
+step ``--ema-start`` on, with BatchNorm statistics measured afresh for the averaged weights
+(Yazıcı et al., ICLR 2019: averaging smooths the late swings of GAN training).
+
 The run folder holds ``f.pth`` (f, and the head it was pretrained with),
 ``checkpoint.pth`` (every ``--checkpoint-every`` steps; ``--resume`` continues from it),
 ``samples/step_NNNNNN.png`` (rows: source, G(source), target, G(target)) and ``model.pth``, which
@@ -26,6 +30,7 @@ is imported into the models folder as kind ``dtn`` at the end.
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import math
 import sys
@@ -84,6 +89,8 @@ class DtnOptions:
     gamma: float = 0.0
     g_steps: int = 1
     r1: float = 0.0
+    ema: float = 0.0
+    ema_start: int = 1000
     diff_augment: bool = False
     constancy: str = "code"
     f_iterations: int = 1000
@@ -240,6 +247,7 @@ class DtnTrainer:
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=opts.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=opts.lr, betas=betas)
         self.step_no = 0
+        self.g_ema: Generator | None = None
         self.aug_gen = torch.Generator().manual_seed(opts.seed + 1)
 
     def _d(self, x: Tensor) -> Tensor:
@@ -297,7 +305,47 @@ class DtnTrainer:
             self.opt_g.step()
         out.update(gang=gan.item(), const=const.item(), tid=tid.item(), g=loss_g.item())
         self.step_no += 1
+        self._track_average()
         return out
+
+    @torch.no_grad()
+    def _track_average(self) -> None:
+        """Fold g's weights into the moving average (from step ``ema_start`` on, if ``ema``)."""
+        o = self.opts
+        if not o.ema or self.step_no < o.ema_start:
+            return
+        if self.g_ema is None:
+            self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
+            return
+        for avg, live in zip(self.g_ema.parameters(), self.g.parameters(), strict=True):
+            avg.lerp_(live, 1 - o.ema)
+
+    @torch.no_grad()
+    def averaged_g(self, source: Tensor, target: Tensor, batches: int = 100) -> Generator:
+        """The weight-averaged g with BatchNorm statistics measured afresh for those weights.
+
+        The running statistics of the live g belong to the live weights, so they are recomputed
+        (a plain mean over ``batches`` mixed source + target batches of uint8 images, as in
+        training). Returns a copy in eval mode; the trainer keeps training the live g.
+        """
+        if self.g_ema is None:
+            raise ValueError("no weight average yet: set ema and train past ema_start")
+        g = copy.deepcopy(self.g_ema)
+        for m in g.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average
+        g.train()
+        gen = torch.Generator().manual_seed(self.opts.seed + 2)
+        n = self.opts.batch
+        for _ in range(batches):
+            xs = _batch(source, torch.randint(0, len(source), (n,), generator=gen), self.device)
+            xt = _batch(target, torch.randint(0, len(target), (n,), generator=gen), self.device)
+            g(torch.cat([self.f(xs), self.f(xt)]))
+        for m in g.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.1
+        return g.eval()
 
     def _constancy(self, z_fake: Tensor, z_source: Tensor) -> Tensor:
         """L_CONST between f(G(s)) and f(s): code MSE, or CE to the source's class posterior."""
@@ -313,11 +361,11 @@ class DtnTrainer:
         self.g.eval()
         return self.g(self.f(x))
 
-    def transfer(self) -> DomainTransfer:
-        """The trained G = g∘f as a CPU :class:`DomainTransfer` in eval mode."""
+    def transfer(self, g: Generator | None = None) -> DomainTransfer:
+        """G = g∘f (the live g, or ``g``) as a CPU :class:`DomainTransfer` in eval mode."""
         net = DomainTransfer(self.cfg)
         net.f.load_state_dict(self.f.state_dict())
-        net.g.load_state_dict(self.g.state_dict())
+        net.g.load_state_dict((g or self.g).state_dict())
         return net.eval()
 
     def state_dict(self) -> dict[str, Any]:
@@ -331,6 +379,7 @@ class DtnTrainer:
             "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
+            **({"g_ema": self.g_ema.state_dict()} if self.g_ema is not None else {}),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -340,6 +389,9 @@ class DtnTrainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step_no = int(state["step"])
+        if "g_ema" in state:
+            self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
+            self.g_ema.load_state_dict(state["g_ema"])
 
 
 def save_encoder(f: Encoder, path: Path, head: nn.Linear | None = None) -> None:
@@ -431,7 +483,8 @@ def train(
             sample_grid(trainer, xs, xt, run_dir / "samples" / f"step_{step:06d}.png")
         if ckpt is not None and (step % opts.checkpoint_every == 0 or step == opts.iterations):
             _save_atomic(trainer.state_dict(), ckpt)
-    net = trainer.transfer()
+    averaged = trainer.averaged_g(source, target) if trainer.g_ema is not None else None
+    net = trainer.transfer(averaged)
     if run_dir is not None:
         _save_atomic(net.state_dict(), run_dir / MODEL)
     return net, history
@@ -497,6 +550,8 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "gamma": "weight of total variation",
         "g_steps": "g updates per D update",
         "r1": "weight γ of D's R1 penalty on real targets (0: off; steadies training)",
+        "ema": "decay of a moving average of g's weights, saved as the model (0: the last g)",
+        "ema_start": "step from which g's weights are averaged (with --ema)",
         "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
         "f_iterations": "steps of f pretraining (when no --encoder is given)",
         "constancy": "L_CONST on f's codes (the paper) or its class posteriors (labelled source)",

@@ -126,6 +126,8 @@ def main() -> int:
     p.add_argument("--gamma", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--r1", type=float, default=1.0, help="D's R1 penalty weight (0: off)")
+    p.add_argument("--ema", type=float, default=0.0, help="g weight-average decay (0: last g)")
+    p.add_argument("--ema-start", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0, help="seeds f, g and D (not the judge)")
     p.add_argument("--constancy", choices=CONSTANCY, default="class")
     p.add_argument("--diff-augment", action="store_true", help="DiffAugment for D")
@@ -161,6 +163,8 @@ def main() -> int:
         gamma=args.gamma,
         lr=args.lr,
         r1=args.r1,
+        ema=args.ema,
+        ema_start=args.ema_start,
         seed=args.seed,
         diff_augment=args.diff_augment,
         constancy=args.constancy,

@@ -220,6 +220,43 @@ def test_r1_enters_d_update(encoder, domains) -> None:
     assert any(not torch.equal(d_plain[k], d_penalised[k]) for k in d_plain)
 
 
+def test_weight_average_of_g(encoder, domains, tmp_path: Path) -> None:
+    """With ``ema``, g's weights are averaged from ``ema_start`` on and the average is the model.
+
+    Its BatchNorm statistics are measured afresh for the averaged weights; the checkpoint keeps
+    the average so a resumed run continues it.
+    """
+    f, _ = encoder
+    opts = DtnOptions(**{**FAST.__dict__, "iterations": 4, "ema": 0.5, "ema_start": 2})
+    trainer = DtnTrainer(f, opts, torch.device("cpu"))
+    xs, xt = domains["src"][:8].float() / 127.5 - 1, domains["tgt"][:8].float() / 127.5 - 1
+    snapshots = []
+    for _ in range(4):
+        trainer.step(xs, xt)
+        snapshots.append([p.detach().clone() for p in trainer.g.parameters()])
+    expected = [0.25 * a + 0.25 * b + 0.5 * c for a, b, c in zip(*snapshots[1:], strict=True)]
+    assert trainer.g_ema is not None
+    for avg, want in zip(trainer.g_ema.parameters(), expected, strict=True):
+        assert torch.allclose(avg, want, atol=1e-6)
+    averaged = trainer.averaged_g(domains["src"], domains["tgt"], batches=3)
+    live_bn, avg_bn = trainer.g.net[1], averaged.net[1]
+    assert not averaged.training and not torch.allclose(live_bn.running_mean, avg_bn.running_mean)
+    assert torch.equal(trainer.g_ema.net[0].weight, averaged.net[0].weight)
+
+    train(domains["src"][:32], domains["tgt"][:32], f, opts, tmp_path)
+    saved = torch.load(tmp_path / "model.pth", weights_only=True)
+    ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert torch.equal(saved["g.net.0.weight"], ckpt["g_ema"]["net.0.weight"])
+    assert not torch.equal(saved["g.net.0.weight"], ckpt["g"]["net.0.weight"])
+    resumed = DtnTrainer(f, opts, torch.device("cpu"))
+    resumed.load_state_dict(ckpt)
+    assert resumed.g_ema is not None and torch.equal(
+        resumed.g_ema.net[0].weight, ckpt["g_ema"]["net.0.weight"]
+    )
+    with pytest.raises(ValueError, match="no weight average yet"):
+        DtnTrainer(f, FAST, torch.device("cpu")).averaged_g(domains["src"], domains["tgt"])
+
+
 def test_resume_continues_from_checkpoint(encoder, domains: dict[str, torch.Tensor], tmp_path):
     """A resumed run starts at the saved step and ends where an extended run would."""
     f, _ = encoder
