@@ -9,7 +9,8 @@
 3. f: a classifier of printed digits (``backend.train_dtn.pretrain_classifier``), then frozen;
    L_CONST compares f's class posteriors (``--constancy class``, the default) or its codes.
 4. DTN: g and the ternary D trained with f fixed (``backend.train_dtn.train``), with D's R1
-   penalty (``--r1 1``, the default here; 0 turns it off).
+   penalty (``--r1 1``, the default here; 0 turns it off); the model is a moving average of g's
+   weights from step 1,000 on (``--ema 0.995``; 0 keeps the last g).
 5. Independent judge C: a small CNN trained only on the handwritten training split. We report
    C's accuracy on held-out handwritten digits, on raw printed test digits (baseline) and on
    G(printed test digits): the paper's metric (90.66 % on SVHN → MNIST).
@@ -126,7 +127,7 @@ def main() -> int:
     p.add_argument("--gamma", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--r1", type=float, default=1.0, help="D's R1 penalty weight (0: off)")
-    p.add_argument("--ema", type=float, default=0.0, help="g weight-average decay (0: last g)")
+    p.add_argument("--ema", type=float, default=0.995, help="g weight-average decay (0: last g)")
     p.add_argument("--ema-start", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0, help="seeds f, g and D (not the judge)")
     p.add_argument("--constancy", choices=CONSTANCY, default="class")
