@@ -35,7 +35,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -331,20 +331,16 @@ class DtnTrainer:
         if self.g_ema is None:
             raise ValueError("no weight average yet: set ema and train past ema_start")
         g = copy.deepcopy(self.g_ema)
-        for m in g.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.reset_running_stats()
-                m.momentum = None  # cumulative average
-        g.train()
         gen = torch.Generator().manual_seed(self.opts.seed + 2)
         n = self.opts.batch
-        for _ in range(batches):
-            xs = _batch(source, torch.randint(0, len(source), (n,), generator=gen), self.device)
-            xt = _batch(target, torch.randint(0, len(target), (n,), generator=gen), self.device)
-            g(torch.cat([self.f(xs), self.f(xt)]))
-        for m in g.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.momentum = 0.1
+
+        def codes() -> Iterator[Tensor]:
+            for _ in range(batches):
+                xs = _batch(source, torch.randint(0, len(source), (n,), generator=gen), self.device)
+                xt = _batch(target, torch.randint(0, len(target), (n,), generator=gen), self.device)
+                yield torch.cat([self.f(xs), self.f(xt)])
+
+        torch.optim.swa_utils.update_bn(codes(), g)  # cumulative mean, momenta restored
         return g.eval()
 
     def _constancy(self, z_fake: Tensor, z_source: Tensor) -> Tensor:
