@@ -28,6 +28,7 @@ from backend.faces import (
     estimate_similarity,
     mean_template,
     paste_back,
+    paste_back_region,
     transform_for,
     warp_to_frame,
 )
@@ -394,6 +395,10 @@ def test_paste_back_is_differentiable_and_bounded() -> None:
     x0, y0, x1, y1 = frame_bounds(tf, 120, 140)
     assert 0 <= x0 < x1 <= 140 and 0 <= y0 < y1 <= 120
     assert weight[..., :y0, :].sum() == 0 and weight[..., y1:, :].sum() == 0
+    part, part_weight, box = paste_back_region(change, tf, (120, 140), feather=0.2)
+    assert box == (x0, y0, x1, y1)
+    torch.testing.assert_close(part, content[..., y0:y1, x0:x1], rtol=0, atol=0)
+    torch.testing.assert_close(part_weight, weight[..., y0:y1, x0:x1], rtol=0, atol=0)
     far = Similarity(similarity(0.01, 0, -50, -50))  # the frame lies outside the image
     content, weight = paste_back(change, far, (60, 60))
     assert weight.sum() == 0 and content.sum() == 0

@@ -21,6 +21,7 @@ from backend.faces.align import (
     mean_template,
     normalised_landmarks,
     paste_back,
+    paste_back_region,
     transform_for,
     warp_to_frame,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "mean_template",
     "normalised_landmarks",
     "paste_back",
+    "paste_back_region",
     "transform_for",
     "warp_to_frame",
 ]

@@ -184,12 +184,29 @@ def paste_back(
     or ``src * (1 - weight) + weight * edited`` for an edited frame.
     """
     height, width = out_hw
-    device = change.device
     content = change.new_zeros(1, change.shape[1], height, width)
     weight = change.new_zeros(1, 1, height, width)
+    part, part_weight, (x0, y0, x1, y1) = paste_back_region(change, transform, out_hw, feather)
+    content[..., y0:y1, x0:x1] = part
+    weight[..., y0:y1, x0:x1] = part_weight
+    return content, weight
+
+
+def paste_back_region(
+    change: Tensor,
+    transform: Similarity,
+    out_hw: tuple[int, int],
+    feather: float = 0.1,
+) -> tuple[Tensor, Tensor, tuple[int, int, int, int]]:
+    """``paste_back`` restricted to the frame's bounding box ``(x0, y0, x1, y1)`` in the source
+    (clipped to it): (content (1, C, y1-y0, x1-x0), weight (1, 1, …), box). Outside the box the
+    weight is 0. Cheaper than ``paste_back`` on large pictures (no full-size tensors)."""
+    height, width = out_hw
+    device = change.device
     x0, y0, x1, y1 = frame_bounds(transform, height, width)
     if x1 <= x0 or y1 <= y0:
-        return content, weight
+        empty = change.new_zeros(1, change.shape[1], 0, 0)
+        return empty, change.new_zeros(1, 1, 0, 0), (x0, y0, x0, y0)
     centres = _pixel_centres(y1 - y0, x1 - x0, device) + torch.tensor(
         [x0, y0], dtype=torch.float64, device=device
     )
@@ -197,9 +214,7 @@ def paste_back(
     w = frame_weight(unit, feather).to(change.dtype)[None, None]
     size = change.shape[-1], change.shape[-2]
     frame_px = unit * torch.tensor(size, dtype=unit.dtype, device=device)
-    content[..., y0:y1, x0:x1] = _sample(change, frame_px, "zeros") * (w > 0)
-    weight[..., y0:y1, x0:x1] = w
-    return content, weight
+    return _sample(change, frame_px, "zeros") * (w > 0), w, (x0, y0, x1, y1)
 
 
 def frame_bounds(transform: Similarity, height: int, width: int) -> tuple[int, int, int, int]:
