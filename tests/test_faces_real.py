@@ -148,6 +148,10 @@ def test_aligned_face_lands_on_the_template(finder: FaceFinder) -> None:
     )
     image = to_tensor(np.asarray(canvas))
     (face,) = finder.find(image)
+    assert not face.landmarks.is_inference() and not face.landmarks.requires_grad
+    leaf = image.clone().requires_grad_(True)
+    align(leaf, face, size=64)[0].mean().backward()  # gradients reach the picture
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
     aligned, tf = align(image, face, size=256)
     assert abs(tf.angle - np.radians(15)) < np.radians(6), np.degrees(tf.angle)
     framed = torch.nn.functional.pad(aligned, (64, 64, 64, 64), mode="replicate")

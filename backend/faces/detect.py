@@ -91,7 +91,7 @@ class FaceFinder:
     def default_min_face(self, height: int, width: int) -> float:
         return max(self.min_face_px, self.min_face_rel * min(height, width))
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: callers may edit landmarks or backprop through align
     def find(self, image: Tensor, min_face: float | None = None) -> list[Face]:
         """Faces in ``image`` (1, 3, H, W) RGB in [0, 1], sorted by box size, largest first."""
         if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
