@@ -34,7 +34,7 @@ from backend.faces import (
 )
 from backend.faces import weights as FW
 from backend.faces.align import frame_bounds, frame_weight
-from backend.faces.detect import nms_min, regress, square
+from backend.faces.detect import in_selection, nms_min, regress, square
 from backend.filters.base import Context
 from backend.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
 
@@ -268,12 +268,35 @@ def test_pyramid_scales() -> None:
 
 def test_find_checks_shape_and_handles_tiny_images() -> None:
     finder = FaceFinder(random_mtcnn())
+    with pytest.raises(ValueError, match="positive"):
+        finder.find(torch.rand(1, 3, 64, 64), min_face=0)
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         finder.find(torch.rand(3, 64, 64))
     assert finder.find(torch.rand(1, 3, 10, 40)) == []
     faces = finder.find(torch.rand(1, 3, 64, 80), min_face=12)
     assert all(isinstance(f, Face) and f.landmarks.shape == (5, 2) for f in faces)
     assert [f.size for f in faces] == sorted((f.size for f in faces), reverse=True)
+
+
+def test_in_selection_keeps_faces_whose_landmarks_are_selected() -> None:
+    def face_at(x: float, y: float) -> Face:
+        marks = torch.tensor(
+            [[x - 10, y], [x + 10, y], [x, y + 8], [x - 7, y + 16], [x + 7, y + 16]]
+        )
+        return Face((x - 20, y - 20, x + 20, y + 30), marks, 0.99)
+
+    mask = torch.zeros(1, 1, 100, 200)
+    mask[..., :, :100] = 1.0  # the left half is selected
+    inside, straddling, outside, off = (
+        face_at(50, 40),
+        face_at(100, 40),
+        face_at(150, 40),
+        face_at(-30, 40),
+    )
+    kept = in_selection([inside, straddling, outside, off], mask)
+    assert kept == [inside]
+    assert in_selection([straddling], mask, threshold=0.4) == [straddling]  # 2 of 5 points
+    assert in_selection([inside], mask * 0.4) == []
 
 
 def test_face_shifted() -> None:

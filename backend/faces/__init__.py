@@ -25,7 +25,7 @@ from backend.faces.align import (
     transform_for,
     warp_to_frame,
 )
-from backend.faces.detect import LANDMARKS, Face, FaceFinder
+from backend.faces.detect import LANDMARKS, Face, FaceFinder, in_selection
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -36,6 +36,7 @@ __all__ = [
     "align",
     "estimate_similarity",
     "frame_weight",
+    "in_selection",
     "mean_template",
     "normalised_landmarks",
     "paste_back",

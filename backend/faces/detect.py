@@ -99,6 +99,8 @@ class FaceFinder:
         height, width = int(image.shape[-2]), int(image.shape[-1])
         if min_face is None:
             min_face = self.default_min_face(height, width)
+        if not min_face > 0:
+            raise ValueError(f"min_face must be a positive size in pixels, got {min_face}")
         if min(height, width) < 12 or min_face > min(height, width):
             return []
         pixels = image.to(self.device, torch.float32).clamp(0, 1) * 255.0
@@ -238,6 +240,24 @@ def nms_min(boxes: Tensor, scores: Tensor, threshold: float) -> Tensor:
         overlap = inter / torch.minimum(area[i], area[rest]).clamp(min=1e-9)
         order = rest[overlap <= threshold]
     return torch.tensor(keep, dtype=torch.long, device=boxes.device)
+
+
+def in_selection(faces: Sequence[Face], mask: Tensor, threshold: float = 0.5) -> list[Face]:
+    """The faces whose five landmarks are, on average, selected: mean of ``mask`` (1, 1, H, W) in
+    [0, 1] (the same pixel grid as the searched image) at the landmarks' pixels ≥ ``threshold``.
+    Landmarks outside the picture count as unselected."""
+    height, width = mask.shape[-2:]
+    plane = mask.reshape(height, width).float().cpu()
+    kept = []
+    for face in faces:
+        cols = face.landmarks[:, 0].floor().long()
+        rows = face.landmarks[:, 1].floor().long()
+        inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
+        values = torch.zeros(len(cols))
+        values[inside] = plane[rows[inside], cols[inside]]
+        if float(values.mean()) >= threshold:
+            kept.append(face)
+    return kept
 
 
 def boxes_of(faces: Sequence[Face]) -> Tensor:
