@@ -37,6 +37,7 @@ from backend.faces.align import frame_bounds, frame_weight
 from backend.faces.detect import in_selection, nms_min, regress, square
 from backend.filters.base import Context
 from backend.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
+from tests.fake_faces import CentredFaceFinder
 
 
 @pytest.fixture(autouse=True)
@@ -455,3 +456,17 @@ def test_mtcnn_state_dict_names_match_the_wheel_layout() -> None:
     keys = set(MTCNN().state_dict())
     assert {"pnet.conv4_1.weight", "rnet.dense5_2.bias", "onet.dense6_3.weight"} <= keys
     assert len(keys) == 13 + 16 + 21
+
+
+def test_centred_fake_finder_frames_the_centre() -> None:
+    """tests/fake_faces.CentredFaceFinder: one face whose frame is the central square; none on a
+    flat picture; usable through Context like the real finder."""
+    ctx = Context(face_finder_factory=CentredFaceFinder)
+    (face,) = ctx.face_finder().find(torch.rand(1, 3, 100, 200))
+    assert face.box == (70.0, 20.0, 130.0, 80.0)
+    tf = transform_for(face)
+    corners = tf.inverse().apply(torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64))
+    torch.testing.assert_close(
+        corners, torch.tensor([[70.0, 20.0], [130.0, 80.0]], dtype=torch.float64), atol=1e-4, rtol=0
+    )
+    assert ctx.face_finder().find(torch.full((1, 3, 50, 50), 0.3)) == []
