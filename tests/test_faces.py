@@ -33,7 +33,7 @@ from backend.faces import (
     warp_to_frame,
 )
 from backend.faces import weights as FW
-from backend.faces.align import frame_bounds, frame_weight
+from backend.faces.align import frame_bounds, frame_mask, frame_weight
 from backend.faces.detect import in_selection, nms_min, regress, square
 from backend.filters.base import Context
 from backend.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
@@ -423,6 +423,7 @@ def test_paste_back_is_differentiable_and_bounded() -> None:
     assert box == (x0, y0, x1, y1)
     torch.testing.assert_close(part, content[..., y0:y1, x0:x1], rtol=0, atol=0)
     torch.testing.assert_close(part_weight, weight[..., y0:y1, x0:x1], rtol=0, atol=0)
+    torch.testing.assert_close(frame_mask(tf, (120, 140), feather=0.2), weight)
     far = Similarity(similarity(0.01, 0, -50, -50))  # the frame lies outside the image
     content, weight = paste_back(change, far, (60, 60))
     assert weight.sum() == 0 and content.sum() == 0

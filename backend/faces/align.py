@@ -217,6 +217,15 @@ def paste_back_region(
     return _sample(change, frame_px, "zeros") * (w > 0), w, (x0, y0, x1, y1)
 
 
+def frame_mask(
+    transform: Similarity, out_hw: tuple[int, int], feather: float = 0.1, device: str = "cpu"
+) -> Tensor:
+    """(1, 1, H, W) weight of the frame in the source: 1 inside, feathered edge, 0 outside (e.g.
+    to protect or to select a face: ``frame_mask(transform_for(face, template), (H, W))``)."""
+    ones = torch.ones(1, 1, 2, 2, device=device)
+    return paste_back(ones, transform, out_hw, feather)[1]
+
+
 def frame_bounds(transform: Similarity, height: int, width: int) -> tuple[int, int, int, int]:
     """Integer pixel box (x0, y0, x1, y1) of an H × W image that holds the whole frame, clipped."""
     corners = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
