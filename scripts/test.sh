@@ -25,7 +25,7 @@ echo "== stubs"
 python scripts/gen_protos.py --check
 echo "== pytest"
 set +e
-python -m pytest -m "not gpu" "$@"
+python -m pytest "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then
