@@ -5,8 +5,9 @@
 Top row: GENKI-4K faces pasted on textured 512² canvases (1, 2 and 3 faces, one tilted by 15°),
 Gogh's portrait and Renoir's landscape (no face expected), each with the boxes found (green,
 score above) and landmarks (eyes red, nose yellow, mouth corners blue); pasted squares are
-thin white. Bottom row: every found face warped to the canonical frame (128², DEFAULT_TEMPLATE,
-template points as white crosses). Needs the mtcnn weights and ../shared/data.
+thin white; then any ``--extra`` pictures. Bottom rows: every found face warped to the
+canonical frame (128², shown at 112²; DEFAULT_TEMPLATE as white crosses). Needs the mtcnn
+weights and ../shared/data.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from scripts.face_canvases import (  # noqa: E402
     to_tensor,
 )
 
-TILE = 300
+TILE = 256
+FRAME = 112
 COLOURS = ((255, 40, 40), (255, 40, 40), (255, 220, 0), (40, 120, 255), (40, 120, 255))
 
 
-def pictures() -> list[tuple[str, np.ndarray, list]]:
-    """(title, RGB, pasted squares) of the sheet's pictures."""
+def pictures(extra: list[Path] | None = None) -> list[tuple[str, np.ndarray, list]]:
+    """(title, RGB, pasted squares) of the sheet's pictures (``extra`` files appended)."""
     rng = np.random.default_rng(7)
     smile, plain = genki_files("smile"), genki_files("non_smile")
     out = []
@@ -51,6 +53,9 @@ def pictures() -> list[tuple[str, np.ndarray, list]]:
     for name in ("Gogh.jpg", "Renoir.jpg"):
         with Image.open(doodle / name) as im:
             out.append((name, np.asarray(im.convert("RGB")), []))
+    for path in extra or []:
+        with Image.open(path) as im:
+            out.append((path.name, np.asarray(im.convert("RGB")), []))
     return out
 
 
@@ -77,6 +82,7 @@ def draw(rgb: np.ndarray, faces: list, squares: list, title: str) -> Image.Image
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", type=Path, default=Path("faces-detections.png"))
+    ap.add_argument("--extra", type=Path, nargs="*", default=[], help="more pictures to add")
     args = ap.parse_args()
     import torch
 
@@ -86,7 +92,7 @@ def main() -> None:
     torch.set_num_threads(1)
     finder = FaceFinder.load(dirs.weights_dir())
     tiles, frames = [], []
-    for title, rgb, squares in pictures():
+    for title, rgb, squares in pictures(args.extra):
         image = to_tensor(rgb)
         faces = finder.find(image)
         tiles.append(draw(rgb, faces, squares, title))
@@ -97,17 +103,17 @@ def main() -> None:
             for x, y in (DEFAULT_TEMPLATE * 128).tolist():
                 d.line([x - 3, y, x + 3, y], fill=(255, 255, 255))
                 d.line([x, y - 3, x, y + 3], fill=(255, 255, 255))
-            frames.append(fim)
+            frames.append(fim.resize((FRAME, FRAME), Image.Resampling.LANCZOS))
     cols = 3
     rows = -(-len(tiles) // cols)
     sheet_w = cols * TILE
-    per_row = sheet_w // 128
+    per_row = sheet_w // FRAME
     frame_rows = -(-len(frames) // per_row)
-    sheet = Image.new("RGB", (sheet_w, rows * TILE + frame_rows * 128), (20, 20, 20))
+    sheet = Image.new("RGB", (sheet_w, rows * TILE + frame_rows * FRAME), (20, 20, 20))
     for i, tile in enumerate(tiles):
         sheet.paste(tile, ((i % cols) * TILE, (i // cols) * TILE))
     for i, fim in enumerate(frames):
-        sheet.paste(fim, ((i % per_row) * 128, rows * TILE + (i // per_row) * 128))
+        sheet.paste(fim, ((i % per_row) * FRAME, rows * TILE + (i // per_row) * FRAME))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     # 256 colours keep the sheet small enough for the repository (< 300 KB)
     sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
