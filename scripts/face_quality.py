@@ -9,6 +9,9 @@
 - flip consistency: mean landmark distance between a canvas and its mirror image (mirrored back,
   left/right swapped), over the inter-ocular distance (a landmark-noise measure that needs no
   annotations).
+
+    python scripts/face_quality.py --template 300   # re-measure backend.faces.DEFAULT_TEMPLATE
+
 GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 """
 
@@ -25,7 +28,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor  # noqa: E402
+from scripts.face_canvases import (  # noqa: E402
+    GENKI,
+    genki_files,
+    paste_faces,
+    textured_canvas,
+    to_tensor,
+)
 
 SIDES = {1: (140, 260), 2: (120, 200), 3: (100, 150)}
 
@@ -35,11 +44,50 @@ def ordered(lm) -> bool:  # lm: a (5, 2) tensor
     return lx < rx and mlx < mrx and max(ly, ry) < ny < min(mly, mry)
 
 
+def template(count: int, seed: int = 0) -> None:
+    """Print the symmetrised mean landmarks of ``count`` GENKI crops (the ``DEFAULT_TEMPLATE``
+    measurement: crops drawn with ``random.Random(seed)``, upscaled to 192² (bicubic), padded
+    with 64 px of grey; crops without a face skipped)."""
+    import random
+
+    import torch
+    from PIL import Image
+    from torch.nn import functional as F
+
+    from backend import dirs
+    from backend.faces import FaceFinder
+
+    torch.set_num_threads(1)
+    finder = FaceFinder.load(dirs.weights_dir())
+    files = sorted(GENKI.glob("*/*.jpg"))
+    random.Random(seed).shuffle(files)
+    points = []
+    for path in files[:count]:
+        with Image.open(path) as im:
+            face = im.convert("RGB").resize((192, 192), Image.Resampling.BICUBIC)
+        canvas = F.pad(to_tensor(np.asarray(face)), (64, 64, 64, 64), value=0.5)
+        found = finder.find(canvas)
+        if found:
+            points.append((found[0].landmarks.double() - 64) / 192)
+    mean = torch.stack(points).mean(0)
+    mirrored = mean[[1, 0, 2, 4, 3]].clone()
+    mirrored[:, 0] = 1 - mirrored[:, 0]
+    print(f"{len(points)} of {count} crops with a face; mean landmarks (unit frame):")
+    print(np.round(mean.numpy(), 4).tolist())
+    print("symmetrised:")
+    print(np.round(((mean + mirrored) / 2).numpy(), 4).tolist())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--canvases", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--template", type=int, default=0, metavar="N",
+                    help="instead: measure DEFAULT_TEMPLATE on N GENKI crops (seed 0)")  # fmt: skip
     args = ap.parse_args()
+    if args.template:
+        template(args.template)
+        return
     import torch
     from torchvision.ops import box_iou
 
