@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from backend import imaging
-from backend.errors import BadImage, ParamError
+from backend.errors import BadImage, ParamError, shown
 from backend.filters.base import Filter, FilterInput, StepCallback
 from backend.imaging import WireImage
 from backend.params import parse_values, schema_of
@@ -49,13 +49,20 @@ def _decode(job: Job, flt: Filter, max_pixels: int) -> _Decoded:
         for name, extra in job.extras.items()
     }
     dynamic = flt.dynamic_choices()
-    layer_params = {s.name for s in schema_of(flt.params, dynamic) if s.kind == "layer"}
+    layer_params = set(layer_names(flt))
     stray = sorted(set(job.extras) - layer_params)
     if stray:
         takes = ", ".join(sorted(layer_params)) or "none"
-        raise ParamError(f"extra layer '{stray[0]}' is not a layer parameter (takes: {takes})")
+        raise ParamError(
+            f"extra layer '{shown(stray[0])}' is not a layer parameter (takes: {takes})"
+        )
     params = parse_values(flt.params, job.params, dynamic, layers=list(job.extras))
     return _Decoded(params, layer, mask, extras)
+
+
+def layer_names(flt: Filter) -> list[str]:
+    """Names of the filter's layer parameters: the extra layers a request may carry."""
+    return [s.name for s in schema_of(flt.params) if s.kind == "layer"]
 
 
 def validate(job: Job, flt: Filter, max_pixels: int = imaging.DEFAULT_MAX_PIXELS) -> Any:
