@@ -52,7 +52,7 @@ import torch
 from torch import Tensor, nn
 
 from backend.dirs import models_dir
-from backend.errors import NlfError
+from backend.errors import Broken, NlfError
 from backend.nets import cyclegan_arch
 from backend.nets.resnet_generator import clean_state_dict
 
@@ -90,6 +90,10 @@ CYCLEGAN_PRETRAINED = (
 
 class ModelError(NlfError, ValueError):
     """A model file is unreadable, unsafe or does not fit its kind; or a model name is unknown."""
+
+
+class ModelBroken(Broken, ModelError):
+    """An installed model's file is missing or changed since import (FAILED_PRECONDITION)."""
 
 
 @dataclass(frozen=True)
@@ -328,13 +332,24 @@ class ModelStore:
                 return self._cache[key]
             path = self.root / rec["file"]
             if not path.is_file():
-                raise ModelError(f"model file '{path}' is missing; import '{name}' again")
+                raise ModelBroken(f"model file '{path}' is missing", self._reinstall(entry))
             if sha256_of(path) != rec["sha256"]:
-                raise ModelError(f"model file '{path}' changed since import (sha256 mismatch)")
+                raise ModelBroken(
+                    f"model file '{path}' changed since import (sha256 mismatch)",
+                    self._reinstall(entry),
+                )
             net, _ = _check_and_build(get_kind(entry.kind), read_state_dict(path), path.name)
             self._cache = {k: v for k, v in self._cache.items() if k[:2] != (name, part)}
             self._cache[key] = (entry.kind, net)
             return self._cache[key]
+
+    def _reinstall(self, entry: ModelEntry) -> str:
+        """The commands that replace a broken model by a fresh import of its original file."""
+        flag = dir_flag(self.root)
+        return (
+            f"python -m backend models import FILE --name {entry.name} --kind {entry.kind} "
+            f"--replace{flag}"
+        )
 
     # fetch --------------------------------------------------------------------------------
     def fetch(
