@@ -10,10 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+import torch
 
 from backend.errors import Cancelled
 
 _local = threading.local()
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 @contextmanager
@@ -32,3 +36,29 @@ def checkpoint() -> None:
     stop = getattr(_local, "stop", None)
     if stop is not None and stop.is_set():
         raise Cancelled("cancelled")
+
+
+def checked(net: M) -> M:
+    """``net`` with a :func:`checkpoint` before each of its convolutions and before each of their
+    gradients (added once per net), so a cancel stops even one long forward or backward pass (a
+    big tile, a large working size on a CPU) within about a second."""
+    if not getattr(net, "_nlf_cancel_checked", False):
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.conv._ConvNd):
+                module.register_forward_pre_hook(_check_hook)
+                module.register_forward_hook(_check_backward)
+        net._nlf_cancel_checked = True  # type: ignore[assignment]
+    return net
+
+
+def _check_hook(module: torch.nn.Module, args: object) -> None:
+    checkpoint()
+
+
+def _check_backward(module: torch.nn.Module, args: object, output: object) -> None:
+    if isinstance(output, torch.Tensor) and output.requires_grad:
+        output.register_hook(_check_grad)
+
+
+def _check_grad(grad: torch.Tensor) -> None:
+    checkpoint()

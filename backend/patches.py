@@ -24,6 +24,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.cancel import checkpoint
+
 MAX_ELEMENTS = 1 << 25
 """Default bound on the response tensor of one chunk (32 Mi values = 128 MiB in fp32)."""
 
@@ -119,6 +121,7 @@ class PatchBank:
         index = torch.zeros((h, w), dtype=torch.long, device=target.device)
         with torch.no_grad():
             for start in range(0, len(self), step):
+                checkpoint()  # a cancel must not wait for the whole style swap
                 stop = min(start + step, len(self))
                 value, arg = self._chunk_scores(target, target_sem, start, stop, *norms).max(0)
                 better = value > best
@@ -144,6 +147,7 @@ class PatchBank:
         out = self.patches.new_zeros(1, c, out_h, out_w)
         rows = max(1, max_elements // max(1, w * c * k * k))
         for r0 in range(0, h, rows):
+            checkpoint()
             r1 = min(h, r0 + rows)
             cols = self.patches[index[r0:r1].flatten()].flatten(1).T.unsqueeze(0)
             block = F.fold(cols, (r1 - r0 + k - 1, w + k - 1), k)

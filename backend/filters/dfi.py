@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from backend import attributes
+from backend.cancel import checked
 from backend.errors import Broken, Missing, ParamError, WeightsMissing
 from backend.features import VGGFeatures
 from backend.filters.base import (
@@ -286,7 +287,7 @@ class DeepFeatureInterpolation(Filter):
         return cached
 
     def run(self, job: FilterInput, p: DfiParams, on_step: StepCallback) -> list[OutputLayer]:
-        backbone = self.ctx.backbone()
+        backbone = checked(self.ctx.backbone())
         pack = self._pack(p.attribute, backbone.name)
         resolution = p.resolution or pack.resolution
         need = backbone.min_size_for(pack.layers)
