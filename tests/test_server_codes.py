@@ -44,6 +44,20 @@ def test_non_utf8_string_is_invalid_argument(live_server) -> None:
         assert c.run("test_invert", make_layer(2, 2)).layers
 
 
+def test_undecodable_unary_request_is_invalid_argument(live_server) -> None:
+    """Bytes that are no protobuf message on a unary call are INVALID_ARGUMENT too."""
+    with grpc.insecure_channel(live_server.address) as ch:
+        status = ch.unary_unary(
+            "/nlf.v1.Filters/GetStatus",
+            request_serializer=lambda b: b,
+            response_deserializer=pb.StatusResponse.FromString,
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            status(b"\xff\xff\xff", timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+        assert status(b"", timeout=10).protocol_version == 1
+
+
 def test_huge_names_are_cut_in_messages(client) -> None:
     """A 200 KB filter id or parameter name comes back cut, with its own code (the client once
     saw RESOURCE_EXHAUSTED because the whole id was echoed in the status)."""
