@@ -29,6 +29,9 @@ from backend.cancel import checkpoint
 MAX_ELEMENTS = 1 << 25
 """Default bound on the response tensor of one chunk (32 Mi values = 128 MiB in fp32)."""
 
+CPU_CHUNK_MACS = 1 << 30
+"""On the CPU, also bound one chunk's multiply-adds, so the match checks for a cancel often."""
+
 _EPS = 1e-8
 
 
@@ -117,6 +120,9 @@ class PatchBank:
         norms = self._norms(target, target_sem)
         h, w = target.shape[-2] - self.k + 1, target.shape[-1] - self.k + 1
         step = chunk_size(h * w, max_elements)
+        if target.device.type == "cpu":  # chunks of ~0.1-0.5 s: a cancel is seen within a second
+            per_patch = h * w * int(target.shape[1]) * self.k * self.k
+            step = min(step, max(1, CPU_CHUNK_MACS // max(1, per_patch)))
         best = torch.full((h, w), float("-inf"), device=target.device, dtype=target.dtype)
         index = torch.zeros((h, w), dtype=torch.long, device=target.device)
         with torch.no_grad():
