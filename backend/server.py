@@ -28,6 +28,7 @@ from backend.errors import (
     ParamError,
     QueueFull,
     UnknownFilter,
+    shown,
 )
 from backend.jobs import Job, layer_names, validate
 from backend.registry import Registry
@@ -143,7 +144,7 @@ class FiltersService(pb_grpc.FiltersServicer):
                 flt = self.registry.get(job.filter_id)
                 validate(job, flt, self.limits.max_pixels)
                 ticket = Ticket(job, flt)
-                if not context.add_callback(partial(self._cancel, ticket)):
+                if not context.add_callback(partial(self._call_ended, ticket)):
                     raise Cancelled("the client went away")
                 position = self.worker.submit(ticket)
                 yield pb.RunEvent(queued=pb.Queued(position=position))
@@ -152,13 +153,23 @@ class FiltersService(pb_grpc.FiltersServicer):
             if ticket is not None:
                 self._cancel(ticket)
             if _gone(exc, context):
-                log.info("Run ended by the client (%s)", type(exc).__name__)
+                if ticket is None:  # with a ticket, _call_ended has said so
+                    log.info("Run ended by the client during its upload")
                 return
             code, message = status_for(exc)
             context.abort(code, message)
         finally:
             if ticket is not None:
                 ticket.stop.set()
+
+    def _call_ended(self, ticket: Ticket) -> None:
+        """grpc calls this when the call ends for any reason; a job not over by then (its stop
+        event unset) was cancelled by the client or lost with its connection."""
+        if not ticket.stop.is_set():
+            log.info(
+                "Run ended by the client: its %s job is cancelled", shown(ticket.job.filter_id)
+            )
+        self._cancel(ticket)
 
     def _cancel(self, ticket: Ticket) -> None:
         """Stop ``ticket``'s job; a job still waiting leaves the queue at once."""
