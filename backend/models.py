@@ -52,7 +52,7 @@ import torch
 from torch import Tensor, nn
 
 from backend.dirs import models_dir
-from backend.errors import NlfError
+from backend.errors import Broken, NlfError, shown
 from backend.nets import cyclegan_arch
 from backend.nets.resnet_generator import clean_state_dict
 
@@ -61,7 +61,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 MAIN = "main"
 PAIR = ("a_to_b", "b_to_a")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""Model names: no dot (a pair's files are NAME.a_to_b.pth), nothing a shell or a file system
+would read specially, no control characters (matched with ``fullmatch``)."""
 
 CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/{name}.pth"
 """Official address of the pretrained single-direction CycleGAN generators."""
@@ -88,8 +90,22 @@ CYCLEGAN_PRETRAINED = (
 )
 
 
+def check_name(name: str) -> None:
+    """Raise ModelError unless ``name`` is 1-64 letters, digits, ``-`` or ``_`` (first one a
+    letter or digit)."""
+    if not _NAME.fullmatch(name):
+        raise ModelError(
+            f"model name {shown(repr(name))} must be 1-64 letters, digits, '-' or '_' "
+            "(starting with a letter or digit)"
+        )
+
+
 class ModelError(NlfError, ValueError):
     """A model file is unreadable, unsafe or does not fit its kind; or a model name is unknown."""
+
+
+class ModelBroken(Broken, ModelError):
+    """An installed model's file is missing or changed since import (FAILED_PRECONDITION)."""
 
 
 @dataclass(frozen=True)
@@ -268,8 +284,7 @@ class ModelStore:
         ``path`` is one state-dict file, or a training folder with ``latest_net_G_A.pth`` and
         ``latest_net_G_B.pth`` (imported as the pair a_to_b / b_to_a). Raises ModelError.
         """
-        if not _NAME.match(name):
-            raise ModelError(f"model name '{name}' must be 1-64 of A-Z a-z 0-9 . _ - ")
+        check_name(name)
         src = Path(path)
         k = get_kind(kind)
         if src.is_dir():
@@ -285,6 +300,19 @@ class ModelStore:
         existing = self._read()["models"]
         if name in existing and not replace:
             raise ModelError(f"a model named '{name}' exists already (choose another name)")
+        theirs = {
+            rec["file"]: other
+            for other, e in existing.items()
+            if other != name
+            for rec in e.get("parts", {}).values()
+        }
+        for part in files:
+            dest_name = f"{name}.pth" if part == MAIN else f"{name}.{part}.pth"
+            if dest_name in theirs:
+                raise ModelError(
+                    f"model name '{name}' would overwrite {dest_name} of model "
+                    f"'{theirs[dest_name]}'; choose another name"
+                )
         arch: dict[str, Any] = {}
         for file in files.values():
             _, arch = _check_and_build(k, read_state_dict(file), file.name)
@@ -311,7 +339,10 @@ class ModelStore:
         data = self._read()
         data["models"].pop(name, None)
         self._write(data)
+        kept = {rec["file"] for e in data["models"].values() for rec in e.get("parts", {}).values()}
         for rec in entry.parts.values():
+            if rec["file"] in kept:  # another model's file (names from before the charset rule)
+                continue
             (self.root / rec["file"]).unlink(missing_ok=True)
 
     # load ---------------------------------------------------------------------------------
@@ -328,13 +359,24 @@ class ModelStore:
                 return self._cache[key]
             path = self.root / rec["file"]
             if not path.is_file():
-                raise ModelError(f"model file '{path}' is missing; import '{name}' again")
+                raise ModelBroken(f"model file '{path}' is missing", self._reinstall(entry))
             if sha256_of(path) != rec["sha256"]:
-                raise ModelError(f"model file '{path}' changed since import (sha256 mismatch)")
+                raise ModelBroken(
+                    f"model file '{path}' changed since import (sha256 mismatch)",
+                    self._reinstall(entry),
+                )
             net, _ = _check_and_build(get_kind(entry.kind), read_state_dict(path), path.name)
             self._cache = {k: v for k, v in self._cache.items() if k[:2] != (name, part)}
             self._cache[key] = (entry.kind, net)
             return self._cache[key]
+
+    def _reinstall(self, entry: ModelEntry) -> str:
+        """The commands that replace a broken model by a fresh import of its original file."""
+        flag = dir_flag(self.root)
+        return (
+            f"python -m backend models import FILE --name {entry.name} --kind {entry.kind} "
+            f"--replace{flag}"
+        )
 
     # fetch --------------------------------------------------------------------------------
     def fetch(

@@ -77,6 +77,40 @@ def _outputs(inputs: list[Path], out: Path, filter_id: str, n_layers: int, src: 
     return [base.with_name(f"{base.stem}.{i + 1}{base.suffix}") for i in range(n_layers)]
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, None when there is none: a file read under one name
+    and written under another (a hard link, a symlink, ``./x``) is still the same file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _check_plan(inputs: list[Path], out: Path, filter_id: str, reads: list[Path]) -> None:
+    """Refuse, before any work, outputs that two inputs share or that are a file read."""
+    read = {key: p for p in reads if (key := _identity(p)) is not None}
+    claimed: dict[Path, Path] = {}
+    for src in inputs:
+        (target,) = _outputs(inputs, out, filter_id, 1, src)
+        other = claimed.setdefault(target.absolute(), src)
+        if other != src:
+            raise SystemExit(
+                f"{other} and {src} would both be written to {target}; run them separately "
+                "or give one another name (nothing was done)"
+            )
+        _check_target(target, read)
+
+
+def _check_target(target: Path, read: dict[tuple[int, int], Path]) -> None:
+    key = _identity(target)
+    if key is not None and key in read:
+        raise SystemExit(
+            f"refusing to write {target}: it is {read[key]}, a file this command reads "
+            "(nothing was done)"
+        )
+
+
 def _runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
     if args.server:
         from backend.cli._remote import remote_runner
@@ -108,8 +142,12 @@ def apply(args: argparse.Namespace) -> int:
     inputs = _inputs(args.inputs)
     if not inputs:
         raise SystemExit("no input images found")
-    resolved_inputs = {p.resolve() for p in inputs}
     out = Path(args.output)
+    reads = inputs + [Path(f) for f in _kv(args.layer, "--layer").values()]
+    reads += [Path(args.mask)] if args.mask else []
+    _check_plan(inputs, out, args.filter_id, reads)
+    read = {key: p for p in reads if (key := _identity(p)) is not None}
+    done: set[tuple[int, int]] = set()
     failed: list[tuple[Path, str]] = []
     written = 0
     t0 = time.perf_counter()
@@ -121,9 +159,13 @@ def apply(args: argparse.Namespace) -> int:
             layers = run(layer, mask, values, extras, bar)
             targets = _outputs(inputs, out, args.filter_id, len(layers), src)
             for target, result in zip(targets, layers, strict=True):
-                if target.resolve() in resolved_inputs:
-                    raise NlfError(f"refusing to overwrite the input {target}")
+                key = _identity(target)
+                if key is not None and key in read:
+                    raise NlfError(f"refusing to overwrite {target}: it is {read[key]}, an input")
+                if key is not None and key in done:
+                    raise NlfError(f"refusing to overwrite {target}, written for another input")
                 write_image(target, result)
+                done.add(_identity(target) or (0, 0))
                 written += 1
         except (NlfError, OSError) as exc:
             failed.append((src, str(exc)))

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from backend import context, imaging
+from backend.admission import Limits
 from backend.registry import Registry
 
 
@@ -21,7 +22,25 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    """The serve flags that bound requests, checked before anything starts (ValueError)."""
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be 0-65535, got {args.port}")
+    return Limits(
+        max_queue=args.max_queue,
+        max_pixels=args.max_pixels,
+        max_total_pixels=args.max_total_pixels or 2 * args.max_pixels,
+        max_uploads=args.max_uploads,
+        upload_idle=args.upload_idle_timeout,
+    ).check()
+
+
 def serve(args: argparse.Namespace) -> int:
+    try:
+        limits = _limits(args)
+    except ValueError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
     if not _is_loopback(args.host) and not args.token:
         print(
             f"refusing to listen on {args.host} without --token: anyone on the network could "
@@ -38,8 +57,11 @@ def serve(args: argparse.Namespace) -> int:
         f"{host}:{args.port}",
         registry,
         token=args.token,
-        max_queue=args.max_queue,
-        max_pixels=args.max_pixels,
+        max_queue=limits.max_queue,
+        max_pixels=limits.max_pixels,
+        max_total_pixels=limits.max_total_pixels,
+        max_uploads=limits.max_uploads,
+        upload_idle=limits.upload_idle,
     )
     if port == 0:
         print(f"could not bind {args.host}:{args.port} (in use?)", file=sys.stderr)
@@ -70,6 +92,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=imaging.DEFAULT_MAX_PIXELS,
         help="largest layer accepted, in pixels (default 8192*8192)",
+    )
+    p.add_argument(
+        "--max-total-pixels",
+        type=int,
+        help="all layers of one job together, in pixels (default twice --max-pixels)",
+    )
+    p.add_argument(
+        "--max-uploads", type=int, default=16, help="jobs uploading at the same time (default 16)"
+    )
+    p.add_argument(
+        "--upload-idle-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="drop an upload that sends nothing for this long (default 30)",
     )
     context.add_arguments(p)
     p.set_defaults(func=serve)

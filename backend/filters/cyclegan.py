@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.cancel import checked
 from backend.errors import Missing, ParamError
 from backend.filters.base import (
     Filter,
@@ -246,7 +247,7 @@ class CycleGan(Filter):
         return cast(Generator, net.to(device=device, memory_format=fmt))
 
     def run(self, job: FilterInput, p: CycleGanParams, on_step: StepCallback) -> list[OutputLayer]:
-        net = self._network(p.model, p.direction)
+        net = checked(self._network(p.model, p.direction))
         dtype = None
         if p.precision == "auto" and job.image.device.type == "cuda":
             dtype = torch.float16
