@@ -180,8 +180,12 @@ def create_server(
     max_queue: int = 16,
     max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
     threads: int = 32,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.Server, int, Worker]:
-    """Build (not start) a server on ``address``; return it, its bound port and its worker."""
+    """Build (not start) a server on ``address``; return it, its bound port and its worker.
+
+    ``credentials`` (grpc.ssl_server_credentials): serve TLS instead of cleartext.
+    """
     worker = Worker(max_queue=max_queue, max_pixels=max_pixels)
     interceptors = [_TokenCheck(token)] if token else []
     server = grpc.server(
@@ -190,5 +194,8 @@ def create_server(
         interceptors=interceptors,
     )
     pb_grpc.add_FiltersServicer_to_server(FiltersService(registry, worker, max_pixels), server)
-    port = server.add_insecure_port(address)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     return server, port, worker

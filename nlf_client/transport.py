@@ -23,6 +23,7 @@ from .api import (
     RunResult,
     Status,
 )
+from .channel import open_channel
 from .errors import BackendError
 
 CHUNK = 3 << 20
@@ -45,11 +46,12 @@ def _error(exc: grpc.RpcError) -> BackendError:
 
 
 class Transport:
-    def __init__(self, address: str, token: Optional[str], timeout: float) -> None:
+    def __init__(
+        self, address: str, token: Optional[str], timeout: float, tls_ca: Optional[str] = None
+    ) -> None:
         self.address = address
         self.timeout = timeout
-        self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        self._channel = grpc.insecure_channel(address, options=OPTIONS)
+        self._channel, self._metadata, self.target = open_channel(address, token, tls_ca, OPTIONS)
         self._stub = pb_grpc.FiltersStub(self._channel)
 
     def wait_ready(self) -> None:
