@@ -14,11 +14,12 @@ from typing import Any
 import grpc
 import torch
 
-from backend import PROTOCOL_VERSION, __version__, imaging, wire
+from backend import PROTOCOL_VERSION, __version__, imaging, shm, wire
 from backend.device import describe
 from backend.errors import BadImage, Cancelled, Missing, ParamError, QueueFull, UnknownFilter
 from backend.jobs import validate
 from backend.registry import Registry
+from backend.shm import SharedRefused
 from backend.worker import Ticket, Worker
 from nlf_client._proto import filters_pb2 as pb
 from nlf_client._proto import filters_pb2_grpc as pb_grpc
@@ -42,6 +43,8 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
             return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
         case QueueFull():
             return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+        case SharedRefused():
+            return grpc.StatusCode.FAILED_PRECONDITION, f"shared memory refused: {exc}"
         case torch.OutOfMemoryError() | MemoryError():
             return (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -83,6 +86,7 @@ class FiltersService(pb_grpc.FiltersServicer):
             queue_length=self.worker.queue_length,
             busy=self.worker.busy,
             filters=filters,
+            shared_memory=shm.supported(),
         )
 
     def ListFilters(self, request: pb.ListFiltersRequest, context: Any) -> pb.ListFiltersResponse:
@@ -103,25 +107,31 @@ class FiltersService(pb_grpc.FiltersServicer):
 
     def Run(self, request_iterator: Iterator[pb.RunRequest], context: Any) -> Iterator[pb.RunEvent]:
         ticket: Ticket | None = None
+        shared = shm.SharedSession()
         try:
-            job, want_previews = wire.read_job(request_iterator, self.max_pixels)
+            job, want_previews = wire.read_job(request_iterator, self.max_pixels, shared)
             flt = self.registry.get(job.filter_id)
             validate(job, flt, self.max_pixels)
             ticket = Ticket(job, flt)
             context.add_callback(ticket.stop.set)
             position = self.worker.submit(ticket)
             yield pb.RunEvent(queued=pb.Queued(position=position))
-            yield from self._follow(ticket, position, want_previews)
+            yield from self._follow(ticket, position, want_previews, shared)
         except Exception as exc:
             if ticket is not None:
                 ticket.stop.set()
             code, message = status_for(exc)
+            if isinstance(exc, SharedRefused):  # the client sends the job again as chunks
+                context.set_trailing_metadata(((shm.REFUSED_KEY, "refused"),))
             context.abort(code, message)
         finally:
             if ticket is not None:
                 ticket.stop.set()
+            shared.close()
 
-    def _follow(self, ticket: Ticket, position: int, previews: bool) -> Iterator[pb.RunEvent]:
+    def _follow(
+        self, ticket: Ticket, position: int, previews: bool, shared: shm.SharedSession
+    ) -> Iterator[pb.RunEvent]:
         while True:
             try:
                 kind, payload = ticket.events.get(timeout=0.2)
@@ -142,7 +152,7 @@ class FiltersService(pb_grpc.FiltersServicer):
                     yield pb.RunEvent(preview=pb.Preview(width=w, height=h, rgba8=rgba))
             elif kind == "result":
                 seconds = time.perf_counter() - ticket.started
-                yield from wire.result_events(payload, seconds)
+                yield from wire.result_events(payload, seconds, shared)
                 return
             else:
                 raise payload

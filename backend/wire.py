@@ -10,6 +10,7 @@ from backend.errors import BadImage, ParamError
 from backend.imaging import WireImage
 from backend.jobs import Job
 from backend.params import Colour, ParamSpec
+from backend.shm import SharedRefused, SharedSession
 from nlf_client._proto import filters_pb2 as pb
 
 CHUNK = 3 << 20
@@ -38,8 +39,14 @@ def _info_size(what: str, info: pb.ImageInfo, mask: bool, max_pixels: int) -> tu
     return fmt, info.width * info.height * 4 * imaging.DTYPES[fmt].itemsize
 
 
-def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, bool]:
-    """Assemble a job from a header and its pixel chunks; raise BadImage on any inconsistency."""
+def read_job(
+    requests: Iterable[pb.RunRequest], max_pixels: int, shared: SharedSession | None = None
+) -> tuple[Job, bool]:
+    """Assemble a job from a header and its pixel chunks; raise BadImage on any inconsistency.
+
+    Images the header lists in ``shared`` come from shared memory through ``shared`` (which
+    raises SharedRefused when they cannot be used) and carry no chunks.
+    """
     it = iter(requests)
     first = next(it, None)
     if first is None or first.WhichOneof("part") != "header":
@@ -56,16 +63,19 @@ def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, b
         if name in ("layer", "mask"):
             raise BadImage(f"extra layer name '{name}' is reserved")
         announced[name] = (f"layer '{name}'", info, False)
-    buffers: dict[str, tuple[str, bytearray]] = {}
-    for key, (what, info, is_mask) in announced.items():
-        fmt, size = _info_size(what, info, is_mask, max_pixels)
-        buffers[key] = (fmt, bytearray(size))
-    filled = dict.fromkeys(buffers, 0)
+    buffers: dict[str, tuple[str, bytearray | memoryview]] = {}
+    sizes = {k: _info_size(what, info, m, max_pixels) for k, (what, info, m) in announced.items()}
+    if head.shared:
+        buffers.update(_from_shared(head, sizes, shared))
+    for key, (fmt, size) in sizes.items():
+        if key not in buffers:
+            buffers[key] = (fmt, bytearray(size))
+    filled = {k: len(buf) if k in head.shared else 0 for k, (_, buf) in buffers.items()}
     for req in it:
         if req.WhichOneof("part") != "chunk":
             raise BadImage("only one RunHeader may be sent per Run call")
         key, data = req.chunk.key, req.chunk.data
-        if key not in buffers:
+        if key not in buffers or key in head.shared:
             raise BadImage(f"pixel chunk for '{key}', which the header did not announce")
         buf = buffers[key][1]
         end = filled[key] + len(data)
@@ -95,6 +105,22 @@ def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, b
     return job, head.want_previews
 
 
+def _from_shared(
+    head: pb.RunHeader, sizes: dict[str, tuple[str, int]], shared: SharedSession | None
+) -> dict[str, tuple[str, memoryview]]:
+    """The images the header put in shared memory, verified (views: no copy)."""
+    if shared is None:
+        raise SharedRefused("this server takes no shared memory")
+    out = {}
+    for key, sp in head.shared.items():
+        if key not in sizes:
+            raise BadImage(f"shared pixels for '{key}', which the header did not announce")
+        fmt, size = sizes[key]
+        out[key] = (fmt, shared.image(key, sp, size))
+    shared.offer_results(head.result_space)
+    return out
+
+
 def chunk_events(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.RunEvent]:
     view = memoryview(data)
     for start in range(0, len(view), CHUNK):
@@ -110,9 +136,17 @@ def info_of(img: WireImage) -> pb.ImageInfo:
     )
 
 
-def result_events(layers: Sequence[WireImage], seconds: float) -> Iterator[pb.RunEvent]:
+def result_events(
+    layers: Sequence[WireImage], seconds: float, shared: SharedSession | None = None
+) -> Iterator[pb.RunEvent]:
     for layer in layers:
-        yield pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        placed = shared.place(layer.pixels) if shared is not None else None
+        event = pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        if placed is not None:
+            event.layer.shared.CopyFrom(placed)
+            yield event
+            continue
+        yield event
         yield from chunk_events(layer.name, layer.pixels)
     yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds))
 

@@ -23,6 +23,7 @@ class Client:
         token: Optional[str] = None,
         timeout: float = 10.0,
         tls_ca: Optional[str] = None,
+        shared_memory: bool = True,
     ) -> Client:
         """Connect and wait until a backend answers (BackendError UNAVAILABLE otherwise).
 
@@ -30,8 +31,10 @@ class Client:
         a gRPC target such as ``dns:///name:port``. ``tls_ca``: the PEM file of the CA that
         signed the backend's certificate (``"system"``: the system's roots); the token then
         travels as TLS call credentials. Without TLS a token is only sent to this machine.
+        ``shared_memory``: offer pixels through shared memory to a backend on this machine
+        (it must open and verify them, or the job streams as usual); False always streams.
         """
-        t = Transport(address, token, timeout, tls_ca)
+        t = Transport(address, token, timeout, tls_ca, shared_memory)
         try:
             t.wait_ready()
         except BackendError:
