@@ -58,6 +58,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _ip_of(host: str, address: str) -> Any:
     """An IP address for one of several ``host:port`` entries (names resolved once, here)."""
     try:
@@ -173,6 +181,9 @@ def open_channel(
     opts = list(options) + [("grpc.service_config", SERVICE_CONFIG), ("grpc.enable_retries", 1)]
     if tls_ca:
         roots = None if tls_ca == "system" else read_ca(tls_ca)
+        if target.target.startswith(("ipv4:", "ipv6:")) and not _is_ip(target.hosts[0]):
+            # a list of names became IP addresses: check certificates against the first name
+            opts.append(("grpc.default_authority", target.hosts[0]))
         creds = grpc.ssl_channel_credentials(root_certificates=roots)
         if token:
             creds = grpc.composite_channel_credentials(

@@ -22,13 +22,15 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs t
 TOKEN = "s3cret-token"
 
 
-def make_cert(folder: Path, name: str = "server") -> tuple[Path, Path]:
+def make_cert(
+    folder: Path, name: str = "server", san: str = "DNS:localhost,IP:127.0.0.1"
+) -> tuple[Path, Path]:
     """A self-signed P-256 certificate for localhost and 127.0.0.1 (it is its own CA)."""
     cert, key = folder / f"{name}.pem", folder / f"{name}.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
         + ["-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key)]
-        + ["-out", str(cert), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        + ["-out", str(cert), "-addext", f"subjectAltName={san}"],
         check=True,
         capture_output=True,
     )
@@ -50,6 +52,20 @@ def test_job_over_tls_with_token_as_call_credentials(tls_backend) -> None:
         assert c._t._metadata == []  # not as plain metadata: grpc's access-token credentials
         (out,) = c.run("test_invert", layer).layers
     assert np.array_equal(as_array(out)[..., :3], 255 - as_array(layer)[..., :3])
+
+
+def test_tls_over_a_list_of_named_backends(make_backend, tmp_path: Path) -> None:
+    """``localhost:p1,localhost:p2`` with a certificate naming only ``localhost``: the names
+    became IP addresses for round_robin, and the certificate is still checked by name."""
+    cert, key = make_cert(tmp_path, san="DNS:localhost")
+    creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    backends = [make_backend(token=TOKEN, credentials=creds) for _ in range(2)]
+    address = ",".join(f"localhost:{b.port}" for b in backends)
+    with Client.connect(address, token=TOKEN, tls_ca=str(cert), timeout=5) as c:
+        assert c.backend_count == 2
+        for _ in range(2):
+            (out,) = c.run("test_invert", make_layer(4, 4, seed=2)).layers
+            assert out.width == 4
 
 
 def test_tls_wrong_token_is_unauthenticated(tls_backend) -> None:
