@@ -1,6 +1,6 @@
 """Round trip of big layers through the real client and a server process over loopback.
 
-    python benchmarks/transport.py [--repeat 3]
+    python benchmarks/transport.py [--repeat 3] [--phases]
 
 The filter passes pixels through and the selection is one pixel, so the time is the transport
 path. Both paths run side by side on the same server: "streamed" = client chunking, gRPC over
@@ -30,10 +30,73 @@ CASES = [(1024, "u8"), (4096, "u8"), (8192, "u16")]
 BPP = {"u8": 4, "u16": 8}
 
 
+def phases(side: int, fmt: str, repeat: int) -> None:
+    """Where the shm path's time goes: each step of a round trip timed in one process."""
+    from _passthrough_server import PassThrough
+
+    from backend.filters.base import Context
+    from backend.imaging import WireImage
+    from backend.jobs import Job, execute
+    from backend.registry import Registry
+    from nlf_client import shm
+
+    flt = Registry(Context(), [PassThrough]).get("passthrough")
+    layer = os.urandom(side * side * BPP[fmt])
+    mask = bytearray(side * side)
+    mask[0] = 255
+    n, m = len(layer), len(mask)
+    pool = shm.SegmentPool()
+    print(f"{side}² {fmt.upper()} shm round trip by step, one process (s):")
+    for _ in range(repeat):
+        t: dict[str, float] = {}
+        seg = pool.acquire(n + m)
+        buf = seg.shm.buf
+        t0 = time.perf_counter()
+        buf[:n], buf[n : n + m] = layer, mask
+        t["client copy in"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        zlib.crc32(buf[:n]), zlib.crc32(buf[n : n + m])
+        t["client crc32"] = time.perf_counter() - t0
+        t["server crc32 (same)"] = t["client crc32"]
+        job = Job(
+            "passthrough",
+            WireImage(side, side, fmt, buf[:n]),
+            WireImage(side, side, "u8", buf[n : n + m], name="mask"),
+            {},
+            {},
+        )
+        t0 = time.perf_counter()
+        (result,) = execute(flt, job, lambda s: None)
+        t["server filter + composite"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        buf[:n] = result.pixels
+        t["server copy result"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        zlib.crc32(buf[:n])
+        t["server crc32 result"] = time.perf_counter() - t0
+        t["client crc32 result (same)"] = t["server crc32 result"]
+        t0 = time.perf_counter()
+        out = bytes(buf[:n])
+        t["client copy out (new bytes)"] = time.perf_counter() - t0
+        del job, result, out, buf
+        pool.release(seg)
+        print(
+            "  " + ", ".join(f"{k} {v:.3f}" for k, v in t.items()) + f"; sum {sum(t.values()):.3f}"
+        )
+    pool.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--phases", action="store_true", help="also time each step of the shm path in-process"
+    )
     args = parser.parse_args()
+    if args.phases:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        for side, fmt in CASES[1:]:
+            phases(side, fmt, args.repeat)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "benchmarks" / "_passthrough_server.py")],
