@@ -36,6 +36,7 @@ def segments(pid: int | None = None) -> list[str]:
 def test_job_goes_through_shared_memory(live_server, fmt: str) -> None:
     """Layer and mask through a segment, the result back through it; bit-exact outside."""
     layer = make_layer(300, 200, fmt, seed=4)
+    before = set(segments(os.getpid()))  # other tests' clients in this process may hold some
     with live_server.client() as c:
         (out,) = c.run("test_invert", layer, rect_mask(300, 200, 10, 10, 50, 40)).layers
         assert (c._t.shared_jobs, c._t.shared_refusals) == (1, 0)
@@ -43,7 +44,7 @@ def test_job_goes_through_shared_memory(live_server, fmt: str) -> None:
     a, b = as_array(out), as_array(layer)
     assert out.format == fmt and np.array_equal(a[50:], b[50:])
     assert not np.array_equal(a[10:40, 10:50, :3], b[10:40, 10:50, :3])
-    assert segments(os.getpid()) == []  # closing the client unlinked its pool
+    assert set(segments(os.getpid())) <= before  # closing the client unlinked its pool
 
 
 def test_streamed_and_shared_give_identical_results(live_server) -> None:
@@ -61,9 +62,9 @@ def test_segments_are_owner_only_and_unlinked() -> None:
     mode = os.stat(os.path.join(shm.SHM_DIR, seg.name)).st_mode
     assert stat.S_IMODE(mode) == 0o600
     pool.release(seg)
-    assert segments(os.getpid()) == [seg.name]  # kept for the next job
+    assert seg.name in segments(os.getpid())  # kept for the next job
     pool.close()
-    assert segments(os.getpid()) == []
+    assert seg.name not in segments(os.getpid())
 
 
 def test_server_that_cannot_open_the_segment_makes_the_client_stream(
@@ -142,6 +143,7 @@ def test_results_are_written_only_where_the_caller_proved_it_can_read(live_serve
 
 def test_cancel_leaves_no_segment(live_server) -> None:
     cancel = threading.Event()
+    before = set(segments(os.getpid()))
     c = live_server.client()
     threading.Timer(0.5, cancel.set).start()
     with pytest.raises(BackendError) as info:
@@ -154,9 +156,9 @@ def test_cancel_leaves_no_segment(live_server) -> None:
             cancel_event=cancel,
         )
     assert info.value.code == "CANCELLED"
-    assert segments(os.getpid()) == []  # a cancelled job's segment is not reused
+    assert set(segments(os.getpid())) <= before  # a cancelled job's segment is not kept
     c.close()
-    assert segments(os.getpid()) == []
+    assert set(segments(os.getpid())) <= before
 
 
 CLIENT = textwrap.dedent(

@@ -69,6 +69,9 @@ class _RemoteRun:
         self.retried = 0
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        self.client.close()
+
     def __call__(
         self,
         layer: WireImage,

@@ -163,6 +163,8 @@ def apply(args: argparse.Namespace) -> int:
             if why is not None:
                 failed.append((src, why))
     seconds = time.perf_counter() - t0
+    if hasattr(run, "close"):
+        run.close()  # the remote client: its channel and shared-memory segments
     print(
         f"{len(inputs) - len(failed)} of {len(inputs)} files done, {written} written, "
         f"{len(failed)} failed, {seconds:.1f} s" + _retried_note(run)
