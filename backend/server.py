@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import torch
 
-from backend import PROTOCOL_VERSION, __version__, imaging, wire
+from backend import PROTOCOL_VERSION, __version__, imaging, shm, wire
 from backend.admission import IdleUploads, Limits, Slots, UploadIdle
 from backend.decoding import SafeDecode, Undecodable
 from backend.device import describe
@@ -32,6 +32,7 @@ from backend.errors import (
 )
 from backend.jobs import Job, layer_names, validate
 from backend.registry import Registry
+from backend.shm import SharedRefused
 from backend.worker import Ticket, Worker
 from nlf_client._proto import filters_pb2 as pb
 from nlf_client._proto import filters_pb2_grpc as pb_grpc
@@ -74,6 +75,8 @@ def _status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
             return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
         case UploadIdle():
             return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)
+        case SharedRefused():
+            return grpc.StatusCode.FAILED_PRECONDITION, f"shared memory refused: {exc}"
         case torch.OutOfMemoryError() | MemoryError():
             return (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -118,6 +121,7 @@ class FiltersService(pb_grpc.FiltersServicer):
             queue_length=self.worker.queue_length,
             busy=self.worker.busy,
             filters=filters,
+            shared_memory=shm.supported(),
         )
 
     def ListFilters(self, request: pb.ListFiltersRequest, context: Any) -> pb.ListFiltersResponse:
@@ -138,9 +142,10 @@ class FiltersService(pb_grpc.FiltersServicer):
 
     def Run(self, request_iterator: Iterator[pb.RunRequest], context: Any) -> Iterator[pb.RunEvent]:
         ticket: Ticket | None = None
+        shared = shm.SharedSession()
         try:
             with self.runs.hold():
-                job, want_previews = self._upload(request_iterator, context)
+                job, want_previews = self._upload(request_iterator, context, shared)
                 flt = self.registry.get(job.filter_id)
                 validate(job, flt, self.limits.max_pixels)
                 ticket = Ticket(job, flt)
@@ -148,7 +153,7 @@ class FiltersService(pb_grpc.FiltersServicer):
                     raise Cancelled("the client went away")
                 position = self.worker.submit(ticket)
                 yield pb.RunEvent(queued=pb.Queued(position=position))
-                yield from self._follow(ticket, position, want_previews)
+                yield from self._follow(ticket, position, want_previews, shared)
         except Exception as exc:
             if ticket is not None:
                 self._cancel(ticket)
@@ -157,10 +162,13 @@ class FiltersService(pb_grpc.FiltersServicer):
                     log.info("Run ended by the client during its upload")
                 return
             code, message = status_for(exc)
+            if isinstance(exc, SharedRefused):  # the client sends the job again as chunks
+                context.set_trailing_metadata(((shm.REFUSED_KEY, "refused"),))
             context.abort(code, message)
         finally:
             if ticket is not None:
                 ticket.stop.set()
+            shared.close()
 
     def _call_ended(self, ticket: Ticket) -> None:
         """grpc calls this when the call ends for any reason; a job not over by then (its stop
@@ -176,7 +184,9 @@ class FiltersService(pb_grpc.FiltersServicer):
         ticket.stop.set()
         self.worker.withdraw(ticket)
 
-    def _upload(self, requests: Iterator[pb.RunRequest], context: Any) -> tuple[Job, bool]:
+    def _upload(
+        self, requests: Iterator[pb.RunRequest], context: Any, shared: shm.SharedSession
+    ) -> tuple[Job, bool]:
         """Header admitted before any pixel is buffered; a stalled upload is dropped."""
         with self.uploads.hold(), closing(self.idle.watch(requests, context)) as watched:
             return wire.read_job(
@@ -184,12 +194,15 @@ class FiltersService(pb_grpc.FiltersServicer):
                 self.limits.max_pixels,
                 layer_names=self._layer_names,
                 max_total_pixels=self.limits.max_total_pixels,
+                shared=shared,
             )
 
     def _layer_names(self, filter_id: str) -> list[str]:
         return layer_names(self.registry.get(filter_id))
 
-    def _follow(self, ticket: Ticket, position: int, previews: bool) -> Iterator[pb.RunEvent]:
+    def _follow(
+        self, ticket: Ticket, position: int, previews: bool, shared: shm.SharedSession
+    ) -> Iterator[pb.RunEvent]:
         while True:
             try:
                 kind, payload = ticket.events.get(timeout=0.2)
@@ -210,7 +223,7 @@ class FiltersService(pb_grpc.FiltersServicer):
                     yield pb.RunEvent(preview=pb.Preview(width=w, height=h, rgba8=rgba))
             elif kind == "result":
                 seconds = time.perf_counter() - ticket.started
-                yield from wire.result_events(payload, seconds)
+                yield from wire.result_events(payload, seconds, shared)
                 return
             else:
                 raise payload
@@ -250,9 +263,11 @@ def create_server(
     max_total_pixels: int | None = None,
     max_uploads: int = 16,
     upload_idle: float = 30.0,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.Server, int, Worker]:
     """Build (not start) a server on ``address``; return it, its bound port and its worker.
 
+    ``credentials`` (grpc.ssl_server_credentials): serve TLS instead of cleartext.
     Raises ValueError naming the flag when a limit is unusable."""
     limits = Limits(
         max_queue=max_queue,
@@ -272,5 +287,8 @@ def create_server(
         maximum_concurrent_rpcs=limits.threads + limits.max_runs,
     )
     pb_grpc.add_FiltersServicer_to_server(FiltersService(registry, worker, limits), server)
-    port = server.add_insecure_port(address)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     return server, port, worker

@@ -11,6 +11,7 @@ from backend.errors import BadImage, ParamError, shown
 from backend.imaging import WireImage
 from backend.jobs import Job
 from backend.params import Colour, ParamSpec
+from backend.shm import SharedRefused, SharedSession
 from nlf_client._proto import filters_pb2 as pb
 
 CHUNK = 3 << 20
@@ -110,16 +111,24 @@ def admit(
     return out
 
 
-def receive(requests: Iterator[pb.RunRequest], announced: Mapping[str, _Announced]) -> dict:
+def receive(
+    requests: Iterator[pb.RunRequest],
+    announced: Mapping[str, _Announced],
+    shared: Mapping[str, memoryview] | None = None,
+) -> dict:
     """Pixel chunks after the header, buffered only as they arrive (never the declared size
-    up front), each checked against its image's declared size."""
-    buffers = {key: bytearray() for key in announced}
+    up front), each checked against its image's declared size. Images in ``shared`` (already
+    verified views of shared memory) take no chunks."""
+    shared = shared or {}
+    buffers: dict[str, bytearray | memoryview] = {
+        key: shared.get(key, bytearray()) for key in announced
+    }
     for req in requests:
         if req.WhichOneof("part") != "chunk":
             raise BadImage("only one RunHeader may be sent per Run call")
         key, data = req.chunk.key, req.chunk.data
         buf = buffers.get(key)
-        if buf is None:
+        if buf is None or key in shared:
             raise BadImage(f"pixel chunk for '{shown(key)}', which the header did not announce")
         if len(buf) + len(data) > announced[key].size:
             raise BadImage(f"{announced[key].what} got more pixel bytes than its size needs")
@@ -138,14 +147,18 @@ def read_job(
     max_pixels: int,
     layer_names: Callable[[str], Collection[str]] | None = None,
     max_total_pixels: int | None = None,
+    shared: SharedSession | None = None,
 ) -> tuple[Job, bool]:
     """Assemble a job from a header and its pixel chunks; raise BadImage on any inconsistency.
 
-    The header is admitted (:func:`admit`) before any pixel is buffered."""
+    The header is admitted (:func:`admit`) before any pixel is buffered. Images the header lists
+    in ``shared`` come from shared memory through ``shared`` (which raises SharedRefused when
+    they cannot be used) and carry no chunks."""
     it = iter(requests)
     head = read_header(next(it, None))
     announced = admit(head, max_pixels, layer_names, max_total_pixels)
-    buffers = receive(it, announced)
+    views = _from_shared(head, announced, shared) if head.shared else None
+    buffers = receive(it, announced, views)
 
     def image(key: str) -> WireImage:
         a = announced[key]
@@ -164,6 +177,21 @@ def read_job(
     return job, head.want_previews
 
 
+def _from_shared(
+    head: pb.RunHeader, announced: Mapping[str, _Announced], shared: SharedSession | None
+) -> dict[str, memoryview]:
+    """The images the header put in shared memory, verified (views: no copy)."""
+    if shared is None:
+        raise SharedRefused("this server takes no shared memory")
+    out = {}
+    for key, sp in head.shared.items():
+        if key not in announced:
+            raise BadImage(f"shared pixels for '{shown(key)}', which the header did not announce")
+        out[key] = shared.image(key, sp, announced[key].size)
+    shared.offer_results(head.result_space)
+    return out
+
+
 def chunk_events(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.RunEvent]:
     view = memoryview(data)
     for start in range(0, len(view), CHUNK):
@@ -179,9 +207,17 @@ def info_of(img: WireImage) -> pb.ImageInfo:
     )
 
 
-def result_events(layers: Sequence[WireImage], seconds: float) -> Iterator[pb.RunEvent]:
+def result_events(
+    layers: Sequence[WireImage], seconds: float, shared: SharedSession | None = None
+) -> Iterator[pb.RunEvent]:
     for layer in layers:
-        yield pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        placed = shared.place(layer.pixels) if shared is not None else None
+        event = pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        if placed is not None:
+            event.layer.shared.CopyFrom(placed)
+            yield event
+            continue
+        yield event
         yield from chunk_events(layer.name, layer.pixels)
     yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds))
 

@@ -71,7 +71,7 @@ def test_garbage_bytes_never_crash(blob: bytes) -> None:
     """Random bytes either fail to parse (protobuf's error) or decode like any request."""
     try:
         req = pb.RunRequest.FromString(blob)
-    except DecodeError:  # grpc answers such a message itself; it never reaches read_job
+    except DecodeError:  # SafeDecode answers INVALID_ARGUMENT; such bytes never reach read_job
         return
     try:
         job, _ = read_job([req], max_pixels=64)

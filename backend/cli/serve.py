@@ -11,6 +11,7 @@ import threading
 from backend import context, imaging
 from backend.admission import Limits
 from backend.registry import Registry
+from backend.secrets import add_token_arguments, read_pem, token_from
 
 
 def _is_loopback(host: str) -> bool:
@@ -20,6 +21,19 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _tls(args: argparse.Namespace) -> object | None:
+    """grpc.ssl_server_credentials from --tls-cert/--tls-key (both or neither)."""
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise SystemExit("--tls-cert and --tls-key go together (the certificate and its key)")
+    import grpc
+
+    cert = read_pem(args.tls_cert, "--tls-cert", b"-----BEGIN CERTIFICATE-----")
+    key = read_pem(args.tls_key, "--tls-key", b"PRIVATE KEY-----")
+    return grpc.ssl_server_credentials([(key, cert)])
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -41,6 +55,8 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"serve: {exc}", file=sys.stderr)
         return 2
+    args.token = token_from(args)
+    credentials = _tls(args)
     if not _is_loopback(args.host) and not args.token:
         print(
             f"refusing to listen on {args.host} without --token: anyone on the network could "
@@ -49,6 +65,12 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not _is_loopback(args.host) and credentials is None:
+        print(
+            f"warning: serving {args.host} without TLS: the token and the images travel in "
+            "cleartext, and clients refuse to send a token to it. Pass --tls-cert and --tls-key.",
+            file=sys.stderr,
+        )
     from backend.server import create_server
 
     registry = Registry(context.from_args(args))
@@ -62,12 +84,14 @@ def serve(args: argparse.Namespace) -> int:
         max_total_pixels=limits.max_total_pixels,
         max_uploads=limits.max_uploads,
         upload_idle=limits.upload_idle,
+        credentials=credentials,
     )
     if port == 0:
         print(f"could not bind {args.host}:{args.port} (in use?)", file=sys.stderr)
         return 1
     server.start()
-    print(f"listening on {args.host}:{port}", flush=True)
+    tls = " (TLS)" if credentials is not None else ""
+    print(f"listening on {args.host}:{port}{tls}", flush=True)
     stopped = threading.Event()
 
     def stop(*_: object) -> None:
@@ -85,7 +109,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the gRPC backend", description=serve.__doc__)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=50051, help="0 picks a free port (printed)")
-    p.add_argument("--token", help="require 'authorization: Bearer TOKEN' on every call")
+    add_token_arguments(p, "require 'authorization: Bearer TOKEN' on every call")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (chain)")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     p.add_argument("--max-queue", type=int, default=16, help="jobs that may wait (default 16)")
     p.add_argument(
         "--max-pixels",

@@ -156,6 +156,8 @@ class NlfDocker(DockWidget):
         self.address = _named(QLineEdit(s.address), "nlf_address")
         self.token = _named(QLineEdit(s.token), "nlf_token")
         self.token.setEchoMode(QLineEdit.Password)
+        self.tls_ca = _named(QLineEdit(s.tls_ca), "nlf_tls_ca")
+        self.tls_ca.setPlaceholderText("CA file (PEM) of a TLS backend; empty = no TLS")
         self.autostart = _named(QCheckBox("Start a local backend when none answers"), "nlf_auto")
         self.autostart.setChecked(s.autostart)
         self.python = _named(QLineEdit(s.python), "nlf_python")
@@ -164,6 +166,7 @@ class NlfDocker(DockWidget):
         save.clicked.connect(self.save_settings)
         for label, w in (("Server", self.address), ("Token", self.token), ("", self.autostart)):
             form.addRow(label, w)
+        form.addRow("TLS CA file", self.tls_ca)
         form.addRow("Python", self.python)
         form.addRow(save)
         return tab
@@ -257,6 +260,7 @@ class NlfDocker(DockWidget):
             self.ctl.settings,
             address=self.address.text().strip(),
             token=self.token.text(),
+            tls_ca=self.tls_ca.text().strip(),
             autostart=self.autostart.isChecked(),
             python=self.python.text().strip(),
         )

@@ -403,6 +403,7 @@ def run_settings(procedure, config, run_data):
         current = settings.load(profile, env={})
         config.set_property("address", current.address)
         config.set_property("token", current.token)
+        config.set_property("tls-ca", current.tls_ca)
         config.set_property("autostart", current.autostart)
         if not _dialog(procedure, config, "Neural Layer Filters settings"):
             return _result(procedure, Gimp.PDBStatusType.CANCEL)
@@ -411,7 +412,11 @@ def run_settings(procedure, config, run_data):
         return _fail(procedure, run_mode, "Settings: the backend address must not be empty")
     try:
         path = settings.save_user(
-            profile, address, config.get_property("token") or "", config.get_property("autostart")
+            profile,
+            address,
+            config.get_property("token") or "",
+            config.get_property("autostart"),
+            config.get_property("tls-ca") or "",
         )
     except OSError as exc:
         return _fail(procedure, run_mode, "Settings: could not save them: %s" % exc)
@@ -424,7 +429,7 @@ def create_settings_procedure(plugin: Any, name: str) -> Any:
     proc.set_menu_label("Settings…")
     proc.add_menu_path(MENU)
     proc.set_documentation(
-        "Backend address, token and auto-start for Neural Layer Filters",
+        "Backend address(es), token, TLS CA file and auto-start for Neural Layer Filters",
         "Saved to neural-layer-filters.json in the GIMP profile folder. The environment "
         "variables NLF_SERVER, NLF_TOKEN and NLF_AUTOSTART override the file.",
         name,
@@ -434,9 +439,16 @@ def create_settings_procedure(plugin: Any, name: str) -> Any:
         "run-mode", "Run mode", "The run mode", Gimp.RunMode, Gimp.RunMode.NONINTERACTIVE, RW
     )
     proc.add_string_argument(
-        "address", "Backend address", "host:port of the backend", settings.DEFAULT_ADDRESS, RW
+        "address",
+        "Backend address",
+        "host:port; several separated by commas, or dns:///name:port",
+        settings.DEFAULT_ADDRESS,
+        RW,
     )
     proc.add_string_argument("token", "Token", "empty = none (local backend)", "", RW)
+    proc.add_string_argument(
+        "tls-ca", "TLS CA file", "PEM file of a TLS backend's CA; empty = no TLS", "", RW
+    )
     proc.add_boolean_argument(
         "autostart",
         "Start a local backend when none answers",
