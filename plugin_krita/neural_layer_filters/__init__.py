@@ -16,7 +16,7 @@ if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
 
 from krita import DockWidget, DockWidgetFactory, DockWidgetFactoryBase, Krita  # noqa: E402
 
-from .qt import QLabel  # noqa: E402
+from .qt import QLabel, scoped  # noqa: E402
 
 DOCKER_ID = "neural_layer_filters_docker"
 
@@ -46,5 +46,7 @@ except ImportError as exc:  # most often: no grpc in Krita's Python
 
 register()
 Krita.instance().addDockWidgetFactory(
-    DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, NlfDocker)
+    DockWidgetFactory(
+        DOCKER_ID, scoped(DockWidgetFactoryBase, "DockPosition", "DockRight"), NlfDocker
+    )
 )

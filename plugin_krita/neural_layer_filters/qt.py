@@ -7,7 +7,8 @@ process would crash it); otherwise PyQt6 first, then PyQt5.
 
 The rest of the plug-in writes enums scoped (``Qt.TextInteractionFlag.TextSelectableByMouse``,
 ``QImage.Format.Format_RGBA8888``), which PyQt6 requires and PyQt5 5.11+ accepts, and runs
-dialogs and loops through :func:`exec_` (PyQt6 has only ``exec``).
+dialogs and loops through :func:`exec_` (PyQt6 has only ``exec``); Krita's own enums go through
+:func:`scoped`.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def exec_(obj: Any) -> Any:
     return run()
 
 
+def scoped(owner: Any, enum: str, member: str) -> Any:
+    """``owner.enum.member``: Krita 6's own bindings (like PyQt6) scope their enums
+    (``DockWidgetFactoryBase.DockPosition.DockRight``); older Qt 5 bindings may only have
+    ``owner.member``."""
+    scope = getattr(owner, enum, None)
+    value = getattr(scope, member, None) if scope is not None else None
+    return value if value is not None else getattr(owner, member)
+
+
 def binding() -> str:
     """``"PyQt6 6.11.0"``: for the docker's "about" line and bug reports."""
     return f"PyQt{QT_MAJOR} {PYQT_VERSION}"
@@ -120,4 +130,5 @@ __all__ = [
     "binding",
     "exec_",
     "pyqtSignal",
+    "scoped",
 ]  # fmt: skip

@@ -57,7 +57,7 @@ class Suite:
 
     # -- helpers --
     def button(self, name):
-        from PyQt5.QtWidgets import QPushButton
+        from neural_layer_filters.qt import QPushButton
 
         return self.dock.findChild(QPushButton, name)
 
@@ -99,7 +99,7 @@ class Suite:
 
     # -- scenarios --
     def docker_and_menus(self):
-        from PyQt5.QtWidgets import QMenu
+        from neural_layer_filters.qt import QMenu
 
         yield from until(self.ready, 30, "the docker to list filters")
         ids = set(self.ctl.filters)

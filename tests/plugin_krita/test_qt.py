@@ -49,3 +49,15 @@ def test_scoped_enums_used_by_the_plugin_resolve():
     assert qt.Qt.TextInteractionFlag.TextSelectableByMouse is not None
     assert qt.QLineEdit.EchoMode.Password is not None
     assert qt.QColorDialog.ColorDialogOption.ShowAlphaChannel is not None
+
+
+def test_scoped_prefers_the_scoped_name_and_falls_back_to_the_flat_one():
+    class Flat:
+        DockRight = 2
+
+    class Scoped:
+        class DockPosition:
+            DockRight = 3
+
+    assert qt.scoped(Scoped, "DockPosition", "DockRight") == 3
+    assert qt.scoped(Flat, "DockPosition", "DockRight") == 2
