@@ -284,13 +284,16 @@ def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str
     (out / "gimp-gui.log").write_text(log)
     report_path = out / "dialog_report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
-    dialogs = {}
+    dialogs, buttons = {}, {}
     for line in log.splitlines():
         if "NLF_DIALOG " in line:
             name, *types = line.split("NLF_DIALOG ", 1)[1].split()
             dialogs[name] = set(types)
+        if "NLF_DIALOG_BUTTON " in line:
+            name, label = line.split("NLF_DIALOG_BUTTON ", 1)[1].split(maxsplit=1)
+            buttons[name] = label.strip()
     return {"rc": proc.returncode, "log": log, "checks": report["checks"], "dialogs": dialogs,
-            "plan": plan}  # fmt: skip
+            "buttons": buttons, "plan": plan}  # fmt: skip
 
 
 def _assert_check(session: dict[str, Any], name: str) -> dict[str, Any]:
@@ -328,6 +331,16 @@ def test_u16_and_float_precision(gimp_session: dict[str, Any]) -> None:
     """16-bit and float images go through at their precision; outside stays bit-identical."""
     _assert_check(gimp_session, "invert_u16_precision")
     _assert_check(gimp_session, "invert_float_precision")
+
+
+def test_linear_light_image(gimp_session: dict[str, Any]) -> None:
+    """A 32-bit float linear-light image: inverted in sRGB encoding inside, equal outside."""
+    _assert_check(gimp_session, "invert_linear_light")
+
+
+def test_grayscale_image(gimp_session: dict[str, Any]) -> None:
+    """A grayscale image gets a grayscale result layer: inverted inside, identical outside."""
+    _assert_check(gimp_session, "grayscale_image")
 
 
 def test_feathered_selection(gimp_session: dict[str, Any]) -> None:
@@ -411,12 +424,18 @@ def test_gui_session_exit_status(gimp_gui_session: dict[str, Any]) -> None:
 def test_interactive_dialog_ok_runs_the_filter(gimp_gui_session: dict[str, Any]) -> None:
     """INTERACTIVE shows the generated dialog; OK runs the filter and adds the layer."""
     _assert_check(gimp_gui_session, "dialog_ok_runs_filter")
+    assert gimp_gui_session["buttons"].get("plug-in-nlf-test-invert") == "_OK", gimp_gui_session[
+        "buttons"
+    ]
     assert "GimpProcedureDialog" in gimp_gui_session["dialogs"]["plug-in-nlf-test-invert"]
 
 
 def test_interactive_cancel_changes_nothing(gimp_gui_session: dict[str, Any]) -> None:
-    """Cancel in the dialog returns CANCEL and adds no layer."""
+    """Clicking the dialog's Cancel button returns CANCEL and adds no layer."""
     _assert_check(gimp_gui_session, "dialog_cancel_changes_nothing")
+    assert gimp_gui_session["buttons"].get("plug-in-nlf-test-slow") == "_Cancel", gimp_gui_session[
+        "buttons"
+    ]
 
 
 def test_every_filter_dialog_has_widgets_for_its_params(gimp_gui_session: dict[str, Any]) -> None:
