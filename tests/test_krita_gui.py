@@ -62,7 +62,7 @@ def _unavailable(install: Install) -> None:
         pytest.skip(reason)
 
 
-def make_profile(home: Path, install: Install) -> None:
+def make_profile(home: Path, install: Install, extra: list[str] | None = None) -> None:
     """Restore the warmed profile if cached, then install the plug-in and the test driver."""
     cache = profile_cache(install)
     if cache.is_file() and shutil.which("zstd"):
@@ -71,6 +71,7 @@ def make_profile(home: Path, install: Install) -> None:
     cmd = [sys.executable, "-m", "backend", "install-plugin", "krita"]
     if install.rootfs is not None:
         cmd += ["--root", str(install.rootfs)]
+    cmd += extra or []
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pykrita = home / ".local/share/krita/pykrita"
@@ -221,6 +222,32 @@ def test_krita_version(krita_run):
     line = next((s for s in krita_run["log"].splitlines() if "driver: krita " in s), "")
     assert f"driver: krita {install.version}." in line, krita_run["log"][-3000:]
     assert f"PyQt{6 if install.version >= '6' else 5} " in line, line
+
+
+def test_vendored_grpc_wheels_load_in_krita_6(live_server, tmp_path_factory):
+    """``install-plugin krita --root ROOTFS --python-version 3.14`` vendors PyPI's cp314
+    grpcio + protobuf wheels into a Krita 6 profile; Krita 6 loads the plug-in with them (not
+    Debian's grpc), the docker lists the backend's filters and a filter runs."""
+    install = next(i for i in INSTALLS if i.version == "6.0")
+    _unavailable(install)
+    base = install.host_path(IN_ROOT + "/krita-vendored")
+    shutil.rmtree(base, ignore_errors=True)
+    home, out, tests = base / "home", base / "out", base / "tests"
+    for d in (home, out, tests):
+        d.mkdir(parents=True)
+    shutil.copy2(ROOT / "tests/krita/gui_suite.py", tests)
+    make_profile(home, install, ["--python-version", "3.14"])
+    vendor = home / ".local/share/krita/pykrita/neural_layer_filters/vendor"
+    assert (vendor / "grpc").is_dir() and list((vendor / "grpc/_cython").glob("*cpython-314*"))
+    env = {"NLF_SERVER": live_server.address, "NLF_LOST_SERVER": live_server.address}
+    env["NLF_ONLY"] = "docker_and_menus,apply_u8_selection"
+    rc, log = run_krita(install, home, tests / "gui_suite.py", out, env)
+    assert rc == 0, log[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["docker_and_menus"]["ok"] and results["apply_u8_selection"]["ok"], results
+    runtime = results["runtime"]["detail"]
+    assert "/neural_layer_filters/vendor/grpc/" in runtime, runtime
+    assert not runtime.startswith("grpc 1.51."), runtime  # not Debian's
 
 
 def test_krita_exits_cleanly_with_the_suite_status(krita_run):
