@@ -156,7 +156,8 @@ def install(args: argparse.Namespace) -> int:
     root = getattr(args, "root", None)
     if root and not forced and Path(root).resolve() != Path("/"):
         forced = root_plan(Path(root))
-        print(f"target GIMP: {editor_target.find_python3(Path(root)).describe()}")  # type: ignore[union-attr]
+        target = editor_target.find_python3(Path(root))
+        print(f"target GIMP: {target.describe() if target else '?'}")
         python = None
     else:
         python = ("python3",)

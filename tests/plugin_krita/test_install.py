@@ -249,3 +249,15 @@ def test_gimp_root_plan_reads_the_chroots_python(tmp_path):
 
     assert install_gimp.root_plan(_fake_root(tmp_path / "a", "3.14", 5, "314", False)) is None
     assert install_gimp.root_plan(_fake_root(tmp_path / "b", "3.13", 5, None, False)) == "3.13"
+
+
+def test_gimp_install_into_another_root_reads_its_python(tmp_path, capsys):
+    """install-plugin gimp --root: GIMP's python3 there (3.14, with grpc) needs no wheels."""
+    from backend import install_gimp
+
+    root = _fake_root(tmp_path, "3.14", 5, "314", False)
+    args = _args(tmp_path, editor="gimp", profile=str(tmp_path / "gimp"), root=str(root))
+    assert install_gimp.install(args) == 0
+    assert "target GIMP: Python 3.14" in capsys.readouterr().out
+    plugin = tmp_path / "gimp" / "plug-ins" / "neural-layer-filters"
+    assert (plugin / "neural-layer-filters.py").is_file() and not (plugin / "vendor").exists()
