@@ -3,7 +3,7 @@
 #   bash scripts/test.sh            # everything: lint, stub drift, unit, gRPC, real weights, editors
 #   bash scripts/test.sh -k server  # extra arguments go to pytest
 # Installs what it needs on a fresh Debian 12 machine (as root): the venv, Krita + Xvfb, and the
-# GIMP 3 chroot. NLF_REQUIRE_EDITORS=1 (set under CI) turns a missing editor into a failure.
+# editor chroots (GIMP 3.0 on trixie; Krita 5.3 + GIMP 3.2 on sid; Krita 6.0 on experimental). NLF_REQUIRE_EDITORS=1 (set under CI) turns a missing editor into a failure.
 set -eu
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
@@ -27,7 +27,7 @@ if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
         if ! wait "${!pid_var}"; then
             cat "$chroot_logs/$c.log" >&2
             echo "setup_chroot.sh $c failed" >&2
-            [ "${NLF_REQUIRE_EDITORS:-}" = "1" ] && exit 1
+            if [ "${NLF_REQUIRE_EDITORS:-}" = "1" ]; then exit 1; fi
         fi
     done
 fi
