@@ -3,7 +3,7 @@
 #   bash scripts/test.sh            # everything: lint, stub drift, unit, gRPC, real weights, editors
 #   bash scripts/test.sh -k server  # extra arguments go to pytest
 # Installs what it needs on a fresh Debian 12 machine (as root): the venv, Krita + Xvfb, and the
-# GIMP 3 chroot. NLF_REQUIRE_EDITORS=1 (set under CI) turns a missing editor into a failure.
+# editor chroots (GIMP 3.0 on trixie; Krita 5.3 + GIMP 3.2 on sid; Krita 6.0 on experimental). NLF_REQUIRE_EDITORS=1 (set under CI) turns a missing editor into a failure.
 set -eu
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
@@ -12,6 +12,14 @@ if [ "${CI:-}" = "true" ] || [ "${NLF_REQUIRE_EDITORS:-}" = "1" ]; then
     export NLF_REQUIRE_EDITORS=1
 fi
 if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
+    # The newer editors' chroots (Krita 5.3 + GIMP 3.2 on sid, Krita 6.0 on experimental) are
+    # downloaded in the background while Krita 5.1 and GIMP 3.0 are set up; cached as .tar.zst.
+    mkdir -p "${NLF_CACHE_DIR:-$HOME/.cache/nlf}"
+    chroot_logs=$(mktemp -d)
+    for c in sid krita6; do
+        bash scripts/setup_chroot.sh "$c" > "$chroot_logs/$c.log" 2>&1 &
+        eval "chroot_pid_$c=$!"
+    done
     bash scripts/setup_krita.sh
     export NLF_GIMP_ROOTFS=$(bash scripts/setup_gimp.sh | tail -n 1)
 fi
@@ -32,6 +40,17 @@ ruff check .
 ruff format --check .
 echo "== stubs"
 python scripts/gen_protos.py --check
+if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
+    echo "== waiting for the sid / krita6 chroots (cold: ~9 min, from cache: ~45 s)"
+    for c in sid krita6; do
+        pid_var="chroot_pid_$c"
+        if ! wait "${!pid_var}"; then
+            cat "$chroot_logs/$c.log" >&2
+            echo "setup_chroot.sh $c failed" >&2
+            if [ "${NLF_REQUIRE_EDITORS:-}" = "1" ]; then exit 1; fi
+        fi
+    done
+fi
 echo "== pytest"
 set +e
 python -m pytest "$@"

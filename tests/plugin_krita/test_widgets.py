@@ -1,14 +1,22 @@
-"""Parameter widgets generated from the schema, one kind at a time (PyQt5, offscreen)."""
+"""Parameter widgets generated from the schema, one kind at a time (PyQt5/6, offscreen)."""
 
 from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+from tests.plugin_krita import qt_binding  # isort: skip
 
-from PyQt5.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 
 from nlf_client import Colour, FilterSpec, ParamSpec
+
+from neural_layer_filters.qt import (  # isort: skip
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QSpinBox,
+)
 
 from neural_layer_filters.widgets import (  # isort: skip
     NO_LAYER,
