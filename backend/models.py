@@ -24,10 +24,14 @@ Kinds plug in with :func:`register_kind`::
         Build the untrained network for ``arch``; the store loads the weights with strict=True.
     clean(state) -> state  (optional)
         Normalise keys before validation (the store itself strips ``module.`` prefixes).
+    probe(net) -> None  (optional)
+        Run the loaded network once at import; raise ValueError when its output is unusable.
 
-``cyclegan`` is registered here (ResNet and U-Net generators, see
-:mod:`backend.nets.cyclegan_arch`). Any other kind ``K`` is registered by importing
-``backend.nets.K`` (which must call :func:`register_kind` at import); the store does that lazily.
+``cyclegan`` is registered here (ResNet and U-Net generators in the official layout and in the
+layouts of other implementations, matched by their tensors: see :mod:`backend.nets.cyclegan_arch`;
+the file is kept as it was, its tensors are renamed on every load). Any other kind ``K`` is
+registered by importing ``backend.nets.K`` (which must call :func:`register_kind` at import);
+the store does that lazily.
 """
 
 from __future__ import annotations
@@ -54,7 +58,6 @@ from torch import Tensor, nn
 from backend.dirs import models_dir
 from backend.errors import Broken, NlfError, shown
 from backend.nets import cyclegan_arch
-from backend.nets.resnet_generator import clean_state_dict
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,7 @@ class Kind:
     builder: Callable[[Mapping[str, Any]], nn.Module]
     validator: Callable[[dict[str, Tensor]], dict[str, Any]]
     clean: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None
+    probe: Callable[[nn.Module], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,21 @@ class ModelEntry:
     @property
     def is_pair(self) -> bool:
         return set(self.parts) == set(PAIR)
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names a class-aware training recorded (``meta["classes"]``), else empty."""
+        return [str(c) for c in self.meta.get("classes", [])]
+
+    def summary(self) -> str:
+        """The architecture in words, plus the classes when the model has some."""
+        if self.kind == "cyclegan":
+            text = cyclegan_arch.describe(self.arch)
+        else:
+            text = " ".join(f"{k}={v}" for k, v in sorted(self.arch.items()))
+        if self.classes:
+            text += f"; classes: {', '.join(self.classes)}"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,9 +168,10 @@ def register_kind(
     builder: Callable[[Mapping[str, Any]], nn.Module],
     validator: Callable[[dict[str, Tensor]], dict[str, Any]],
     clean: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None,
+    probe: Callable[[nn.Module], None] | None = None,
 ) -> None:
     """Make model kind ``kind`` importable and loadable (see the module docstring)."""
-    _KINDS[kind] = Kind(kind, builder, validator, clean)
+    _KINDS[kind] = Kind(kind, builder, validator, clean, probe)
 
 
 def get_kind(kind: str) -> Kind:
@@ -167,7 +187,13 @@ def get_kind(kind: str) -> Kind:
     return _KINDS[kind]
 
 
-register_kind("cyclegan", cyclegan_arch.build, cyclegan_arch.infer_arch, clean_state_dict)
+register_kind(
+    "cyclegan",
+    cyclegan_arch.build,
+    cyclegan_arch.infer_arch,
+    cyclegan_arch.canonical_state_dict,
+    cyclegan_arch.probe,
+)
 
 
 def sha256_of(path: Path) -> str:
@@ -214,9 +240,9 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
 def _check_and_build(kind: Kind, state: dict[str, Tensor], label: str) -> tuple[nn.Module, dict]:
     """Validate ``state`` against ``kind`` and return (network with the weights, arch)."""
-    if kind.clean is not None:
-        state = kind.clean(state)
     try:
+        if kind.clean is not None:
+            state = kind.clean(state)
         arch = kind.validator(state)
         net = kind.builder(arch)
         net.load_state_dict(state, strict=True)
@@ -315,7 +341,12 @@ class ModelStore:
                 )
         arch: dict[str, Any] = {}
         for file in files.values():
-            _, arch = _check_and_build(k, read_state_dict(file), file.name)
+            net, arch = _check_and_build(k, read_state_dict(file), file.name)
+            if k.probe is not None:
+                try:
+                    k.probe(net)
+                except ValueError as exc:
+                    raise ModelError(f"'{file.name}' loads but is unusable: {exc}") from None
         self.root.mkdir(parents=True, exist_ok=True)
         parts: dict[str, dict[str, str]] = {}
         for part, file in files.items():

@@ -110,11 +110,15 @@ def _kind_of(tp: Any, meta: Mapping[str, Any]) -> str:
 
 
 def schema_of(
-    params_cls: type, dynamic: Mapping[str, Sequence[str]] | None = None
+    params_cls: type,
+    dynamic: Mapping[str, Sequence[str]] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[ParamSpec]:
     """Derive the parameter schema from a params dataclass (the single source of truth).
 
     ``dynamic`` maps a field's ``dynamic`` key to its current choices (e.g. installed packs).
+    ``notes`` maps a field's ``dynamic`` key to text appended to its help (what the installed
+    choices are, e.g. each model's architecture); the editors show the help as the tooltip.
     """
     hints = get_type_hints(params_cls)
     specs = []
@@ -133,7 +137,7 @@ def schema_of(
                 kind=kind,
                 label=meta.get("label", f.name),
                 default=default,
-                help=meta.get("help", ""),
+                help=_help(meta, notes),
                 min=meta.get("min"),
                 max=meta.get("max"),
                 step=meta.get("step"),
@@ -143,6 +147,12 @@ def schema_of(
             )
         )
     return specs
+
+
+def _help(meta: Mapping[str, Any], notes: Mapping[str, str] | None) -> str:
+    text = str(meta.get("help", ""))
+    note = (notes or {}).get(str(meta.get("dynamic") or ""), "")
+    return f"{text}. {note}" if text and note else text or note
 
 
 def _check_number(spec: ParamSpec, value: Any) -> float | int:

@@ -41,7 +41,7 @@ class Registry:
 
     def schema(self, filter_id: str) -> list[ParamSpec]:
         flt = self.get(filter_id)
-        return schema_of(flt.params, flt.dynamic_choices())
+        return schema_of(flt.params, flt.dynamic_choices(), flt.dynamic_notes())
 
     def missing(self, filter_id: str) -> list[Missing]:
         """What the filter still needs; never raises for a filter that is merely not ready."""

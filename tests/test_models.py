@@ -24,7 +24,7 @@ from backend.models import (
     sha256_of,
 )
 from backend.nets.resnet_generator import ResnetGenerator
-from tests.prep.cyclegan import tiny_generator
+from tests.prep.cyclegan import RESNET_OFFICIAL, tiny_generator
 
 
 @pytest.fixture
@@ -63,6 +63,7 @@ def test_import_records_sha_and_arch(tmp_path: Path, tiny_file: Path) -> None:
         "output_nc": 3,
         "ngf": 4,
         "n_blocks": 2,
+        **RESNET_OFFICIAL,
     }
     assert entry["parts"]["main"]["sha256"] == sha256_of(tiny_file)
     assert (tmp_path / "models" / "tiny.pth").read_bytes() == tiny_file.read_bytes()
@@ -169,7 +170,8 @@ def test_cli_import_list_fetch_remove(tmp_path: Path, http_root, tiny_file: Path
     capsys.readouterr()
     assert main(["models", "list", "--models-dir", d]) == 0
     out = capsys.readouterr().out
-    assert "mine" in out and "style_monet" in out and "ngf=4" in out
+    assert "mine" in out and "style_monet" in out
+    assert "ResnetGenerator 2 blocks, ngf 4, InstanceNorm, ConvTranspose decoder" in out
     (tmp_path / "junk.pth").write_bytes(b"junk")
     assert (
         main(["models", "import", str(tmp_path / "junk.pth"), "--name", "j", "--models-dir", d])

@@ -152,6 +152,10 @@ class Filter:
         """Current choices for params declared with ``dynamic=`` (installed packs, models)."""
         return {}
 
+    def dynamic_notes(self) -> Mapping[str, str]:
+        """Text about the current choices, per ``dynamic`` key, appended to the param's help."""
+        return {}
+
     def run(self, job: FilterInput, p: Any, on_step: StepCallback) -> list[OutputLayer]:
         raise NotImplementedError
 

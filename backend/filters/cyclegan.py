@@ -227,6 +227,13 @@ class CycleGan(Filter):
     def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
         return {"models": [e.name for e in self._store().entries("cyclegan")]}
 
+    def dynamic_notes(self) -> Mapping[str, str]:
+        """Each installed model's architecture (read off its tensors) and classes."""
+        entries = self._store().entries("cyclegan")
+        if not entries:
+            return {}
+        return {"models": "Installed: " + "; ".join(f"{e.name} ({e.summary()})" for e in entries)}
+
     def _network(self, name: str, direction: str) -> Generator:
         store = self._store()
         entries = {e.name: e for e in store.entries("cyclegan")}
