@@ -46,7 +46,7 @@ def backend_command() -> list[str]:
 
 def _copy_client(dest: Path) -> None:
     try:
-        from backend.cli.install import load_package
+        from backend.package_script import load_package
 
         load_package().copy_client(dest)
     except FileNotFoundError:  # installed without scripts/: copy the importable package

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from backend import editor_target, vendor
-from backend.cli.install import load_package
+from backend.package_script import load_package
 
 log = logging.getLogger(__name__)
 

@@ -32,11 +32,11 @@ from backend.faces import (
     transform_for,
     warp_to_frame,
 )
-from backend.faces import weights as FW
 from backend.faces.align import frame_bounds, frame_mask, frame_weight
 from backend.faces.detect import in_selection, nms_min, regress, square
 from backend.filters.base import Context
 from backend.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
+from backend.weights import mtcnn as FW
 from tests.fake_faces import CentredFaceFinder
 
 

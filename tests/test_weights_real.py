@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from backend import hed_check
 from backend import weights as W
 from backend.cli import main as cli_main
 from backend.features import default_backbone
@@ -59,7 +60,7 @@ def _assert_edges_real(result: dict[str, float]) -> None:
 def test_hed_matches_sobel_on_shapes(hed_root: Path) -> None:
     """Rebuilt HED edges agree with Sobel far better than the same head on a random VGG16, and
     better than with the wrong (torchvision) normalisation."""
-    result = W.hed_check(hed_root, W.shapes_image(256, seed=0))
+    result = hed_check.hed_check(hed_root, hed_check.shapes_image(256, seed=0))
     _assert_edges_real(result)
 
 
@@ -72,4 +73,4 @@ def test_hed_matches_sobel_on_genki_faces(hed_root: Path) -> None:
         np.array(Image.open(f).convert("RGB").resize((128, 128), Image.BICUBIC)) for f in files
     ]
     batch = torch.from_numpy(np.stack(faces)).permute(0, 3, 1, 2).float() / 255
-    _assert_edges_real(W.hed_check(hed_root, batch))
+    _assert_edges_real(hed_check.hed_check(hed_root, batch))

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 
-PACKAGE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "package.py"
+from backend.package_script import PACKAGE_SCRIPT, load_package
 
-
-def load_package() -> ModuleType:
-    """``scripts/package.py`` as a module (``copy_client``, ``copy_krita_plugin``)."""
-    spec = importlib.util.spec_from_file_location("nlf_package", PACKAGE_SCRIPT)
-    if spec is None or spec.loader is None or not PACKAGE_SCRIPT.is_file():
-        raise FileNotFoundError(f"{PACKAGE_SCRIPT} is missing: install from a source checkout")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+__all__ = ["PACKAGE_SCRIPT", "load_package", "register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -108,14 +108,14 @@ def _verify(args: argparse.Namespace) -> int:
 def _check_hed(args: argparse.Namespace) -> int:
     import torch
 
-    from backend import weights
+    from backend import hed_check
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.image:
         image = torch.cat([_read_rgb(path, args.size) for path in args.image])
     else:
-        image = weights.shapes_image(args.size, seed=args.seed)
-    result = weights.hed_check(_root(args), image)
+        image = hed_check.shapes_image(args.size, seed=args.seed)
+    result = hed_check.hed_check(_root(args), image)
     print(f"{'variant':<14} {'pearson':>8} {'auc':>8}")
     for variant in ("hed", "random", "imagenet_norm"):
         pearson, auc = result[f"{variant}_pearson"], result[f"{variant}_auc"]

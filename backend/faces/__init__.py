@@ -9,7 +9,7 @@ out = image + weight * change_src
 ```
 
 ``backend.faces.detect`` holds the cascade, ``backend.faces.align`` the geometry and
-``backend.faces.weights`` the ``mtcnn`` weights (``python -m backend weights fetch mtcnn``).
+``backend.weights.mtcnn`` the ``mtcnn`` weights (``python -m backend weights fetch mtcnn``).
 """
 
 from backend.faces.align import (

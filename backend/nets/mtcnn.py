@@ -1,7 +1,7 @@
 """MTCNN's three small nets (Zhang, Zhang, Li & Qiao, IEEE SPL 2016): P-Net, R-Net and O-Net.
 
 Layer names and shapes follow the trained weights shipped in the ``facenet-pytorch`` wheel (MIT),
-which were converted from the authors' Caffe models; ``backend.faces.weights`` turns them into
+which were converted from the authors' Caffe models; ``backend.weights.mtcnn`` turns them into
 one ``mtcnn.pth`` state dict with ``pnet.`` / ``rnet.`` / ``onet.`` prefixes.
 
 Conventions the weights were trained with (``backend.faces.detect`` applies them):

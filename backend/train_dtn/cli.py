@@ -1,0 +1,169 @@
+"""``python -m backend train dtn``: its arguments and the run (pretrain f, train g, import)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from backend.train_dtn.checkpoints import (
+    CHECKPOINT,
+    ENCODER,
+    MODEL,
+    load_encoder,
+    load_head,
+    save_encoder,
+)
+from backend.train_dtn.data import load_folder
+from backend.train_dtn.loop import train
+from backend.train_dtn.options import CONSTANCY, DtnOptions
+from backend.train_dtn.pretrain import pretrain_classifier
+from backend.train_dtn.progress import ProgressBar
+
+log = logging.getLogger(__name__)
+
+
+def _has(parser: argparse.ArgumentParser, option: str) -> bool:
+    return option in parser._option_string_actions
+
+
+def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m backend train dtn``."""
+    d = DtnOptions()
+    parser.add_argument("--source", required=True, help="folder of source-domain images")
+    parser.add_argument("--target", required=True, help="folder of target-domain images")
+    parser.add_argument("--name", required=True, help="model name in the models folder")
+    parser.add_argument(
+        "--encoder", help="a pretrained f (f.pth of an earlier run); default: pretrain f here"
+    )
+    parser.add_argument("--run-dir", help="run folder (default: DATA_HOME/runs/dtn/NAME)")
+    if not _has(parser, "--models-dir"):
+        parser.add_argument("--models-dir", help="models folder (default: $NLF_MODELS_DIR)")
+    if not _has(parser, "--resume"):
+        parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    if not _has(parser, "--device"):
+        parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    choices = {"constancy": CONSTANCY}
+    helps = {
+        "size": "image side (power of two >= 32)",
+        "width": "channel multiplier of f, g and D (1 = the paper's digit nets)",
+        "iterations": "g/D training steps",
+        "alpha": "weight of L_CONST (f-constancy)",
+        "beta": "weight of L_TID (identity on the target)",
+        "gamma": "weight of total variation",
+        "g_steps": "g updates per D update",
+        "r1": "weight γ of D's R1 penalty on real targets (0: off; steadies training)",
+        "ema": "decay of a moving average of g's weights, saved as the model (0: the last g)",
+        "ema_start": "step from which g's weights are averaged (with --ema)",
+        "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
+        "f_iterations": "steps of f pretraining (when no --encoder is given)",
+        "constancy": "L_CONST on f's codes (the paper) or its class posteriors (labelled source)",
+    }
+    for fld in fields(DtnOptions):
+        flag = "--" + fld.name.replace("_", "-")
+        if _has(parser, flag):
+            continue
+        if isinstance(getattr(d, fld.name), bool):
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=getattr(d, fld.name),
+                help=helps.get(fld.name, fld.name.replace("_", " ")),
+            )
+            continue
+        parser.add_argument(
+            flag,
+            choices=choices.get(fld.name),
+            type=type(getattr(d, fld.name)),
+            default=getattr(d, fld.name),
+            help=f"{helps.get(fld.name, fld.name.replace('_', ' '))} (default %(default)s)",
+        )
+
+
+def options_from_args(args: argparse.Namespace) -> DtnOptions:
+    return DtnOptions(**{f.name: getattr(args, f.name) for f in fields(DtnOptions)})
+
+
+def run_dtn(args: argparse.Namespace) -> int:
+    """Pretrain f if needed, train g, import the result as a ``dtn`` model; return 0 or 2."""
+    from backend.device import pick_device
+    from backend.dirs import data_home, models_dir
+    from backend.models import ModelError, ModelStore
+
+    opts = options_from_args(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / "dtn" / args.name
+    store = ModelStore(models_dir(getattr(args, "models_dir", None)))
+    if not args.resume and args.name in [e.name for e in store.entries()]:
+        print(f"error: a model named '{args.name}' exists already", file=sys.stderr)
+        return 2
+    if not args.resume and (run_dir / CHECKPOINT).is_file():
+        print(
+            f"error: {run_dir} holds a checkpoint; add --resume or choose --run-dir",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        opts.config()
+        device = pick_device(args.device)
+        source, source_labels, classes = load_folder(args.source, opts.size)
+        target, _, _ = load_folder(args.target, opts.size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "source %d images (%s), target %d images, device %s",
+        len(source),
+        f"{len(classes)} classes" if classes else "no classes",
+        len(target),
+        device,
+    )
+    bar = ProgressBar()
+    head: nn.Linear | None = None
+    if args.encoder or (args.resume and (run_dir / ENCODER).is_file()):
+        f = load_encoder(args.encoder or run_dir / ENCODER)
+        head = load_head(args.encoder or run_dir / ENCODER)
+        if f.cfg.size != opts.size:
+            print(f"error: the encoder is for {f.cfg.size}px, not {opts.size}", file=sys.stderr)
+            return 2
+    else:
+        if opts.constancy == "class" and source_labels is None:
+            print(
+                "error: --constancy class needs a labelled source (one sub-folder per class)",
+                file=sys.stderr,
+            )
+            return 2
+        model, acc = pretrain_classifier(source, source_labels, opts, device, bar)
+        f, head = model.encoder, model.head if source_labels is not None else None
+        what = "classification" if source_labels is not None else "rotation"
+        log.info("f pretrained: %s accuracy %.1f%% on held-out source", what, 100 * acc)
+        save_encoder(f, run_dir / ENCODER, head)
+    try:
+        _, history = train(source, target, f, opts, run_dir, args.resume, device, bar, head)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    last = history[-1] if history else {}
+    meta = {
+        "trainer": "backend.train_dtn",
+        "source": str(Path(args.source).resolve()),
+        "target": str(Path(args.target).resolve()),
+        "options": asdict(opts),
+        "final_losses": {k: round(v, 5) for k, v in last.items() if math.isfinite(v)},
+    }
+    try:
+        store.import_model(run_dir / MODEL, args.name, "dtn", meta=meta, replace=args.resume)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model '{args.name}' installed in {store.root} (run folder {run_dir})")
+    return 0
