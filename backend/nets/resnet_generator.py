@@ -16,66 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from backend.nets.shared_norms import (
+    SharedStatsAffineInstanceNorm,
+    SharedStatsBatchNorm,
+    SharedStatsInstanceNorm,
+)
 
 MULTIPLE = 4
 """Input sides must be multiples of this (two stride-2 downsamplings)."""
 
 _LEGACY_NORM_KEYS = ("running_mean", "running_var", "num_batches_tracked")
-
-
-class SharedStatsInstanceNorm(nn.Module):
-    """``InstanceNorm2d(affine=False, eps=1e-5)`` that can capture and reuse its statistics.
-
-    Modes: ``"instance"`` (the official behaviour), ``"capture"`` (normalise per instance and keep
-    the per-channel mean / variance of this call), ``"fixed"`` (normalise with the kept statistics).
-    It has no parameters or buffers, so the state-dict layout is unchanged.
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.mode = "instance"
-        self.stats: tuple[Tensor, Tensor] | None = None
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.mode == "instance":
-            return F.instance_norm(x, eps=self.eps)
-        if self.mode == "capture":
-            xf = x.float()
-            var, mean = torch.var_mean(xf, dim=(2, 3), keepdim=True, correction=0)
-            self.stats = (mean, var)
-            return F.instance_norm(x, eps=self.eps)
-        if self.stats is None:
-            raise RuntimeError("fixed-statistics mode needs a capture pass first")
-        mean, var = self.stats
-        out = (x.float() - mean) * torch.rsqrt(var + self.eps)
-        return out.to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, mode={self.mode}"
-
-
-class SharedStatsAffineInstanceNorm(SharedStatsInstanceNorm):
-    """``InstanceNorm2d(affine=True)``: :class:`SharedStatsInstanceNorm` then ``weight`` / ``bias``.
-
-    Many re-implementations of CycleGAN train their InstanceNorms with affine parameters.
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        super().__init__(num_features, eps)
-        self.weight = nn.Parameter(torch.ones(num_features))
-        self.bias = nn.Parameter(torch.zeros(num_features))
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.mode == "instance":
-            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
-        out = super().forward(x)
-        shape = (1, -1, 1, 1)
-        return out * self.weight.view(shape).to(out.dtype) + self.bias.view(shape).to(out.dtype)
 
 
 NORMS = ("instance", "instance_affine", "batch", "none")
@@ -91,8 +43,6 @@ def norm_layer(norm: str, channels: int) -> nn.Module:
     if norm == "instance_affine":
         return SharedStatsAffineInstanceNorm(channels)
     if norm == "batch":
-        from backend.nets.unet_generator import SharedStatsBatchNorm  # imports this module
-
         return SharedStatsBatchNorm(channels)
     if norm == "none":
         return nn.Identity()

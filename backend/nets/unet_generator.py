@@ -27,45 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from backend.nets.resnet_generator import SharedStatsInstanceNorm
+from backend.nets.shared_norms import SharedStatsBatchNorm, SharedStatsInstanceNorm
 
 NORMS = ("instance", "batch")
-
-
-class SharedStatsBatchNorm(SharedStatsInstanceNorm):
-    """``BatchNorm2d(affine=True, track_running_stats=True)`` keys, per-image statistics.
-
-    Modes as :class:`SharedStatsInstanceNorm` (``"instance"``, ``"capture"``, ``"fixed"``), followed
-    by the affine ``weight`` / ``bias``. With ``use_running`` set, every mode normalises with the
-    stored ``running_mean`` / ``running_var`` instead (the official network in eval mode), which
-    needs no statistics pass for tiling.
-    """
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        super().__init__(num_features, eps)
-        self.use_running = False
-        self.weight = nn.Parameter(torch.ones(num_features))
-        self.bias = nn.Parameter(torch.zeros(num_features))
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_var", torch.ones(num_features))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.use_running:
-            return F.batch_norm(
-                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
-            )
-        if self.mode == "instance":
-            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
-        out = super().forward(x)
-        shape = (1, -1, 1, 1)
-        return out * self.weight.view(shape).to(out.dtype) + self.bias.view(shape).to(out.dtype)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, affine, running={self.use_running}"
 
 
 def _norm(norm: str, channels: int) -> SharedStatsInstanceNorm:
