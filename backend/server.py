@@ -16,7 +16,15 @@ import torch
 
 from backend import PROTOCOL_VERSION, __version__, imaging, wire
 from backend.device import describe
-from backend.errors import BadImage, Cancelled, Missing, ParamError, QueueFull, UnknownFilter
+from backend.errors import (
+    BadImage,
+    Cancelled,
+    Missing,
+    NotApplicable,
+    ParamError,
+    QueueFull,
+    UnknownFilter,
+)
 from backend.jobs import validate
 from backend.registry import Registry
 from backend.worker import Ticket, Worker
@@ -38,7 +46,7 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
             return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
         case UnknownFilter():
             return grpc.StatusCode.NOT_FOUND, str(exc)
-        case Missing():
+        case Missing() | NotApplicable():
             return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
         case QueueFull():
             return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)

@@ -13,6 +13,7 @@ from backend.features import tiny_backbone
 from backend.filters import dfi
 from backend.filters.base import Context, FilterInput, Step
 from backend.params import parse_values
+from tests.fakes import FakeFaceFinder
 from tests.prep.dfi import prepare as _prepare
 
 
@@ -22,6 +23,7 @@ def ctx(tmp_path: Path) -> Context:
         weights_dir=tmp_path / "weights",
         attributes_dir=tmp_path / "attributes",
         backbone_factory=tiny_backbone,
+        face_finder_factory=FakeFaceFinder,
     )
 
 

@@ -65,7 +65,7 @@ def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tm
     )
     f = dfi.DeepFeatureInterpolation(ctx)
     assert f.missing() == [] and "smiling" in f.dynamic_choices()["attributes"]
-    p = parse_values(dfi.DfiParams, {}, f.dynamic_choices())
+    p = parse_values(dfi.DfiParams, {"align": False}, f.dynamic_choices())  # a 64 px crop
     canvas = np.full((96, 96, 3), 128, np.uint8)
     canvas[16:80, 16:80] = face
     image = torch.from_numpy(canvas).permute(2, 0, 1)[None].float() / 255

@@ -25,8 +25,9 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from backend import attributes
-from backend.errors import Missing, ParamError, WeightsMissing
+from backend.errors import Missing, NoFace, NotApplicable, ParamError, WeightsMissing
 from backend.features import VGGFeatures
+from backend.filters import dfi_align
 from backend.filters.base import (
     Context,
     Filter,
@@ -79,6 +80,12 @@ class DfiParams:
     )
     keep_colours: bool = param(
         True, label="Keep colours", help="Apply only the brightness of the change (no colour cast)"
+    )
+    align: bool = param(
+        True,
+        label="Find and align faces",
+        help="Edit every face found in the selection, aligned to the pack's face frame; "
+        "off: the selection itself is the face crop",
     )
 
 
@@ -220,6 +227,50 @@ def edit_face(
     return apply_residual(image, sq, x, z, keep_colours)
 
 
+def edit_aligned(
+    backbone: VGGFeatures,
+    pack: attributes.AttributePack,
+    image: Tensor,
+    landmarks: Tensor,
+    strength: float,
+    iterations: int,
+    resolution: int,
+    keep_colours: bool,
+    on_step: StepCallback | None = None,
+) -> Tensor:
+    """DFI on one face of ``image`` (1, 3, H, W) given its five ``landmarks`` (5, 2): the face is
+    warped to the pack's frame at ``resolution``, edited there, and only the change comes back.
+
+    Returns the change (1, 3, H, W) in the image's pixels (zero away from the face)."""
+    if pack.frame is None:
+        raise ValueError("the pack has no face frame")
+    x, to_frame = dfi_align.to_frame(image, landmarks, pack.frame, resolution)
+    layers = list(pack.layers)
+    with torch.no_grad():
+        feats = backbone(x, layers)
+        targets = {
+            k: feats[k] + strength * scaled_direction(pack.direction(k), feats[k]) for k in layers
+        }
+    z = reconstruct(backbone, x, targets, iterations, on_step)
+    delta = z - x
+    if keep_colours:
+        luma = torch.tensor(LUMA, dtype=delta.dtype, device=delta.device).view(1, 3, 1, 1)
+        delta = (delta * luma).sum(1, keepdim=True).expand_as(delta)
+    return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
+
+
+def faces_in(faces: Sequence, box: Sequence[int]) -> list:
+    """The faces whose box centre lies inside the selection's bounding ``box``."""
+    x0, y0, x1, y1 = box
+    inside = []
+    for face in faces:
+        fx0, fy0, fx1, fy1 = face.box
+        cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
+        if x0 <= cx < x1 and y0 <= cy < y1:
+            inside.append(face)
+    return inside
+
+
 # -- the filter -----------------------------------------------------------------------------------
 @register_filter
 class DeepFeatureInterpolation(Filter):
@@ -292,8 +343,11 @@ class DeepFeatureInterpolation(Filter):
         x0, y0, x1, y1 = job.box
         if x1 - x0 < 2 or y1 - y0 < 2:
             raise ParamError(f"the selection ({x1 - x0}x{y1 - y0}) is too small for a face")
-        on_step(Step(0, p.iterations, "features", f"{p.attribute} at {resolution}px"))
         image = job.image.to(backbone.device, torch.float32)
+        name = f"DFI {p.attribute} {p.strength:g}"
+        if p.align:
+            return [OutputLayer(name, self._run_aligned(job, p, pack, resolution, on_step))]
+        on_step(Step(0, p.iterations, "features", f"{p.attribute} at {resolution}px"))
         with torch.enable_grad():
             out = edit_face(
                 backbone,
@@ -306,4 +360,47 @@ class DeepFeatureInterpolation(Filter):
                 p.keep_colours,
                 on_step,
             )
-        return [OutputLayer(f"DFI {p.attribute} {p.strength:g}", out.to(job.image))]
+        return [OutputLayer(name, out.to(job.image))]
+
+    def _run_aligned(
+        self,
+        job: FilterInput,
+        p: DfiParams,
+        pack: attributes.AttributePack,
+        resolution: int,
+        on_step: StepCallback,
+    ) -> Tensor:
+        if pack.frame is None:
+            raise NotApplicable(
+                f"the '{p.attribute}' pack was built from unaligned crops (it records no face "
+                f"frame): rebuild it with `{attributes.build_command(p.attribute)}`, "
+                "or set align=off"
+            )
+        backbone = self.ctx.backbone()
+        image = job.image.to(backbone.device, torch.float32)
+        on_step(Step(0, p.iterations, "faces", "finding faces"))
+        faces = faces_in(self.ctx.face_finder().find(image), job.box)
+        if not faces:
+            raise NoFace()
+        total = p.iterations * len(faces)
+        change = torch.zeros_like(image)
+        for n, face in enumerate(faces):
+            done = n * p.iterations
+            label = f"face {n + 1} of {len(faces)}"
+
+            def step(s: Step, done: int = done, label: str = label) -> None:
+                on_step(Step(done + s.i, total, s.stage, f"{label}: {s.message}", s.preview))
+
+            with torch.enable_grad():
+                change += edit_aligned(
+                    backbone,
+                    pack,
+                    image,
+                    face.landmarks,
+                    p.strength,
+                    p.iterations,
+                    resolution,
+                    p.keep_colours,
+                    step,
+                )
+        return (image + change).clamp(0.0, 1.0).to(job.image)
