@@ -21,16 +21,17 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from backend import attributes
+from backend.faces import DEFAULT_TEMPLATE, FaceFinder, estimate_similarity
 from backend.features import VGGFeatures
-from backend.filters.base import FaceFinding
-from backend.filters.dfi_align import similarity, to_frame
+from backend.filters.dfi_align import to_frame
 
 log = logging.getLogger(__name__)
 
 DETECTOR = "mtcnn"
-TEMPLATE = ((0.315, 0.400), (0.685, 0.400), (0.500, 0.560), (0.345, 0.735), (0.655, 0.735))
+TEMPLATE = tuple((float(x), float(y)) for x, y in DEFAULT_TEMPLATE)
 """Where the frame's landmarks sit in the working square (units of its side): eyes, nose, mouth
-corners. It sets the framing of every aligned pack: brows to chin, like GENKI-4K's crops."""
+corners (``backend.faces.DEFAULT_TEMPLATE``, framed like GENKI-4K's crops). It sets the position
+and scale of every aligned pack's frame; the shape is the pack's own."""
 PAD = 0.5
 """Edge padding around each example before detection, as a fraction of its longer side."""
 
@@ -43,7 +44,7 @@ class Example:
     landmarks: Tensor
 
 
-def landmarks_in(finder: FaceFinding, image: Tensor, pad: float = PAD) -> Tensor | None:
+def landmarks_in(finder: FaceFinder, image: Tensor, pad: float = PAD) -> Tensor | None:
     """The five landmarks of the main face of ``image`` (1, 3, H, W), or None.
 
     The image is edge-padded by ``pad`` × its longer side first, so a tight crop gets context;
@@ -61,7 +62,7 @@ def landmarks_in(finder: FaceFinding, image: Tensor, pad: float = PAD) -> Tensor
 
 
 def find_examples(
-    finder: FaceFinding, files: Sequence[Path], on_image: Callable[[int], None] | None = None
+    finder: FaceFinder, files: Sequence[Path], on_image: Callable[[int], None] | None = None
 ) -> tuple[list[Example], list[Path]]:
     """Examples with a face, and the files where none was found."""
     found, skipped = [], []
@@ -76,11 +77,6 @@ def find_examples(
     return found, skipped
 
 
-def apply(m: Tensor, points: Tensor) -> Tensor:
-    """A (2, 3) affine map applied to (N, 2) points."""
-    return points.double() @ m[:, :2].T + m[:, 2]
-
-
 def mean_frame(landmarks: Sequence[Tensor], rounds: int = 3) -> tuple[tuple[float, float], ...]:
     """The examples' mean landmark positions after aligning them to each other, placed at
     ``TEMPLATE``'s position and scale (units of the square)."""
@@ -89,8 +85,8 @@ def mean_frame(landmarks: Sequence[Tensor], rounds: int = 3) -> tuple[tuple[floa
     template = torch.tensor(TEMPLATE, dtype=torch.float64)
     ref = template
     for _ in range(rounds):
-        mean = torch.stack([apply(similarity(p, ref), p) for p in landmarks]).mean(0)
-        ref = apply(similarity(mean, template), mean)
+        mean = torch.stack([estimate_similarity(p, ref).apply(p) for p in landmarks]).mean(0)
+        ref = estimate_similarity(mean, template).apply(mean)
     return tuple((float(x), float(y)) for x, y in ref)
 
 
@@ -108,7 +104,7 @@ def build_aligned_pack(
     with_files: Sequence[Path],
     without_files: Sequence[Path],
     backbone: VGGFeatures,
-    finder: FaceFinding,
+    finder: FaceFinder,
     resolution: int = attributes.DEFAULT_RESOLUTION,
     source: str = "",
     on_image: Callable[[int], None] | None = None,

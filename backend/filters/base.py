@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -13,21 +13,8 @@ from torch import Tensor
 from backend.errors import Missing
 
 if TYPE_CHECKING:
+    from backend.faces import FaceFinder
     from backend.features import VGGFeatures
-
-
-class FoundFace(Protocol):
-    """A face as filters see it: ``box`` (x0, y0, x1, y1) and ``landmarks`` (5, 2) (x, y) in the
-    searched image's pixels (eyes, nose, mouth corners; ``backend.faces.LANDMARKS``)."""
-
-    box: tuple[float, float, float, float]
-    landmarks: Tensor
-
-
-class FaceFinding(Protocol):
-    """What finds faces: ``backend.faces.FaceFinder`` or a test fake."""
-
-    def find(self, image: Tensor) -> Sequence[FoundFace]: ...
 
 
 @dataclass(frozen=True)
@@ -97,8 +84,8 @@ class Context:
     models_dir: Path = Path(".")
     backbone_factory: Callable[[], VGGFeatures] | None = None
     _backbone: VGGFeatures | None = None
-    face_finder_factory: Callable[[], FaceFinding] | None = None
-    _face_finder: FaceFinding | None = None
+    face_finder_factory: Callable[[], FaceFinder] | None = None
+    _face_finder: FaceFinder | None = None
 
     def backbone_missing(self) -> list[Missing]:
         """What must be fetched before ``backbone()`` can work (empty when it can)."""
@@ -120,8 +107,17 @@ class Context:
                 self._backbone = self.backbone_factory()
         return self._backbone
 
-    def face_finder(self) -> FaceFinding:
-        """The face detector of this process (MTCNN; raises WeightsMissing without its weights)."""
+    def face_finder_missing(self) -> list[Missing]:
+        """What must be fetched before ``face_finder()`` can work (empty when it can)."""
+        if self._face_finder is not None or self.face_finder_factory is not None:
+            return []
+        from backend import weights
+        from backend.errors import WeightsMissing
+
+        return [] if weights.find("mtcnn", self.weights_dir) else [WeightsMissing("mtcnn")]
+
+    def face_finder(self) -> FaceFinder:
+        """The one MTCNN face finder of this process (raises WeightsMissing("mtcnn"))."""
         if self._face_finder is None:
             if self.face_finder_factory is None:
                 from backend.faces import FaceFinder

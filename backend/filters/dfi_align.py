@@ -18,107 +18,46 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.faces import Similarity, estimate_similarity, paste_back, warp_to_frame
+from backend.faces.align import frame_bounds
+
 FEATHER = 0.12
-"""Width of the fade at the frame's edges, as a fraction of R."""
-
-
-def similarity(src: Tensor, dst: Tensor) -> Tensor:
-    """The similarity (rotation, uniform scale, translation; no reflection) that maps the points
-    ``src`` (N, 2) onto ``dst`` (N, 2) in the least-squares sense (Umeyama 1991), as (2, 3)."""
-    src, dst = src.double(), dst.double()
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    var = s.pow(2).sum() / len(src)
-    cov = d.T @ s / len(src)
-    u, sig, vt = torch.linalg.svd(cov)
-    sign = torch.ones(2, dtype=torch.float64)
-    if torch.det(u) * torch.det(vt) < 0:
-        sign[1] = -1.0
-    rot = u @ torch.diag(sign) @ vt
-    scale = (sig * sign).sum() / var.clamp_min(1e-12)
-    t = mu_d - scale * rot @ mu_s
-    return torch.cat([scale * rot, t[:, None]], dim=1)
-
-
-def invert(m: Tensor) -> Tensor:
-    """The inverse of a (2, 3) affine map."""
-    a = m[:, :2]
-    inv = torch.linalg.inv(a)
-    return torch.cat([inv, -(inv @ m[:, 2:])], dim=1)
-
-
-def scale_of(m: Tensor) -> float:
-    """The uniform scale of a similarity map."""
-    return float(torch.linalg.det(m[:, :2]).abs().sqrt())
-
-
-def warp(image: Tensor, out_to_in: Tensor, size: tuple[int, int]) -> Tensor:
-    """Resample ``image`` (B, C, H, W) at ``out_to_in`` (output pixel → input pixel) into an
-    output of ``size`` (h, w); bilinear, borders replicated."""
-    h_in, w_in = image.shape[-2:]
-    h, w = size
-    # normalised output coords (align_corners=False) -> output pixels -> input pixels -> normalised
-    to_px = torch.tensor([[w / 2, 0, w / 2], [0, h / 2, h / 2], [0, 0, 1]], dtype=torch.float64)
-    to_norm = torch.tensor([[2 / w_in, 0, -1], [0, 2 / h_in, -1], [0, 0, 1]], dtype=torch.float64)
-    m = torch.cat([out_to_in.double(), torch.tensor([[0, 0, 1]], dtype=torch.float64)])
-    theta = (to_norm @ m @ to_px)[:2].to(image)
-    grid = F.affine_grid(theta[None].expand(image.shape[0], 2, 3), [image.shape[0], 1, h, w],
-                         align_corners=False)  # fmt: skip
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+"""Width of the fade at the frame's edges, as a fraction of its side."""
+SHRINK_BELOW = 0.75
+"""A face whose frame pixels are fewer than this per image pixel is first shrunk (antialiased)."""
 
 
 def to_frame(
-    image: Tensor, landmarks: Tensor, frame: Sequence[Sequence[float]], res: int
-) -> tuple[Tensor, Tensor]:
-    """The face with ``landmarks`` (5, 2) in ``image`` (1, 3, H, W) warped to the frame at
-    ``res``: returns ((1, 3, res, res) face, (2, 3) image → frame map).
+    image: Tensor, landmarks: Tensor, frame: Sequence[Sequence[float]] | Tensor, res: int
+) -> tuple[Tensor, Similarity]:
+    """The face with ``landmarks`` (5, 2) in ``image`` (1, 3, H, W) warped to ``frame`` (five
+    landmarks in unit coordinates) at ``res`` × ``res``: returns (the face, the image → unit
+    frame similarity).
 
     Only the region the frame covers is read. When the face is larger than the frame, that
     region is first shrunk with an antialiased resize, so the warp never aliases.
     """
-    dst = torch.tensor(frame, dtype=torch.float64) * res
-    m = similarity(landmarks, dst)
+    template = torch.as_tensor(frame, dtype=torch.float64)
+    points = torch.as_tensor(landmarks, dtype=torch.float64)
+    tf = estimate_similarity(points, template)
+    if tf.scale * res >= SHRINK_BELOW:
+        return warp_to_frame(image, tf, res).clamp(0, 1), tf
     h, w = image.shape[-2:]
-    corners = torch.tensor(
-        [[0, 0, 1], [res, 0, 1], [0, res, 1], [res, res, 1]], dtype=torch.float64
-    )
-    back = corners @ invert(m).T
-    x0 = int(max(0, min(w - 1, float(back[:, 0].min()) - 2)))
-    y0 = int(max(0, min(h - 1, float(back[:, 1].min()) - 2)))
-    x1 = int(min(w, max(x0 + 1, float(back[:, 0].max()) + 3)))
-    y1 = int(min(h, max(y0 + 1, float(back[:, 1].max()) + 3)))
+    x0, y0, x1, y1 = frame_bounds(tf, h, w)
+    x0, y0, x1, y1 = max(0, x0 - 2), max(0, y0 - 2), min(w, x1 + 2), min(h, y1 + 2)
     region = image[..., y0:y1, x0:x1]
-    points = landmarks.double() - torch.tensor([x0, y0], dtype=torch.float64)
-    s = scale_of(m)
-    if s < 0.75:
-        size = (max(1, round((y1 - y0) * s)), max(1, round((x1 - x0) * s)))
-        region = F.interpolate(
-            region, size=size, mode="bilinear", align_corners=False, antialias=True
-        )
-        points = points * torch.tensor(
-            [size[1] / (x1 - x0), size[0] / (y1 - y0)], dtype=torch.float64
-        )
-    face = warp(region, invert(similarity(points, dst)), (res, res))
-    return face.clamp(0, 1), m
+    f = tf.scale * res
+    size = (max(1, round((y1 - y0) * f)), max(1, round((x1 - x0) * f)))
+    small = F.interpolate(region, size=size, mode="bilinear", align_corners=False, antialias=True)
+    stretch = torch.tensor([size[1] / (x1 - x0), size[0] / (y1 - y0)], dtype=torch.float64)
+    small_tf = estimate_similarity((points - torch.tensor([x0, y0])) * stretch, template)
+    return warp_to_frame(small, small_tf, res).clamp(0, 1), tf
 
 
-def feather(res: int, width: float = FEATHER) -> Tensor:
-    """(1, 1, res, res): 1 inside, a cosine fade to 0 over ``width`` · res at each edge."""
-    t = (torch.arange(res, dtype=torch.float32) + 0.5) / res
-    edge = torch.minimum(t, 1 - t) / max(width, 1e-6)
-    ramp = 0.5 - 0.5 * torch.cos(torch.pi * edge.clamp(0, 1))
-    return (ramp[:, None] * ramp[None, :])[None, None]
-
-
-def change_back(delta: Tensor, image_to_frame: Tensor, size: tuple[int, int]) -> Tensor:
-    """The frame's change ``delta`` (1, C, res, res) in the image's pixels (1, C, H, W), faded at
-    the frame's edges and zero outside it."""
-    res = delta.shape[-1]
-    fade = feather(res).to(delta)
-    weighted = torch.cat([delta * fade, fade], dim=1)
-    # pad by one pixel of zeros so border replication outside the frame gives exactly zero
-    padded = F.pad(weighted, (1, 1, 1, 1))
-    shift = torch.tensor([[1, 0, 1], [0, 1, 1]], dtype=torch.float64)
-    m = torch.cat([image_to_frame.double(), torch.tensor([[0, 0, 1]], dtype=torch.float64)])
-    back = warp(padded, shift @ m, size)
-    return back[:, :-1]
+def change_back(
+    delta: Tensor, tf: Similarity, size: tuple[int, int], feather: float = FEATHER
+) -> Tensor:
+    """The frame's change ``delta`` (1, C, res, res) in the image's pixels (1, C, H, W), faded
+    over ``feather`` of the frame at its edges and zero outside it."""
+    content, weight = paste_back(delta, tf, size, feather)
+    return content * weight
