@@ -45,6 +45,8 @@ TV_WEIGHT = 400.0
 """λ of the TV prior on z - x (mean squared neighbour differences); docs/quality-dfi.md."""
 ADAM_LR = 0.01
 """Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
+CHANGE_STRIDE = 1
+"""Aligned faces: the change is optimised on a grid this many times coarser (quality-dfi.md)."""
 PREVIEW_EVERY = 5
 LUMA = (0.299, 0.587, 0.114)
 
@@ -121,8 +123,13 @@ def reconstruct(
     on_step: StepCallback | None = None,
     tv_weight: float | None = None,
     optimiser: str = "adam",
+    stride: int = 1,
 ) -> Tensor:
     """z ≈ argmin Σ_l ‖φ_l(z) - t_l‖² / ‖t_l^0‖² + λ·TV(z - x), starting from z = x.
+
+    With ``stride`` > 1 the change z - x lives on a grid ``stride`` times coarser than x and is
+    upsampled bilinearly (z = clamp(x + up(d))): the optimiser cannot draw the fine, edge-like
+    squiggles that the edge-tuned backbone's inversion otherwise leaves.
 
     Args:
         x: (1, 3, R, R) in [0, 1]; targets: {layer: (1, C, h, w)}.
@@ -134,19 +141,33 @@ def reconstruct(
     with torch.no_grad():
         base = backbone(x, layers)
         scale = {k: 1.0 / base[k].pow(2).sum().clamp_min(1e-12) for k in layers}
-    z = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    size = x.shape[-2:]
+    if stride > 1:
+        coarse = (max(1, size[0] // stride), max(1, size[1] // stride))
+        d = torch.zeros(1, 3, *coarse, device=x.device, dtype=x.dtype, requires_grad=True)
+        param = d
+    else:
+        z = x.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+        param = z
+
+    def current() -> Tensor:
+        if stride == 1:
+            return z
+        up = F.interpolate(d, size=size, mode="bilinear", align_corners=False)
+        return (x + up).clamp(0.0, 1.0)
 
     def loss_fn() -> Tensor:
-        feats = backbone(z, layers)
+        zc = current()
+        feats = backbone(zc, layers)
         loss = sum(((feats[k] - targets[k]).pow(2).sum() * scale[k]) for k in layers)
-        return loss + tv_weight * total_variation(z - x)
+        return loss + tv_weight * total_variation(zc - x)
 
     if optimiser == "lbfgs":
         opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [z], lr=1.0, max_iter=1, history_size=10, line_search_fn="strong_wolfe"
+            [param], lr=1.0, max_iter=1, history_size=10, line_search_fn="strong_wolfe"
         )
     elif optimiser == "adam":
-        opt = torch.optim.Adam([z], lr=ADAM_LR)
+        opt = torch.optim.Adam([param], lr=ADAM_LR)
     else:
         raise ValueError(f"unknown optimiser {optimiser!r}")
 
@@ -158,13 +179,16 @@ def reconstruct(
 
     for i in range(1, iterations + 1):
         loss = opt.step(closure)
-        with torch.no_grad():
-            z.clamp_(0.0, 1.0)
+        if stride == 1:
+            with torch.no_grad():
+                z.clamp_(0.0, 1.0)
         if on_step is not None:
-            preview = z.detach().clone() if (i % PREVIEW_EVERY == 0 or i == iterations) else None
+            show = i % PREVIEW_EVERY == 0 or i == iterations
+            preview = current().detach().clone() if show else None
             value = float(loss.detach()) if loss is not None else float("nan")
             on_step(Step(i, iterations, "reconstructing", f"loss {value:.4g}", preview))
-    return z.detach()
+    with torch.no_grad():
+        return current().detach()
 
 
 def square_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[int, ...]:
@@ -251,7 +275,7 @@ def edit_aligned(
         targets = {
             k: feats[k] + strength * scaled_direction(pack.direction(k), feats[k]) for k in layers
         }
-    z = reconstruct(backbone, x, targets, iterations, on_step)
+    z = reconstruct(backbone, x, targets, iterations, on_step, stride=CHANGE_STRIDE)
     delta = z - x
     if keep_colours:
         luma = torch.tensor(LUMA, dtype=delta.dtype, device=delta.device).view(1, 3, 1, 1)
