@@ -72,12 +72,12 @@ class FakeFace:
 class FakeFaceFinder:
     """Stands in for MTCNN on random test images: any region that is not flat is "a face".
 
-    The image is split into ``grid`` × ``grid`` cells; each cell whose pixels vary (std > 0.02)
-    holds one face filling 60 % of the cell, with the pack template's landmarks. A flat image
-    has no face.
+    The image is split into ``grid`` × ``grid`` (or rows × cols) cells; each cell whose pixels
+    vary (std > 0.02) holds one face filling 60 % of the cell, with the pack template's
+    landmarks. A flat image has no face.
     """
 
-    def __init__(self, grid: int = 1) -> None:
+    def __init__(self, grid: int | tuple[int, int] = 1) -> None:
         self.grid = grid
         self.calls = 0
 
@@ -86,11 +86,12 @@ class FakeFaceFinder:
 
         self.calls += 1
         h, w = image.shape[-2:]
+        rows, cols = (self.grid, self.grid) if isinstance(self.grid, int) else self.grid
         faces = []
-        for i in range(self.grid):
-            for j in range(self.grid):
-                y0, y1 = h * i // self.grid, h * (i + 1) // self.grid
-                x0, x1 = w * j // self.grid, w * (j + 1) // self.grid
+        for i in range(rows):
+            for j in range(cols):
+                y0, y1 = h * i // rows, h * (i + 1) // rows
+                x0, x1 = w * j // cols, w * (j + 1) // cols
                 if float(image[..., y0:y1, x0:x1].std()) <= 0.02:
                     continue
                 side = 0.6 * min(y1 - y0, x1 - x0)

@@ -46,6 +46,9 @@ TV_WEIGHT = 400.0
 ADAM_LR = 0.01
 """Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
 CHANGE_STRIDE = 1
+REGION_LAYER = ""
+"""Aligned faces: when set, the change is confined (softly) to where this layer's attribute
+vector is strong (quality-dfi.md); "" lets it go anywhere in the frame."""
 """Aligned faces: the change is optimised on a grid this many times coarser (quality-dfi.md)."""
 PREVIEW_EVERY = 5
 LUMA = (0.299, 0.587, 0.114)
@@ -124,12 +127,14 @@ def reconstruct(
     tv_weight: float | None = None,
     optimiser: str = "adam",
     stride: int = 1,
+    region: Tensor | None = None,
 ) -> Tensor:
     """z ≈ argmin Σ_l ‖φ_l(z) - t_l‖² / ‖t_l^0‖² + λ·TV(z - x), starting from z = x.
 
     With ``stride`` > 1 the change z - x lives on a grid ``stride`` times coarser than x and is
     upsampled bilinearly (z = clamp(x + up(d))): the optimiser cannot draw the fine, edge-like
-    squiggles that the edge-tuned backbone's inversion otherwise leaves.
+    squiggles that the edge-tuned backbone's inversion otherwise leaves. ``region`` (1, 1, R, R)
+    in [0, 1] weights where the change may go (z = clamp(x + region · up(d))).
 
     Args:
         x: (1, 3, R, R) in [0, 1]; targets: {layer: (1, C, h, w)}.
@@ -142,7 +147,8 @@ def reconstruct(
         base = backbone(x, layers)
         scale = {k: 1.0 / base[k].pow(2).sum().clamp_min(1e-12) for k in layers}
     size = x.shape[-2:]
-    if stride > 1:
+    direct = stride == 1 and region is None
+    if not direct:
         coarse = (max(1, size[0] // stride), max(1, size[1] // stride))
         d = torch.zeros(1, 3, *coarse, device=x.device, dtype=x.dtype, requires_grad=True)
         param = d
@@ -151,10 +157,10 @@ def reconstruct(
         param = z
 
     def current() -> Tensor:
-        if stride == 1:
+        if direct:
             return z
         up = F.interpolate(d, size=size, mode="bilinear", align_corners=False)
-        return (x + up).clamp(0.0, 1.0)
+        return (x + (up if region is None else up * region)).clamp(0.0, 1.0)
 
     def loss_fn() -> Tensor:
         zc = current()
@@ -179,7 +185,7 @@ def reconstruct(
 
     for i in range(1, iterations + 1):
         loss = opt.step(closure)
-        if stride == 1:
+        if direct:
             with torch.no_grad():
                 z.clamp_(0.0, 1.0)
         if on_step is not None:
@@ -275,12 +281,23 @@ def edit_aligned(
         targets = {
             k: feats[k] + strength * scaled_direction(pack.direction(k), feats[k]) for k in layers
         }
-    z = reconstruct(backbone, x, targets, iterations, on_step, stride=CHANGE_STRIDE)
+    region = attribute_region(pack, REGION_LAYER, resolution) if REGION_LAYER else None
+    z = reconstruct(backbone, x, targets, iterations, on_step, stride=CHANGE_STRIDE, region=region)
     delta = z - x
     if keep_colours:
         luma = torch.tensor(LUMA, dtype=delta.dtype, device=delta.device).view(1, 3, 1, 1)
         delta = (delta * luma).sum(1, keepdim=True).expand_as(delta)
     return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
+
+
+def attribute_region(pack: attributes.AttributePack, layer: str, resolution: int) -> Tensor:
+    """(1, 1, R, R) in [0, 1]: where the pack's attribute vector of ``layer`` is strong (its
+    per-position norm over channels, smoothed, 0 at its median and 1 from its 90th percentile)."""
+    w = pack.direction(layer).norm(dim=0)[None, None]
+    w = F.avg_pool2d(F.pad(w, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    w = F.interpolate(w, size=(resolution, resolution), mode="bilinear", align_corners=False)
+    lo, hi = torch.quantile(w.flatten(), torch.tensor([0.5, 0.9], dtype=w.dtype))
+    return ((w - lo) / (hi - lo).clamp_min(1e-12)).clamp(0.0, 1.0)
 
 
 def faces_in(faces: Sequence, box: Sequence[int]) -> list:
