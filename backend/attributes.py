@@ -33,7 +33,7 @@ FORMAT = "nlf-attribute-pack"
 VERSION = 1
 DFI_LAYERS = ("relu3_1", "relu4_1", "relu5_1")
 """DFI's feature layers (Upchurch et al. 2017; algorithms.md §1 step 3)."""
-DEFAULT_RESOLUTION = 64
+DEFAULT_RESOLUTION = 128
 BUILTIN_DIR = Path(__file__).resolve().parent / "packs"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 

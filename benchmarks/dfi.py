@@ -172,26 +172,19 @@ def photo(args: argparse.Namespace) -> None:
         sync()
         t1 = time.perf_counter()
         align_s = edit_s = 0.0
+        strength = dfi.DfiParams.strength
         for face in faces:
             a = time.perf_counter()
             x, to_frame = dfi_align.to_frame(image, face.landmarks, pack.frame, res)
+            dfi_align.change_back(torch.zeros_like(x), to_frame, tuple(image.shape[-2:]))
             sync()
             b = time.perf_counter()
-            with torch.no_grad():
-                feats = backbone(x, list(pack.layers))
-                targets = {
-                    k: feats[k] + 0.6 * dfi.scaled_direction(pack.direction(k), feats[k])
-                    for k in pack.layers
-                }
             with torch.enable_grad():
-                z = dfi.reconstruct(backbone, x, targets, iters)
+                dfi.edit_aligned(backbone, pack, image, face.landmarks, strength, iters, res, True)
             sync()
             c = time.perf_counter()
-            dfi_align.change_back(z - x, to_frame, tuple(image.shape[-2:]))
-            sync()
-            d = time.perf_counter()
-            align_s += (b - a) + (d - c)
-            edit_s += c - b
+            align_s += b - a
+            edit_s += (c - b) - (b - a)
         total = (t1 - t0) + align_s + edit_s
         print(f"| {count} | {len(faces)} | {t1 - t0:.2f} | {align_s:.2f} | {edit_s:.1f} | "
               f"{total:.1f} |", flush=True)  # fmt: skip

@@ -46,9 +46,13 @@ TV_WEIGHT = 400.0
 ADAM_LR = 0.01
 """Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
 CHANGE_STRIDE = 1
-REGION_LAYER = ""
-"""Aligned faces: when set, the change is confined (softly) to where this layer's attribute
-vector is strong (quality-dfi.md); "" lets it go anywhere in the frame."""
+REGION_LAYER = "relu4_1"
+"""Aligned faces: the change is confined (softly) to where this layer's attribute vector is
+strong (quality-dfi.md); "" lets it go anywhere in the frame."""
+ALIGNED_TV_WEIGHT = 1600.0
+"""λ for aligned faces at the built-in pack's 128 px (400 at 64 px is as smooth per face)."""
+ALIGNED_ADAM_LR = 0.03
+"""Adam's step for aligned faces: with lr 0.01, 20 steps cap the change below what α asks."""
 """Aligned faces: the change is optimised on a grid this many times coarser (quality-dfi.md)."""
 PREVIEW_EVERY = 5
 LUMA = (0.299, 0.587, 0.114)
@@ -65,7 +69,7 @@ class DfiParams:
         help="Attribute pack to move towards (packs for the current backbone)",
     )
     strength: float = param(
-        0.6,
+        1.0,
         label="Strength",
         min=-2.0,
         max=2.0,
@@ -128,6 +132,7 @@ def reconstruct(
     optimiser: str = "adam",
     stride: int = 1,
     region: Tensor | None = None,
+    lr: float | None = None,
 ) -> Tensor:
     """z ≈ argmin Σ_l ‖φ_l(z) - t_l‖² / ‖t_l^0‖² + λ·TV(z - x), starting from z = x.
 
@@ -173,7 +178,7 @@ def reconstruct(
             [param], lr=1.0, max_iter=1, history_size=10, line_search_fn="strong_wolfe"
         )
     elif optimiser == "adam":
-        opt = torch.optim.Adam([param], lr=ADAM_LR)
+        opt = torch.optim.Adam([param], lr=ADAM_LR if lr is None else lr)
     else:
         raise ValueError(f"unknown optimiser {optimiser!r}")
 
