@@ -8,6 +8,10 @@ reconstruction z starts from x and minimises ``Σ_l ‖φ_l(z) - t_l‖² / ‖�
 with Adam. Only the difference ``z - x`` at R is upsampled and added to the full-resolution crop
 (chainer-dfi's residual trick), so detail the inversion would lose is never touched.
 
+With ``align`` on (the default) every face MTCNN finds in the selection's crop is warped to the
+pack's face frame first (``dfi_align``), edited there with the aligned settings below (the change
+confined to the pack's attribute region) and only its change is warped back, feathered.
+
 Departures from the references: the TV prior acts on the *change* z - x rather than on z, and z
 starts from x, so α = 0 returns the input exactly and no second "unedited" reconstruction is
 needed to cancel reconstruction error; the layer losses are normalised by ‖φ_l(x)‖², which makes
@@ -325,8 +329,9 @@ class DeepFeatureInterpolation(Filter):
     id = "dfi"
     label = "Deep Feature Interpolation"
     description = (
-        "Adds an attribute (e.g. a smile) to the face in the selection by editing its deep "
-        "features (Upchurch et al. 2017). Select the face, roughly as a square crop."
+        "Adds an attribute (e.g. a smile) to every face in the selection by editing its deep "
+        "features (Upchurch et al. 2017). Select one or more faces loosely; each is found and "
+        "aligned (align=off: the selection itself is the face crop)."
     )
     category = "Faces"
     params = DfiParams
