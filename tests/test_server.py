@@ -405,5 +405,6 @@ def test_dfi_edits_every_face_and_nothing_outside(live_server, client: Client) -
     (out,) = result.layers
     dst = as_array(out)
     assert np.array_equal(dst[46:], src[46:])
-    assert np.abs(dst[14:34, 14:34, :3].astype(int) - src[14:34, 14:34, :3]).mean() > 0.5
-    assert np.abs(dst[14:34, 62:82, :3].astype(int) - src[14:34, 62:82, :3]).mean() > 0.5
+    changed = (dst[..., :3] != src[..., :3]).any(-1)
+    assert changed[14:34, 14:34].mean() > 0.2, changed[14:34, 14:34].mean()
+    assert changed[14:34, 62:82].mean() > 0.2, changed[14:34, 62:82].mean()
