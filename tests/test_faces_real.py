@@ -7,7 +7,6 @@ there instead of skipping. GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K 
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 
 import numpy as np
@@ -21,7 +20,7 @@ from backend import weights as W
 from backend.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, paste_back
 from backend.faces import weights as FW
 from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, missing_weights
 
 pytestmark = [pytest.mark.weights]
 GENKI = SHARED_DATA / "genki4k-train"
@@ -32,10 +31,7 @@ DOODLE = SHARED_DATA / "doodle"
 def finder() -> FaceFinder:
     root = dirs.weights_dir()
     if not W.verify("mtcnn", root).ok:
-        msg = f"mtcnn not (validly) in {root}; run: python -m backend weights fetch mtcnn"
-        if os.environ.get("NLF_REQUIRE_WEIGHTS") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_weights("mtcnn", root)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     return FaceFinder.load(root)
 
@@ -148,6 +144,10 @@ def test_aligned_face_lands_on_the_template(finder: FaceFinder) -> None:
     )
     image = to_tensor(np.asarray(canvas))
     (face,) = finder.find(image)
+    assert not face.landmarks.is_inference() and not face.landmarks.requires_grad
+    leaf = image.clone().requires_grad_(True)
+    align(leaf, face, size=64)[0].mean().backward()  # gradients reach the picture
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
     aligned, tf = align(image, face, size=256)
     assert abs(tf.angle - np.radians(15)) < np.radians(6), np.degrees(tf.angle)
     framed = torch.nn.functional.pad(aligned, (64, 64, 64, 64), mode="replicate")

@@ -17,14 +17,16 @@ from backend.faces.align import (
     Similarity,
     align,
     estimate_similarity,
+    frame_mask,
     frame_weight,
     mean_template,
     normalised_landmarks,
     paste_back,
+    paste_back_region,
     transform_for,
     warp_to_frame,
 )
-from backend.faces.detect import LANDMARKS, Face, FaceFinder
+from backend.faces.detect import LANDMARKS, Face, FaceFinder, in_selection
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -34,10 +36,13 @@ __all__ = [
     "Similarity",
     "align",
     "estimate_similarity",
+    "frame_mask",
     "frame_weight",
+    "in_selection",
     "mean_template",
     "normalised_landmarks",
     "paste_back",
+    "paste_back_region",
     "transform_for",
     "warp_to_frame",
 ]

@@ -91,7 +91,7 @@ class FaceFinder:
     def default_min_face(self, height: int, width: int) -> float:
         return max(self.min_face_px, self.min_face_rel * min(height, width))
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: callers may edit landmarks or backprop through align
     def find(self, image: Tensor, min_face: float | None = None) -> list[Face]:
         """Faces in ``image`` (1, 3, H, W) RGB in [0, 1], sorted by box size, largest first."""
         if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
@@ -99,15 +99,19 @@ class FaceFinder:
         height, width = int(image.shape[-2]), int(image.shape[-1])
         if min_face is None:
             min_face = self.default_min_face(height, width)
+        if not min_face > 0:
+            raise ValueError(f"min_face must be a positive size in pixels, got {min_face}")
         if min(height, width) < 12 or min_face > min(height, width):
             return []
         pixels = image.to(self.device, torch.float32).clamp(0, 1) * 255.0
         boxes = self._propose(pixels, min_face)
-        if len(boxes):
-            boxes = self._refine(pixels, boxes)
         if not len(boxes):
             return []
-        boxes, scores, points = self._output(pixels, boxes)
+        halves = octaves(pixels, 24)
+        boxes = self._refine(halves, boxes)
+        if not len(boxes):
+            return []
+        boxes, scores, points = self._output(halves, boxes)
         faces = [
             Face(tuple(float(v) for v in b), p.float().cpu(), float(s))  # type: ignore[arg-type]
             for b, s, p in zip(boxes.cpu(), scores.cpu(), points.cpu(), strict=True)
@@ -128,10 +132,12 @@ class FaceFinder:
         """(N, 5) boxes (x0, y0, x1, y1, score) from P-Net over the pyramid, squared."""
         height, width = pixels.shape[-2:]
         found = []
+        level = pixels
         for scale in self.scales(height, width, min_face):
             hs, ws = max(12, math.ceil(height * scale)), max(12, math.ceil(width * scale))
+            # each level is area-resampled from the previous one (cheap on large pictures)
             mode = "area" if scale < 1 else "bilinear"
-            level = F.interpolate(pixels, size=(hs, ws), mode=mode)
+            level = F.interpolate(level if mode == "area" else pixels, size=(hs, ws), mode=mode)
             prob, reg = self.nets.pnet(normalise(level))
             ys, xs = torch.nonzero(prob[0] >= self.thresholds[0], as_tuple=True)
             if not len(ys):
@@ -150,24 +156,32 @@ class FaceFinder:
         return square(regress(boxes[:, :5], boxes[:, 5:9]))
 
     # -- stages 2 and 3 ---------------------------------------------------------------------------
-    def _crops(self, pixels: Tensor, boxes: Tensor, size: int) -> Tensor:
+    def _crops(self, halves: list[Tensor], boxes: Tensor, size: int) -> Tensor:
+        """``size``² crops of ``boxes`` (zeros outside the picture), each read from the octave
+        where the box spans 2–4 × ``size`` pixels (area-like averaging at bounded cost)."""
+        side = (boxes[:, 2:4] - boxes[:, 0:2]).max(1).values
+        level = (side / (2 * size)).clamp(min=1).log2().floor().long().clamp(max=len(halves) - 1)
+        out = boxes.new_zeros(len(boxes), 3, size, size)
         rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes[:, :4]], 1)
-        return normalise(roi_align(pixels, rois, size, 1.0, -1, aligned=True))
+        for k in level.unique().tolist():
+            pick = level == k
+            out[pick] = roi_align(halves[k], rois[pick], size, 0.5**k, -1, aligned=True)
+        return normalise(out)
 
     def _run(self, net: torch.nn.Module, crops: Tensor) -> list[Tensor]:
         outs = [net(crops[i : i + self.batch]) for i in range(0, len(crops), self.batch)]
         return [torch.cat(parts) for parts in zip(*outs, strict=True)]
 
-    def _refine(self, pixels: Tensor, boxes: Tensor) -> Tensor:
-        prob, reg = self._run(self.nets.rnet, self._crops(pixels, boxes, 24))
+    def _refine(self, halves: list[Tensor], boxes: Tensor) -> Tensor:
+        prob, reg = self._run(self.nets.rnet, self._crops(halves, boxes, 24))
         keep = prob > self.thresholds[1]
         boxes = torch.cat([boxes[keep, :4], prob[keep, None]], 1)
         reg = reg[keep]
         pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
         return square(regress(boxes[pick], reg[pick]))
 
-    def _output(self, pixels: Tensor, boxes: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        prob, reg, marks = self._run(self.nets.onet, self._crops(pixels, boxes, 48))
+    def _output(self, halves: list[Tensor], boxes: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        prob, reg, marks = self._run(self.nets.onet, self._crops(halves, boxes, 48))
         keep = prob > self.thresholds[2]
         boxes, prob, reg, marks = boxes[keep], prob[keep], reg[keep], marks[keep]
         wh = (boxes[:, 2:4] - boxes[:, 0:2])[:, None, :]
@@ -175,6 +189,18 @@ class FaceFinder:
         boxes = regress(torch.cat([boxes[:, :4], prob[:, None]], 1), reg)
         pick = nms_min(boxes[:, :4], boxes[:, 4], 0.7)
         return boxes[pick, :4], boxes[pick, 4], points[pick]
+
+
+def octaves(pixels: Tensor, smallest: int) -> list[Tensor]:
+    """``pixels`` and its 2×2-averaged halvings while the shorter side stays ≥ ``smallest``.
+
+    Level k's pixel (i, j) covers the source's [2^k j, 2^k (j+1)) × [2^k i, 2^k (i+1)) (odd edges
+    are dropped, at most 2^k − 1 pixels), so a box reads level k with spatial scale 2^−k.
+    """
+    out = [pixels]
+    while min(out[-1].shape[-2:]) >= 2 * smallest:
+        out.append(F.avg_pool2d(out[-1], 2))
+    return out
 
 
 def normalise(pixels: Tensor) -> Tensor:
@@ -214,6 +240,24 @@ def nms_min(boxes: Tensor, scores: Tensor, threshold: float) -> Tensor:
         overlap = inter / torch.minimum(area[i], area[rest]).clamp(min=1e-9)
         order = rest[overlap <= threshold]
     return torch.tensor(keep, dtype=torch.long, device=boxes.device)
+
+
+def in_selection(faces: Sequence[Face], mask: Tensor, threshold: float = 0.5) -> list[Face]:
+    """The faces whose five landmarks are, on average, selected: mean of ``mask`` (1, 1, H, W) in
+    [0, 1] (the same pixel grid as the searched image) at the landmarks' pixels ≥ ``threshold``.
+    Landmarks outside the picture count as unselected."""
+    height, width = mask.shape[-2:]
+    plane = mask.reshape(height, width).float().cpu()
+    kept = []
+    for face in faces:
+        cols = face.landmarks[:, 0].floor().long()
+        rows = face.landmarks[:, 1].floor().long()
+        inside = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
+        values = torch.zeros(len(cols))
+        values[inside] = plane[rows[inside], cols[inside]]
+        if float(values.mean()) >= threshold:
+            kept.append(face)
+    return kept
 
 
 def boxes_of(faces: Sequence[Face]) -> Tensor:
