@@ -154,3 +154,34 @@ def crop(image: np.ndarray, face: Square, size: int | None = None) -> np.ndarray
     if size is not None and size != face.side:
         out = np.asarray(Image.fromarray(out).resize((size, size), Image.Resampling.BICUBIC))
     return out
+
+
+def _mean_abs(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """Mean |a − b| over the channels of the pixels where ``where`` is true (0 when none)."""
+    if not where.any():
+        return 0.0
+    return float(np.abs(a.astype(np.int32) - b.astype(np.int32))[where].mean())
+
+
+def change_by_region(scene: Scene, before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """How an edit of ``scene`` changed it, region by region.
+
+    ``before``/``after`` are (H, W, C) uint8 with RGB first. Returns the mean |change| of RGB
+    (0–255) in the upper and the lower half of the face squares and in the rest of the
+    selection, and ``changed_outside``: how many pixels outside the selection differ in any
+    channel (alpha included), which a correct run leaves at 0.
+    """
+    mask = scene.mask > 0
+    upper = np.zeros(mask.shape, bool)
+    lower = np.zeros(mask.shape, bool)
+    for f in scene.faces:
+        mid = f.top + f.side // 2
+        upper[f.top : mid, f.left : f.left + f.side] = True
+        lower[mid : f.top + f.side, f.left : f.left + f.side] = True
+    a, b = after[..., :3], before[..., :3]
+    return {
+        "upper": _mean_abs(a, b, upper),
+        "lower": _mean_abs(a, b, lower),
+        "rest_of_selection": _mean_abs(a, b, mask & ~upper & ~lower),
+        "changed_outside": int((after != before).any(-1)[~mask].sum()),
+    }

@@ -41,7 +41,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from backend import context, genki_split  # noqa: E402
-from backend.face_canvas import Scene, crop, make_scene  # noqa: E402
+from backend.face_canvas import change_by_region, crop, make_scene  # noqa: E402
 from backend.files import read_image, read_mask  # noqa: E402
 from backend.jobs import Job, execute  # noqa: E402
 from backend.params import check_value, parse_text  # noqa: E402
@@ -92,33 +92,6 @@ def parse_params(specs: list[Any], items: list[str]) -> dict[str, Any]:
     return values
 
 
-def mean_abs(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    """Mean |a − b| over RGB of the pixels where ``where`` is true (0 when none)."""
-    if not where.any():
-        return 0.0
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16))[where].mean())
-
-
-def measure(scene: Scene, out_rgba: np.ndarray, in_rgba: np.ndarray) -> dict[str, float | int]:
-    """Change by region: upper and lower halves of each face square, the rest of the selection,
-    and the number of pixels changed (any channel, alpha included) outside the selection."""
-    mask = scene.mask > 0
-    h, w = mask.shape
-    upper = np.zeros((h, w), bool)
-    lower = np.zeros((h, w), bool)
-    for f in scene.faces:
-        mid = f.top + f.side // 2
-        upper[f.top : mid, f.left : f.left + f.side] = True
-        lower[mid : f.top + f.side, f.left : f.left + f.side] = True
-    a, b = out_rgba[..., :3], in_rgba[..., :3]
-    return {
-        "upper": mean_abs(a, b, upper),
-        "lower": mean_abs(a, b, lower),
-        "rest_of_selection": mean_abs(a, b, mask & ~upper & ~lower),
-        "changed_outside": int((out_rgba != in_rgba).any(-1)[~mask].sum()),
-    }
-
-
 def run_direction(
     direction: str,
     faces: list[Path],
@@ -153,7 +126,7 @@ def run_direction(
         in_rgba = np.frombuffer(layer.pixels, np.uint8).reshape(layer.height, layer.width, 4)
         out_rgba = np.frombuffer(out.pixels, np.uint8).reshape(out.height, out.width, 4)
         Image.fromarray(out_rgba).save(folder / f"{stem}.{FILTER}.png")
-        region = measure(scene, out_rgba, in_rgba)
+        region = change_by_region(scene, in_rgba, out_rgba)
         before = [crop(in_rgba[..., :3], f) for f in scene.faces]
         after = [crop(out_rgba[..., :3], f) for f in scene.faces]
         p0, p1 = judge.p_smile(before), judge.p_smile(after)

@@ -288,7 +288,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("command", choices=("train", "eval"))
     ap.add_argument("--out", type=Path, default=DEFAULT_PATH, help="where the judge is saved")
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--dev", action="store_true", help="train on 5/6 of the judge part, report dev")

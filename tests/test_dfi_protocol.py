@@ -145,3 +145,22 @@ def test_texture_is_textured() -> None:
     img = face_canvas.texture(np.random.default_rng(3)).astype(float)
     assert img.std() > 10
     assert np.abs(np.diff(img, axis=1)).mean() > 1
+
+
+def test_change_by_region_splits_the_face_and_counts_pixels_outside() -> None:
+    scene = face_canvas.make_scene([_face(2)], np.random.default_rng(4))
+    before = np.dstack([scene.image, np.full(scene.image.shape[:2], 255, np.uint8)])
+    f = scene.faces[0]
+    after = before.copy()
+    mid = f.top + f.side // 2
+    after[mid : f.top + f.side, f.left : f.left + f.side, 0] ^= 8  # lower half: R off by 8
+    assert face_canvas.change_by_region(scene, before, after) == pytest.approx(
+        {"upper": 0.0, "lower": 8 / 3, "rest_of_selection": 0.0, "changed_outside": 0}
+    )
+    left, top, _, bottom = scene.selection
+    if top > 0:
+        after[top - 1, left, 3] = 0  # alpha of one pixel just above the selection
+    else:
+        after[bottom, left, 3] = 0
+    changed = face_canvas.change_by_region(scene, before, after)
+    assert changed["changed_outside"] == 1 and changed["upper"] == 0.0
