@@ -34,7 +34,7 @@ FORMAT = "nlf-attribute-pack"
 VERSION = 1
 DFI_LAYERS = ("relu3_1", "relu4_1", "relu5_1")
 """DFI's feature layers (Upchurch et al. 2017; algorithms.md §1 step 3)."""
-DEFAULT_RESOLUTION = 64
+DEFAULT_RESOLUTION = 128
 BUILTIN_DIR = Path(__file__).resolve().parent / "packs"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -58,6 +58,11 @@ class AttributePack:
     source: str = ""
     sha256: str = ""
     path: Path | None = field(default=None, compare=False)
+    frame: tuple[tuple[float, float], ...] | None = None
+    """The face frame the examples were aligned to: five landmarks (x, y) in units of the
+    working square (``faces.LANDMARKS`` order), measured with ``detector``; None for packs of
+    unaligned crops (built before alignment, or with ``--no-align``)."""
+    detector: str = ""
 
     def direction(self, layer: str) -> Tensor:
         """The attribute vector ``mean_with - mean_without`` of ``layer``, (C, h, w) float32."""
@@ -85,6 +90,9 @@ def content_sha256(pack: AttributePack) -> str:
         "count_with": pack.count_with,
         "count_without": pack.count_without,
     }
+    if pack.frame is not None:  # packs without a frame keep the sha256 they were saved with
+        meta["frame"] = [[round(float(v), 6) for v in p] for p in pack.frame]
+        meta["detector"] = pack.detector
     h.update(json.dumps(meta, sort_keys=True).encode())
     for means in (pack.mean_with, pack.mean_without):
         for layer in pack.layers:
@@ -169,8 +177,12 @@ def build_pack(
     layers: Sequence[str] = DFI_LAYERS,
     source: str = "",
     on_image: Callable[[int], None] | None = None,
+    frame: Sequence[Sequence[float]] | None = None,
+    detector: str = "",
 ) -> AttributePack:
-    """A pack from two sets of aligned example images (each (1, 3, H, W) RGB in [0, 1])."""
+    """A pack from two sets of aligned example images (each (1, 3, H, W) RGB in [0, 1]).
+
+    ``frame``: the five landmarks (units of the square) the examples were warped to, if any."""
     check_name(name)
     need = backbone.min_size_for(layers)
     if resolution < need:
@@ -189,6 +201,8 @@ def build_pack(
         count_with=n_with,
         count_without=n_without,
         source=source,
+        frame=None if frame is None else tuple((float(x), float(y)) for x, y in frame),
+        detector=detector if frame is not None else "",
     )
     return _with_sha(pack)
 
@@ -246,6 +260,8 @@ def save_pack(pack: AttributePack, root: Path) -> Path:
         "count_without": int(pack.count_without),
         "source": pack.source,
         "sha256": pack.sha256 or content_sha256(pack),
+        "frame": None if pack.frame is None else [[float(v) for v in p] for p in pack.frame],
+        "detector": pack.detector,
         "mean_with": {k: pack.mean_with[k].half().contiguous() for k in pack.layers},
         "mean_without": {k: pack.mean_without[k].half().contiguous() for k in pack.layers},
     }
@@ -280,6 +296,8 @@ def load_pack(path: Path) -> AttributePack:
             source=str(data.get("source", "")),
             sha256=str(data["sha256"]),
             path=path,
+            frame=_frame(data.get("frame")),
+            detector=str(data.get("detector", "")),
         )
     except (KeyError, TypeError) as exc:
         raise PackError(f"attribute pack {path} is missing {exc}") from exc
@@ -287,6 +305,15 @@ def load_pack(path: Path) -> AttributePack:
     if actual != pack.sha256:
         raise PackError(f"attribute pack {path} is corrupt (sha256 {actual} != {pack.sha256})")
     return pack
+
+
+def _frame(raw: object) -> tuple[tuple[float, float], ...] | None:
+    if raw is None:
+        return None
+    points = tuple((float(p[0]), float(p[1])) for p in raw)  # type: ignore[union-attr]
+    if len(points) != 5:
+        raise PackError(f"a pack's face frame has {len(points)} points, expected 5")
+    return points
 
 
 def list_packs(

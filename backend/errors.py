@@ -48,6 +48,19 @@ class WeightsMissing(Missing):
         self.name = name
 
 
+class NotApplicable(NlfError):
+    """The input does not hold what the filter works on, e.g. no face (FAILED_PRECONDITION)."""
+
+
+class NoFace(NotApplicable):
+    """Face alignment found no face in the selection."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or "no face found in the selection: select a face, or set align=off"
+        )
+
+
 class Cancelled(NlfError):
     """The client cancelled the job or went away (CANCELLED)."""
 

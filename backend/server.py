@@ -25,6 +25,7 @@ from backend.errors import (
     Broken,
     Cancelled,
     Missing,
+    NotApplicable,
     ParamError,
     QueueFull,
     UnknownFilter,
@@ -67,7 +68,7 @@ def _status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
             return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
         case UnknownFilter():
             return grpc.StatusCode.NOT_FOUND, str(exc)
-        case Missing():
+        case Missing() | NotApplicable():
             return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
         case Broken():
             return grpc.StatusCode.FAILED_PRECONDITION, str(exc)

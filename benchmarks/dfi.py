@@ -2,6 +2,7 @@
 
     python benchmarks/dfi.py                       # timing table (each case in a fresh process)
     python benchmarks/dfi.py --quality --faces 12  # iterations vs P(smile) on validation faces
+    python benchmarks/dfi.py --photo               # detection + alignment + edit, 2048² photo
 
 Two timing cases per crop size S: the filter as shipped (the face is optimised at the pack's
 working resolution (64) and only the change is upsampled to S: the residual trick), and the
@@ -112,6 +113,83 @@ def quality(args: argparse.Namespace) -> None:
         print(f"| {n} | {(s > 0.5).mean():.0%} | {s.mean():.3f} | {dt:.2f} |", flush=True)
 
 
+def photo_canvas(size: int, faces: int, face_px: int, seed: int = 0):
+    """A ``size``² textured canvas with ``faces`` GENKI faces (``face_px`` wide) pasted on a grid,
+    as (1, 3, size, size) in [0, 1]."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from scripts.smile_classifier import GENKI
+
+    rng = np.random.default_rng(seed)
+    low = rng.random((size // 32, size // 32, 3))
+    texture = np.asarray(Image.fromarray((low * 255).astype(np.uint8)).resize((size, size)))
+    canvas = (texture * 0.6 + rng.integers(0, 60, (size, size, 3))).clip(0, 255).astype(np.uint8)
+    files = sorted((GENKI / "non_smile").glob("*.jpg"))[:faces]
+    per_row = int(np.ceil(np.sqrt(faces)))
+    cell = size // per_row
+    for i, path in enumerate(files):
+        face = np.asarray(Image.open(path).convert("RGB").resize((face_px, face_px)))
+        y = (i // per_row) * cell + (cell - face_px) // 2
+        x = (i % per_row) * cell + (cell - face_px) // 2
+        canvas[y : y + face_px, x : x + face_px] = face
+    return torch.from_numpy(canvas.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def photo(args: argparse.Namespace) -> None:
+    """Detection, alignment and edit seconds for a 2048² photo with one and with four faces."""
+    import torch
+
+    from backend import attributes, dirs
+    from backend.faces import FaceFinder
+    from backend.features import load_backbone
+    from backend.filters import dfi, dfi_align
+
+    torch.set_num_threads(args.threads)
+    root = dirs.weights_dir()
+    backbone = load_backbone("vgg16-hed", root, args.device)
+    finder = FaceFinder.load(root, args.device)
+    pack = attributes.load_pack(
+        attributes.pack_path(attributes.BUILTIN_DIR, "vgg16-hed", "smiling")
+    )
+    iters = args.iterations or dfi.DfiParams.iterations
+    res = args.resolution or pack.resolution
+    print(f"device {args.device}, {args.threads} threads, {args.size}² photo, faces "
+          f"{args.face_px} px, working res {res}, {iters} Adam iterations\n")  # fmt: skip
+    print("| faces | found | detection s | alignment s (warp in + back) | edit s | total s |")
+    print("|---|---|---|---|---|---|")
+
+    def sync() -> None:
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+
+    for count in args.face_counts:
+        image = photo_canvas(args.size, count, args.face_px).to(args.device)
+        sync()
+        t0 = time.perf_counter()
+        faces = finder.find(image)
+        sync()
+        t1 = time.perf_counter()
+        align_s = edit_s = 0.0
+        strength = dfi.DfiParams.strength
+        for face in faces:
+            a = time.perf_counter()
+            x, to_frame = dfi_align.to_frame(image, face.landmarks, pack.frame, res)
+            dfi_align.change_back(torch.zeros_like(x), to_frame, tuple(image.shape[-2:]))
+            sync()
+            b = time.perf_counter()
+            with torch.enable_grad():
+                dfi.edit_aligned(backbone, pack, image, face.landmarks, strength, iters, res, True)
+            sync()
+            c = time.perf_counter()
+            align_s += b - a
+            edit_s += (c - b) - (b - a)
+        total = (t1 - t0) + align_s + edit_s
+        print(f"| {count} | {len(faces)} | {t1 - t0:.2f} | {align_s:.2f} | {edit_s:.1f} | "
+              f"{total:.1f} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--one", type=int, nargs=3, metavar=("SIZE", "RES", "ITERS"), help="child")
@@ -125,6 +203,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quality", action="store_true")
+    ap.add_argument("--photo", action="store_true", help="detection + alignment + edit timing")
+    ap.add_argument("--size", type=int, default=2048, help="--photo: photo side")
+    ap.add_argument("--face-px", type=int, default=400, help="--photo: face size")
+    ap.add_argument("--face-counts", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--faces", type=int, default=12)
     ap.add_argument("--alpha", type=float, default=0.6, help="strength (the filter's default)")
     ap.add_argument("--iteration-list", type=int, nargs="+", default=[5, 10, 20, 40, 80])
@@ -133,6 +215,8 @@ def main() -> None:
         print(json.dumps(one(*args.one, args.threads, args.device)))
     elif args.quality:
         quality(args)
+    elif args.photo:
+        photo(args)
     else:
         timing(args)
 

@@ -209,6 +209,12 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--root", help="GENKI-4K folder (default: $NLF_GENKI_DIR or ../shared/data)")
+    ap.add_argument(
+        "--part",
+        choices=("heldout", "tuning"),
+        default="heldout",
+        help="faces: held-out (report) or the tuning slice (scripts/dfi_tuning.py)",
+    )
     context.add_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -220,7 +226,12 @@ def main() -> None:
     specs = registry.schema(FILTER)
     base = parse_params(specs, args.param)
     default_strength = next(s.default for s in specs if s.name == "strength")
-    held = genki_split.split_files(args.root)["heldout"]
+    if args.part == "tuning":
+        from scripts.dfi_tuning import tuning_files
+
+        held = tuning_files(args.root)
+    else:
+        held = genki_split.split_files(args.root)["heldout"]
     print(f"judge sha256 {judge.sha256}; params {base}; work {work}")
     rows = []
     for direction in args.directions:
@@ -231,7 +242,7 @@ def main() -> None:
         rng.shuffle(faces)
         n_multi = args.multi if direction == "add" else 0
         if args.n + 2 * n_multi > len(faces):
-            raise SystemExit(f"only {len(faces)} held-out faces for {direction}")
+            raise SystemExit(f"only {len(faces)} {args.part} faces for {direction}")
         groups = [[i] for i in range(args.n)]
         groups += [[args.n + 2 * k, args.n + 2 * k + 1] for k in range(n_multi)]
 

@@ -20,7 +20,7 @@ from backend.registry import Registry
 from backend.server import create_server
 from backend.worker import Worker
 from nlf_client import Client
-from tests.fakes import TEST_FILTERS
+from tests.fakes import TEST_FILTERS, FakeFaceFinder
 
 torch.set_num_threads(2)
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def tiny_context(tmp: Path) -> Context:
         attributes_dir=tmp / "attributes",
         models_dir=tmp / "models",
         backbone_factory=lambda: tiny_backbone(seed=0),
+        face_finder_factory=FakeFaceFinder,
     )
 
 

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from backend.filters.base import Filter, FilterInput, OutputLayer, Step, StepCallback
 from backend.params import param
@@ -60,6 +61,44 @@ class BrokenFilter(Filter):
 
 
 TEST_FILTERS = (InvertFilter, SlowFilter, BrokenFilter)
+
+
+@dataclass(frozen=True, eq=False)
+class FakeFace:
+    box: tuple[float, float, float, float]
+    landmarks: torch.Tensor
+
+
+class FakeFaceFinder:
+    """Stands in for MTCNN on random test images: any region that is not flat is "a face".
+
+    The image is split into ``grid`` × ``grid`` (or rows × cols) cells; each cell whose pixels
+    vary (std > 0.02) holds one face filling 60 % of the cell, with the pack template's
+    landmarks. A flat image has no face.
+    """
+
+    def __init__(self, grid: int | tuple[int, int] = 1) -> None:
+        self.grid = grid
+        self.calls = 0
+
+    def find(self, image: torch.Tensor) -> list[FakeFace]:
+        from backend.pack_faces import TEMPLATE
+
+        self.calls += 1
+        h, w = image.shape[-2:]
+        rows, cols = (self.grid, self.grid) if isinstance(self.grid, int) else self.grid
+        faces = []
+        for i in range(rows):
+            for j in range(cols):
+                y0, y1 = h * i // rows, h * (i + 1) // rows
+                x0, x1 = w * j // cols, w * (j + 1) // cols
+                if float(image[..., y0:y1, x0:x1].std()) <= 0.02:
+                    continue
+                side = 0.6 * min(y1 - y0, x1 - x0)
+                fx, fy = (x0 + x1 - side) / 2, (y0 + y1 - side) / 2
+                points = torch.tensor(TEMPLATE) * side + torch.tensor([fx, fy])
+                faces.append(FakeFace((fx, fy, fx + side, fy + side), points))
+        return faces
 
 
 def rgba(width: int, height: int, fmt: str = "u8", seed: int = 0) -> np.ndarray:

@@ -133,10 +133,11 @@ def test_cli_build_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     rc = cli_main(
         ["attributes", "--attributes-dir", str(out), "build", "freckles",
          "--with", str(tmp_path / "yes"), "--without", str(tmp_path / "no"),
-         "--resolution", str(RES), "--backbone", "tiny"]
+         "--resolution", str(RES), "--backbone", "tiny", "--no-align"]
     )  # fmt: skip
     assert rc == 0
     pack = attributes.load_pack(out / "tiny" / "freckles.pt")
+    assert pack.frame is None
     assert pack.count_with == 2
     capsys.readouterr()
     assert cli_main(["attributes", "--attributes-dir", str(out), "list"]) == 0

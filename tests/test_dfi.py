@@ -13,6 +13,7 @@ from backend.features import tiny_backbone
 from backend.filters import dfi
 from backend.filters.base import Context, FilterInput, Step
 from backend.params import parse_values
+from tests.fakes import FakeFaceFinder
 from tests.prep.dfi import prepare as _prepare
 
 
@@ -22,6 +23,7 @@ def ctx(tmp_path: Path) -> Context:
         weights_dir=tmp_path / "weights",
         attributes_dir=tmp_path / "attributes",
         backbone_factory=tiny_backbone,
+        face_finder_factory=FakeFaceFinder,
     )
 
 
@@ -125,7 +127,7 @@ def test_run_reports_progress_previews_and_output_size(ctx: Context) -> None:
     assert previews[0].preview is not None and previews[0].preview.shape == (1, 3, 32, 32)
     assert layer.image.shape == job.image.shape
     assert float(layer.image.min()) >= 0.0 and float(layer.image.max()) <= 1.0
-    assert layer.name == "DFI smiling 0.6"
+    assert layer.name == "DFI smiling 1"
 
 
 def test_zero_strength_returns_the_input(ctx: Context) -> None:

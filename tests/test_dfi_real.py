@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from backend import attributes, dirs
 from backend.filters import dfi
@@ -41,10 +42,12 @@ def classifier():
 
 
 def test_builtin_pack_matches_backbone() -> None:
-    """The committed built-in pack loads, passes its sha256 and is for vgg16-hed at 128 px."""
+    """The committed built-in pack loads, passes its sha256, is for vgg16-hed at the default
+    resolution and records the MTCNN face frame it was aligned to."""
     path = attributes.pack_path(attributes.BUILTIN_DIR, "vgg16-hed", "smiling")
     pack = attributes.load_pack(path)
     assert pack.backbone == "vgg16-hed" and pack.resolution == attributes.DEFAULT_RESOLUTION
+    assert pack.frame is not None and pack.detector == "mtcnn"
     assert path.stat().st_size <= 2_000_000
 
 
@@ -64,7 +67,7 @@ def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tm
     )
     f = dfi.DeepFeatureInterpolation(ctx)
     assert f.missing() == [] and "smiling" in f.dynamic_choices()["attributes"]
-    p = parse_values(dfi.DfiParams, {}, f.dynamic_choices())
+    p = parse_values(dfi.DfiParams, {"align": False}, f.dynamic_choices())  # a 64 px crop
     canvas = np.full((96, 96, 3), 128, np.uint8)
     canvas[16:80, 16:80] = face
     image = torch.from_numpy(canvas).permute(2, 0, 1)[None].float() / 255
@@ -75,3 +78,70 @@ def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tm
     assert after > before + 0.2, f"P(smile) {before:.3f} -> {after:.3f}"
     diff = np.abs(out[16:80, 16:80].astype(int) - face.astype(int)).mean()
     assert diff < 20, f"face changed too much (mean abs diff {diff:.1f} / 255)"
+
+
+@pytest.fixture(scope="module")
+def aligned_filter(hed_weights: Path, tmp_path_factory: pytest.TempPathFactory):
+    from backend import weights
+    from backend.features import load_backbone
+
+    if weights.find("mtcnn", hed_weights) is None:
+        pytest.skip("mtcnn weights missing; run: python -m backend weights fetch mtcnn")
+    torch.set_num_threads(2)
+    ctx = Context(
+        weights_dir=hed_weights,
+        attributes_dir=tmp_path_factory.mktemp("none"),  # the built-in pack must be found
+        backbone_factory=lambda: load_backbone("vgg16-hed", hed_weights),
+    )
+    return dfi.DeepFeatureInterpolation(ctx)
+
+
+def _run_scene(flt, scene, params: dict):
+    from backend.imaging import WireImage
+    from backend.jobs import Job, execute
+
+    h, w = scene.mask.shape
+    rgba = np.concatenate([scene.image, np.full((h, w, 1), 255, np.uint8)], -1)
+    job = Job(
+        "dfi",
+        WireImage(w, h, "u8", rgba.tobytes()),
+        WireImage(w, h, "u8", scene.mask.tobytes()),
+        params,
+    )
+    (out,) = execute(flt, job, lambda s: None)
+    return rgba, np.frombuffer(out.pixels, np.uint8).reshape(h, w, 4)
+
+
+def test_aligned_edit_of_a_face_on_a_photo(aligned_filter) -> None:
+    """A held-out GENKI face pasted on a textured 512² canvas, a loose selection, the defaults
+    (align on): the face is found and changed, mostly in its lower half, and nothing outside the
+    selection changes."""
+    from backend import genki_split
+    from backend.face_canvas import make_scene
+
+    if not GENKI.is_dir():
+        pytest.skip(f"GENKI-4K crops not found at {GENKI}")
+    path = genki_split.split_files(GENKI)["heldout"]["non_smile"][3]
+    with Image.open(path) as im:
+        face = np.asarray(im.convert("RGB"))
+    scene = make_scene([face], np.random.default_rng(1))
+    before, after = _run_scene(aligned_filter, scene, {"iterations": 10})
+    outside = scene.mask == 0
+    assert np.array_equal(after[outside], before[outside])
+    sq = scene.faces[0]
+    half = sq.side // 2
+    diff = np.abs(after[..., :3].astype(int) - before[..., :3].astype(int)).mean(-1)
+    upper = diff[sq.top : sq.top + half, sq.left : sq.left + sq.side].mean()
+    lower = diff[sq.top + half : sq.top + sq.side, sq.left : sq.left + sq.side].mean()
+    assert lower > 1.0, f"the face barely changed (mean |change| {lower:.2f} in its lower half)"
+    assert lower > upper, f"change upper {upper:.2f} > lower {lower:.2f}"
+
+
+def test_a_selection_without_a_face_is_refused(aligned_filter) -> None:
+    """A loose selection over texture only: NoFace, with the message that says what to do."""
+    from backend.errors import NoFace
+    from backend.face_canvas import Scene, texture
+
+    scene = Scene(texture(np.random.default_rng(3), 256), (), (30, 40, 200, 220))
+    with pytest.raises(NoFace, match="set align=off"):
+        _run_scene(aligned_filter, scene, {"iterations": 2})

@@ -361,3 +361,50 @@ def test_status_names_missing_weights_with_fix(tmp_path) -> None:
         if registry.get(fid).uses_backbone:
             commands = [m.command for m in registry.missing(fid)]
             assert "python -m backend weights fetch vgg16-hed" in commands, (fid, commands)
+
+
+def test_dfi_without_a_face_is_failed_precondition(live_server, client: Client) -> None:
+    """DFI on a selection with no face (a flat area): FAILED_PRECONDITION saying what to do, and
+    with align=off the same selection is edited as a crop."""
+    w, h = 64, 48
+    layer = make_layer(w, h, seed=9)
+    flat = as_array(layer).copy()
+    flat[..., :3] = 120
+    flat_layer = Layer(flat.tobytes(), w, h, "u8")
+    mask = rect_mask(w, h, 8, 6, 40, 38)
+    fast = live_server.overrides["dfi"]
+    with pytest.raises(BackendError) as info:
+        client.run("dfi", flat_layer, mask, fast)
+    assert info.value.code == "FAILED_PRECONDITION"
+    assert info.value.message == "no face found in the selection: select a face, or set align=off"
+    result = client.run("dfi", flat_layer, mask, {**fast, "align": False, "strength": 2.0})
+    assert result.layers
+
+
+def test_dfi_edits_every_face_and_nothing_outside(live_server, client: Client) -> None:
+    """DFI over gRPC with align on (the fake finder sees one face per textured half): both
+    faces in the selection change, and every pixel outside the selection is bit-identical."""
+    from tests.fakes import FakeFaceFinder
+
+    w, h = 96, 48
+    src = as_array(make_layer(w, h, seed=11)).copy()
+    src[..., :3] = 120
+    rng = np.random.default_rng(0)
+    src[4:44, 4:44, :3] = rng.integers(0, 256, (40, 40, 3))  # face 1
+    src[4:44, 52:92, :3] = rng.integers(0, 256, (40, 40, 3))  # face 2
+    layer = Layer(src.tobytes(), w, h, "u8")
+    finder = live_server.registry.get("dfi").ctx.face_finder()
+    assert isinstance(finder, FakeFaceFinder)
+    old_grid, finder.grid = finder.grid, (1, 2)
+    try:
+        result = client.run(
+            "dfi", layer, rect_mask(w, h, 0, 0, w, 46), live_server.overrides["dfi"]
+        )
+    finally:
+        finder.grid = old_grid
+    (out,) = result.layers
+    dst = as_array(out)
+    assert np.array_equal(dst[46:], src[46:])
+    changed = (dst[..., :3] != src[..., :3]).any(-1)
+    assert changed[14:34, 14:34].mean() > 0.2, changed[14:34, 14:34].mean()
+    assert changed[14:34, 62:82].mean() > 0.2, changed[14:34, 62:82].mean()

@@ -32,11 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_list)
 
     p = actions.add_parser(
-        "build", help="build a pack from two folders of aligned faces (with / without)"
+        "build", help="build a pack from two folders of face photos (with / without)"
     )
     p.add_argument("name", help="pack name, e.g. smiling (letters, digits, - and _)")
     p.add_argument("--with", dest="with_dir", type=Path, required=True, help="faces WITH it")
     p.add_argument("--without", dest="without_dir", type=Path, required=True, help="faces WITHOUT")
+    p.add_argument(
+        "--no-align",
+        dest="align",
+        action="store_false",
+        help="use the images as they are (already aligned crops; the filter then needs align=off)",
+    )
     _common(p)
     p.set_defaults(func=_build)
 
@@ -105,12 +111,28 @@ def _build(args: argparse.Namespace) -> int:
     from backend import attributes
 
     backbone = _backbone(args)
-    pack = attributes.build_pack_from_folders(
-        args.name, args.with_dir, args.without_dir, backbone, args.resolution
-    )
+    if not args.align:
+        pack = attributes.build_pack_from_folders(
+            args.name, args.with_dir, args.without_dir, backbone, args.resolution
+        )
+    else:
+        from backend import pack_faces
+        from backend.faces import FaceFinder
+
+        finder = FaceFinder.load(dirs.weights_dir(args.weights_dir))
+        with_files = attributes.image_files(args.with_dir)
+        without_files = attributes.image_files(args.without_dir)
+        source = f"with={Path(args.with_dir).name} without={Path(args.without_dir).name}"
+        pack, counts = pack_faces.build_aligned_pack(
+            args.name, with_files, without_files, backbone, finder, args.resolution, source
+        )
+        print(f"faces found: {counts['with']} of {len(with_files)} with, {counts['without']} of "
+              f"{len(without_files)} without (images without a face skipped: "
+              f"{counts['with_skipped'] + counts['without_skipped']})")  # fmt: skip
     path = attributes.save_pack(pack, dirs.attributes_dir(args.attributes_dir))
-    print(f"{pack.name} ({pack.backbone}, {pack.resolution}px, {pack.count_with} with / "
-          f"{pack.count_without} without): {path}")  # fmt: skip
+    aligned = "aligned" if pack.frame is not None else "not aligned"
+    print(f"{pack.name} ({pack.backbone}, {pack.resolution}px, {aligned}, {pack.count_with} "
+          f"with / {pack.count_without} without): {path}")  # fmt: skip
     return 0
 
 
