@@ -156,8 +156,13 @@ class Transport:
                 reuse = True  # the backend only looked; stream from now on
                 self._shared_ok = False
                 self.shared_refusals += 1
+            except BackendError:
+                raise
+            except Exception:  # this Python's shared memory is broken: stream from now on
+                self._shared_wanted = False
+                self.shared_refusals += 1
             finally:
-                pool.release(seg, reuse)  # type: ignore[union-attr]
+                _release(pool, seg, reuse)  # type: ignore[arg-type]
         requests = _requests(*job)
         return self._call(requests, None, on_progress, on_preview, cancel_event, timeout)
 
@@ -178,7 +183,7 @@ class Transport:
         if self._pool is None:
             try:
                 self._pool = shm.SegmentPool()
-            except (OSError, RuntimeError):
+            except Exception:  # e.g. an editor's embedded Python without a working tracker
                 self._shared_wanted = False
                 return None
         return self._pool
@@ -235,8 +240,16 @@ def _acquire(
     size += sum(len(x.pixels) for x in extras.values())
     try:
         return pool.acquire(max(size, 1))
-    except (OSError, RuntimeError, ValueError):
-        return None  # e.g. /dev/shm full: stream instead
+    except Exception:  # /dev/shm full, or an embedded Python's broken resource tracker: stream
+        return None
+
+
+def _release(pool: shm.SegmentPool, seg: shm.Segment, reuse: bool) -> None:
+    """Give ``seg`` back; a failure there must not lose the job's result."""
+    try:
+        pool.release(seg, reuse)
+    except Exception:
+        pass
 
 
 def _param_spec(p: Any) -> ParamSpec:

@@ -82,6 +82,28 @@ def test_server_that_cannot_open_the_segment_makes_the_client_stream(
         assert (c._t.shared_jobs, c._t.shared_refusals) == (0, 1)  # asked once, then streams
 
 
+@pytest.mark.parametrize("where", ["acquire", "pack"])
+def test_broken_shared_memory_in_this_python_falls_back_to_streaming(
+    live_server, monkeypatch, where: str
+) -> None:
+    """An embedded Python whose shared memory breaks in any way (Krita 5.1's raised
+    AttributeError from the resource tracker) still gets its result, streamed."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'_thread.RLock' object has no attribute '_recursion_count'")
+
+    if where == "acquire":
+        monkeypatch.setattr(shm.SegmentPool, "acquire", broken)
+    else:
+        monkeypatch.setattr(shm, "pack", broken)
+    layer = make_layer(40, 30, seed=7)
+    with live_server.client() as c:
+        for _ in range(2):
+            (out,) = c.run("test_invert", layer).layers
+            assert np.array_equal(as_array(out)[..., :3], 255 - as_array(layer)[..., :3])
+        assert c._t.shared_jobs == 0
+
+
 def _raw(address: str, header: pb.RunHeader) -> grpc.RpcError:
     with grpc.insecure_channel(address) as ch:
         call = pb_grpc.FiltersStub(ch).Run(iter([pb.RunRequest(header=header)]), timeout=10)
