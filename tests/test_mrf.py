@@ -71,13 +71,16 @@ def test_output_is_crop_sized_and_in_range(preset: str) -> None:
 
 
 def test_progress_reports_every_iteration_with_level_stages() -> None:
-    """Every iteration reports a step; stages name the pyramid level; previews come along."""
+    """Every iteration reports a step; stages name the pyramid level; previews come along.
+
+    ``iterations`` counts the finest level; the coarser one runs twice as many.
+    """
     steps: list[Step] = []
     p = _params(levels=2, iterations=3, max_size=64)
     _filter().run(_job(64, 64), p, steps.append)
-    assert [s.i for s in steps] == list(range(1, 7))
-    assert {s.total for s in steps} == {6}
-    assert [s.stage for s in steps] == ["level 1/2"] * 3 + ["level 2/2"] * 3
+    assert [s.i for s in steps] == list(range(1, 10))
+    assert {s.total for s in steps} == {9}
+    assert [s.stage for s in steps] == ["level 1/2"] * 6 + ["level 2/2"] * 3
     steps = []
     _filter().run(_job(64, 64), _params(levels=1, iterations=10, max_size=64), steps.append)
     assert steps[9].preview is not None and steps[9].preview.shape[1] == 3

@@ -13,12 +13,19 @@ Layers: ``style`` / ``style_map`` / ``target_map`` arrive uncropped in ``job.ext
 target map whose size equals the crop's is used as is; any other size is resized (nearest) to the
 crop, i.e. it is taken to cover exactly the crop region.
 
+Colours (``colours``): ``painting`` (default) gives the layer the style's colour mean and
+covariance before synthesis and the result once more after it, region by region with maps
+(``backend.colour.transfer_colours``); ``photo`` synthesises on luminance only (the style's luma
+matched to the layer's) and puts the layer's chroma back; ``unchanged`` runs on the raw colours.
+
 Presets: ``final`` runs the coarse-to-fine MRF optimisation (``backend.mrf_solver.synthesise``);
-``preview`` runs one style swap at relu3_1 decoded by at most 30 L-BFGS steps, at most 256 px.
+``preview`` runs the image-space style swap (``backend.mrf_solver.quilted``) plus a few MRF steps
+at a small working size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -26,6 +33,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.colour import grey, match_luminance, transfer_colours, with_chroma_of
 from backend.errors import ParamError
 from backend.filters.base import Filter, FilterInput, OutputLayer, StepCallback, register_filter
 from backend.mrf_solver import Problem, Settings, min_side, swap_preview, synthesise
@@ -34,8 +42,9 @@ from backend.semantic import check_target, labels_of, palette_of
 
 log = logging.getLogger(__name__)
 
-PREVIEW_MAX_SIZE = 256
-PREVIEW_ITERATIONS = 30
+PREVIEW_MAX_SIZE = 192
+PREVIEW_ITERATIONS = 4
+COLOURS = ("painting", "photo", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -74,18 +83,39 @@ class MrfParams:
     stride: int = param(
         1, label="Style patch stride", min=1, max=4, help="Sample every n-th style patch (faster)"
     )
+    project: int = param(
+        64,
+        label="Search channels",
+        min=0,
+        max=512,
+        step=16,
+        help="Patch search in this many principal channels (faster); 0 = all channels (exact)",
+    )
     levels: int = param(3, label="Pyramid levels", min=1, max=5, help="Coarse-to-fine scales")
     iterations: int = param(
-        100, label="Iterations per level", min=1, max=1000, help="L-BFGS steps at each level"
+        10,
+        label="Iterations",
+        min=1,
+        max=1000,
+        help="L-BFGS steps at the finest level; each coarser level runs twice as many",
     )
     max_size: int = param(
         384, label="Working size", min=32, max=2048, step=32, help="Long side the work is done at"
+    )
+    colours: str = param(
+        "painting",
+        label="Colours",
+        choices=COLOURS,
+        help="painting: take the style's palette (region by region with maps); "
+        "photo: keep the layer's colours, transfer only light and texture; "
+        "unchanged: no colour step",
     )
     preset: str = param(
         "final",
         label="Quality",
         choices=("preview", "final"),
-        help="preview: one style swap + a few steps at <= 256 px; final: full MRF optimisation",
+        help="preview: style swap + a few steps at <= 192 px (about a second); "
+        "final: coarse-to-fine MRF optimisation",
     )
 
 
@@ -149,6 +179,7 @@ class NeuralDoodle(Filter):
         problem = Problem(content=_fit(job.image.float(), size), style=_fit(style_full, ssize))
         if p.style_map is not None and p.target_map is not None:
             problem = self._with_maps(job, p, problem, s_size, crop)
+        problem = _coloured(problem, p.colours)
         settings = Settings(
             content_weight=p.content_weight,
             style_weight=p.style_weight,
@@ -156,6 +187,7 @@ class NeuralDoodle(Filter):
             patch_size=p.patch_size,
             stride=p.stride,
             levels=1 if preview else p.levels,
+            project=p.project,
             iterations=min(p.iterations, PREVIEW_ITERATIONS) if preview else p.iterations,
             preview_every=5 if preview else 10,
         )
@@ -165,7 +197,11 @@ class NeuralDoodle(Filter):
                 result = swap_preview(net, problem, settings, on_step)
             else:
                 result = synthesise(net, problem, settings, on_step)
+        if p.colours == "painting":
+            result = _painted(result, problem)
         out = _fit(result, crop).clamp(0, 1)
+        if p.colours == "photo":
+            out = with_chroma_of(out, job.image.float())
         name = "Doodle" if problem.semantic else "MRF style"
         return [OutputLayer(f"{name} ({p.preset})", out)]
 
@@ -199,6 +235,23 @@ class NeuralDoodle(Filter):
             style_labels=s_lab.to(device),
             classes=len(palette),
         )
+
+
+def _coloured(problem: Problem, colours: str) -> Problem:
+    """The problem with the colour step applied to its content and style (see the module doc)."""
+    if colours == "photo":
+        style = match_luminance(problem.style, problem.content)
+        return dataclasses.replace(problem, content=grey(problem.content), style=style)
+    if colours == "painting":
+        return dataclasses.replace(problem, content=_painted(problem.content, problem))
+    return problem
+
+
+def _painted(x: Tensor, problem: Problem) -> Tensor:
+    """``x`` (the layer's area) with the style's colour moments, per map class when given."""
+    return transfer_colours(
+        x, problem.style, problem.target_labels, problem.style_labels, problem.classes
+    )
 
 
 def _cap(size: tuple[int, ...], long_side: int) -> tuple[int, int]:
