@@ -1,24 +1,28 @@
-"""CNNMRF / neural-doodle synthesis: coarse-to-fine pixel optimisation and the style-swap preview.
+"""CNNMRF / neural-doodle synthesis: coarse-to-fine pixel optimisation (final and preview).
 
 Energy at each pyramid level (all terms scale-free, so the weights do not depend on the backbone's
 activation scale; Caffe-scale weights such as CNNMRF's ``mrf_weight=1e-4`` do not carry over):
 
 - **MRF** (Li & Wand 2016) at ``relu3_1`` and ``relu4_1``: every 3×3 patch of the current features
   is matched to its nearest style patch by normalised cross-correlation (with the doodle map
-  channels when maps are given, Champandard 2016); the matched patches are folded into a target
-  map ``T`` (overlaps averaged); the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer. Its
-  gradient is CNNMRF's ``matched − current`` averaged over overlaps. Matches are recomputed at every
-  evaluation.
-- **content** at ``relu4_2``: ``mean((F - F_content)²) / mean(F_content²)``;
+  channels when maps are given, Champandard 2016) — one batched convolution per chunk of style
+  patches, in the leading ``project`` principal channels, over at most ``max_patches`` style
+  patches (a coarser patch stride beyond); the matched raw patches are folded into a target map
+  ``T`` (overlaps averaged); the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer.
+  Matches are recomputed every ``rematch_every`` evaluations (the target is fixed in between).
+- **content** at ``relu4_1`` (computed anyway for the MRF term):
+  ``mean((F - F_content)²) / mean(F_content²)``;
 - **TV**: mean squared difference of neighbouring pixels ([0, 1] units).
 
-Pyramid: ``levels`` scales 1/2^(n-1) … 1; the coarsest starts from the content (or, with
-``content_weight == 0``, from noise around the style colours of each map class), each finer level
-from the bilinear upsample of the previous result. Without content, each level's result except the
-last gets the style's colour mean / std per map class (``match_colours``) before it is upsampled:
-this backbone encodes flat colour weakly and doodles drift to grey otherwise.
-Optimiser: L-BFGS (history 25, no line search, one function evaluation per iteration), as in
-CNNMRF; see docs/quality-mrf.md for the comparison with Adam.
+Pyramid: ``levels`` scales 1/2^(n-1) … 1 with ``iterations`` steps at the finest and twice as
+many at each coarser level (they are 4× cheaper). The coarsest starts from the content (or, with
+``content_weight == 0``, from the image-space style swap (:func:`quilted`) of noise around the
+style colours of each map class), each finer level from the bilinear upsample of the previous
+result. Without content, each level's result except the last gets the style's colour mean / std
+per map class (``match_colours``) before it is upsampled: this backbone encodes flat colour
+weakly and doodles drift to grey otherwise. The filter's colour step (``backend.colour``) runs
+before and after this solver. Optimiser: L-BFGS (history 25, no line search, one function
+evaluation per iteration), as in CNNMRF; see docs/quality-mrf.md for the comparison with Adam.
 """
 
 from __future__ import annotations
@@ -60,8 +64,10 @@ class Settings:
     project: int = 64
     """Channels the patch search works in (leading principal directions; 0 = all, exact)."""
     content_layer: str = CONTENT_LAYER
-    init: str = "quilt"
-    """"quilt": start from the style's pixels pasted by relu3_1 matches; "image": from the start."""
+    init: str = "auto"
+    """"quilt": start from the style's pixels pasted by relu3_1 matches (the image-space style
+    swap); "image": from the (colour-transferred) content or the noise; "auto": quilt for a
+    doodle from noise (content weight 0), image otherwise (docs/quality-mrf.md)."""
     preview_every: int = 10
     final_colour_match: bool = False
     optimiser: str = "lbfgs"
@@ -325,7 +331,7 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
         style = _resize(problem.style, _scaled(ssize, scale))
         if x is None:
             x = content if s.content_weight > 0 else _resize(initial_image(problem, s.seed), lsize)
-            if s.init == "quilt":
+            if s.init == "quilt" or (s.init == "auto" and s.content_weight == 0):
                 x = quilted(net, x, style, problem, s)
         else:
             x = F.interpolate(x, size=lsize, mode="bilinear", align_corners=False)
@@ -345,17 +351,4 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
         if s.content_weight == 0 and (k + 1 < len(scales) or s.final_colour_match):
             x = match_colours(x, style, problem)
     assert x is not None
-    return x
-
-
-def swap_preview(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCallback) -> Tensor:
-    """Fast path: the image-space style swap (:func:`quilted`) plus ``s.iterations`` MRF steps."""
-    start = problem.content if s.content_weight > 0 else initial_image(problem, s.seed)
-    x = quilted(net, start, problem.style, problem, s)
-    on_step(Step(1, s.iterations + 1, "style swap", "", x))
-    if s.iterations > 0:
-        level = _Level(net, problem.content, problem.style, problem, s)
-        x = _optimise(
-            x, level.loss, s.iterations, on_step, 1, s.iterations + 1, "refine", s.preview_every
-        )
     return x
