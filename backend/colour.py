@@ -130,3 +130,22 @@ def rgb_to_lab(x: Tensor) -> Tensor:
     f = torch.where(t > 0.008856, t.clamp_min(1e-12) ** (1 / 3), 7.787 * t + 16 / 116)
     fx, fy, fz = f.unbind(-3)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
+
+
+def smooth_chroma(x: Tensor, sigma: float = 1.0) -> Tensor:
+    """``x`` (1, 3, H, W) with its chroma (RGB minus luma) Gaussian-blurred, luma untouched.
+
+    Pixel-scale colour noise ("rainbow" speckle) is what an optimiser leaves behind where the
+    backbone does not see colour; strokes keep their light/dark detail in the luma.
+    """
+    if sigma <= 0:
+        return x
+    r = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    g = torch.exp(-0.5 * (t / sigma) ** 2)
+    g = g / g.sum()
+    y = luminance(x)
+    chroma = F.pad(x - y, (r, r, r, r), mode="replicate")
+    chroma = F.conv2d(chroma, g.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    chroma = F.conv2d(chroma, g.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    return (y + chroma).clamp(0, 1)

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.colour import smooth_chroma
 from backend.features import VGGFeatures
 from backend.filters.base import Step, StepCallback
 from backend.patches import PatchBank, quilt, stride_for
@@ -68,6 +69,10 @@ class Settings:
     """"quilt": start from the style's pixels pasted by relu3_1 matches (the image-space style
     swap); "image": from the (colour-transferred) content or the noise; "auto": quilt for a
     doodle from noise (content weight 0), image otherwise (docs/quality-mrf.md)."""
+    chroma_sigma: float = 1.0
+    """Gaussian σ (pixels) of the chroma smoothing after each level of a doodle from noise
+    (0 = off): removes the pixel-scale rainbow speckle the optimiser leaves where the backbone
+    is colour-blind (with content, the content term anchors the colours)."""
     preview_every: int = 10
     final_colour_match: bool = False
     optimiser: str = "lbfgs"
@@ -348,6 +353,8 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
             s.preview_every,
             s.optimiser,
         )
+        if s.content_weight == 0:  # nothing anchors the colours of a doodle from noise
+            x = smooth_chroma(x, s.chroma_sigma)
         if s.content_weight == 0 and (k + 1 < len(scales) or s.final_colour_match):
             x = match_colours(x, style, problem)
     assert x is not None

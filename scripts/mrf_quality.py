@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("doodle", "masked"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--preset", default="final", choices=("preview", "final"))
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--levels", type=int, default=3)
     parser.add_argument("--semantic-weight", type=float, default=10.0)
     parser.add_argument("--style-weight", type=float, default=1.0)

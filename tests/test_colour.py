@@ -76,3 +76,19 @@ def test_lab_reference_colours() -> None:
     assert torch.allclose(lab[0], torch.tensor([100.0, 0.0, 0.0]), atol=0.05)
     assert torch.allclose(lab[1], torch.tensor([0.0, 0.0, 0.0]), atol=0.05)
     assert torch.allclose(lab[2], torch.tensor([53.24, 80.09, 67.20]), atol=0.1)
+
+
+def test_smooth_chroma_keeps_luma_and_removes_colour_speckle() -> None:
+    """Pixel-scale chroma noise shrinks; the luma (light/dark detail) stays as it was."""
+    from backend.colour import smooth_chroma
+
+    g = torch.Generator().manual_seed(8)
+    base = 0.5 + 0.1 * torch.rand(1, 1, 32, 32, generator=g)
+    speckle = 0.1 * (torch.rand(1, 3, 32, 32, generator=g) - 0.5)
+    x = (base + speckle).clamp(0, 1)
+    out = smooth_chroma(x, 1.0)
+    assert torch.allclose(luminance(out), luminance(x), atol=1e-5)
+    noise_in = (x - luminance(x)).std()
+    noise_out = (out - luminance(out)).std()
+    assert float(noise_out) < 0.4 * float(noise_in)
+    assert torch.equal(smooth_chroma(x, 0.0), x)

@@ -57,8 +57,9 @@ def test_masked_styling_takes_the_style_palette_inside(net: VGGFeatures) -> None
     from scripts.mrf_quality import DATA as DOODLE_DATA
     from scripts.mrf_quality import disc_cover, load, run_masked
 
-    before, after, _ = run_masked(net, 96, {"levels": 2, "iterations": 5})
-    style = load(DOODLE_DATA / "Renoir.jpg", 96)[:, :3]
+    photo, painting = DOODLE_DATA / "Renoir.jpg", DOODLE_DATA / "Gogh.jpg"
+    before, after, _ = run_masked(net, 96, {"levels": 2, "iterations": 5}, None, photo, painting)
+    style = load(painting, 96)[:, :3]
     inside = disc_cover(*before.shape[-2:]) >= 0.5
 
     def region(x: torch.Tensor) -> torch.Tensor:
