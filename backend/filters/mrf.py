@@ -256,7 +256,7 @@ def _coloured(problem: Problem, colours: str) -> Problem:
     if colours == "photo":
         style = match_luminance(problem.style, problem.content)
         return dataclasses.replace(problem, content=grey(problem.content), style=style)
-    if colours == "painting" and problem.content is not None:
+    if colours == "painting":
         return dataclasses.replace(problem, content=_painted(problem.content, problem))
     return problem
 
