@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,7 +221,7 @@ def _with_sha(pack: AttributePack) -> AttributePack:
 # -- files ----------------------------------------------------------------------------------------
 def check_name(name: str) -> None:
     """Pack names are short identifiers: letters, digits, ``-`` and ``_``."""
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_" for c in name):
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):  # ASCII only, no control characters
         raise ValueError(f"pack name {name!r} must be 1-64 letters, digits, '-' or '_'")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from dataclasses import dataclass
@@ -17,6 +18,19 @@ class DeviceInfo:
     memory_free: int
 
 
+def device_choice(text: str) -> str:
+    """argparse type for --device: auto, cpu, mps, cuda or cuda:N (N a GPU index)."""
+    choice = text.strip().lower()
+    if choice in ("auto", "cpu", "cuda", "mps"):
+        return choice
+    kind, _, index = choice.partition(":")
+    if kind == "cuda" and index.isdigit():
+        return f"cuda:{int(index)}"
+    raise argparse.ArgumentTypeError(
+        f"'{text}' is not a device: use auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps"
+    )
+
+
 def pick_device(choice: str = "auto") -> torch.device:
     """``auto`` prefers CUDA, then MPS, then the CPU; an explicit choice must be available."""
     if choice == "auto":
@@ -27,6 +41,15 @@ def pick_device(choice: str = "auto") -> torch.device:
         return torch.device("cpu")
     if choice == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device is available (try --device auto)")
+    if choice.startswith("cuda:"):
+        index = int(choice.partition(":")[2])
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if index >= count:
+            raise SystemExit(
+                f"--device {choice}: this machine has {count} CUDA device(s)"
+                + (f" (cuda:0 to cuda:{count - 1})" if count else "; try --device auto")
+            )
+        torch.cuda.set_device(index)  # anything that says plain "cuda" lands on this GPU too
     if choice == "mps" and not torch.backends.mps.is_available():
         raise SystemExit("--device mps: MPS is not available (try --device auto)")
     return torch.device(choice)

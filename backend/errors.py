@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+SHOWN = 100
+"""Longest name or value a message echoes back (a client may send megabytes of it)."""
+
+
+def shown(value: object) -> str:
+    """``value`` as text for a message, cut to :data:`SHOWN` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}… ({len(text)} characters)"
+
 
 class NlfError(Exception):
     """Base class of every error the backend reports to a user."""
@@ -45,3 +54,13 @@ class Cancelled(NlfError):
 
 class QueueFull(NlfError):
     """The job queue is full (RESOURCE_EXHAUSTED)."""
+
+
+class Broken(NlfError):
+    """An installed file (attribute pack, model) is unreadable or changed since it was
+    installed (FAILED_PRECONDITION); ``command`` repairs it."""
+
+    def __init__(self, problem: str, command: str) -> None:
+        super().__init__(f"{problem}; to fix it run: {command}")
+        self.problem = problem
+        self.command = command

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend import vendor
+from backend import editor_target, vendor
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,33 @@ def install_plugin(
     return dest
 
 
+def root_plan(root: Path) -> str | None:
+    """Like :func:`grpc_plan` for a GIMP under ``root`` (a chroot...), from its files only."""
+    target = editor_target.find_python3(root)
+    if target is None:
+        raise SystemExit(f"no python3 under {root}: pass --python-version X.Y")
+    if editor_target.has_grpc(root, target.python_version):
+        log.info("GIMP's Python %s has grpc and protobuf", target.python_version)
+        return None
+    return target.python_version
+
+
 def install(args: argparse.Namespace) -> int:
     profile = Path(args.profile).expanduser() if args.profile else default_profile()
     pip_args = ["--index-url", args.index_url] if getattr(args, "index_url", None) else []
+    forced = getattr(args, "python_version", None)
+    root = getattr(args, "root", None)
+    if root and not forced and Path(root).resolve() != Path("/"):
+        forced = root_plan(Path(root))
+        target = editor_target.find_python3(Path(root))
+        print(f"target GIMP: {target.describe() if target else '?'}")
+        python = None
+    else:
+        python = ("python3",)
     dest = install_plugin(
         profile,
-        python_version=getattr(args, "python_version", None),
+        python=python,
+        python_version=forced,
         platforms=getattr(args, "platform", None),
         pip_args=pip_args,
     )

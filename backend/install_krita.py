@@ -6,6 +6,11 @@ interpreter (and checkout) that can run ``python -m backend serve`` for the "sta
 backend" setting. When Krita's own Python cannot ``import grpc`` (AppImage, Windows and macOS builds
 ship their own Python), grpcio + protobuf wheels for that Python are unpacked into the plug-in's
 ``vendor/`` folder.
+
+The target Krita is judged by its own files (``backend.editor_target``): the Python version and
+Qt major its ``kritapykrita.so`` links, and whether that Python's folders hold grpc for its ABI.
+``--root`` points at another filesystem holding Krita (a chroot, an unpacked AppImage);
+``--python-version``/``--qt`` say it outright when no Krita is found.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from backend import vendor
+from backend import editor_target, vendor
 from backend.cli.install import load_package
 
 log = logging.getLogger(__name__)
@@ -103,10 +108,41 @@ def krita_python() -> tuple[str, Path] | None:
     return None
 
 
+def _root(args: argparse.Namespace) -> Path | None:
+    root = getattr(args, "root", None)
+    return Path(root).expanduser() if root and Path(root).resolve() != Path("/") else None
+
+
+def describe_target(args: argparse.Namespace) -> str:
+    """One line on the Krita installed for: Python, Qt, and a warning when its PyQt is missing."""
+    root = _root(args) or Path("/")
+    found = editor_target.find_krita(root)
+    qt = getattr(args, "qt", None) or (found.qt_major if found else None)
+    version = args.python_version or (found.python_version if found else None)
+    if version is None:
+        return "target Krita: not found (pass --python-version X.Y and --qt 5|6)"
+    line = f"target Krita: Python {version}, Qt {qt or '?'}"
+    if found is not None:
+        line += f" ({found.found_in})"
+        if qt and not editor_target.has_pyqt(root, version, int(qt)):
+            line += f"\nwarning: Krita's Python has no PyQt{qt}: Krita loads no Python plug-in"
+    return line
+
+
 def _grpc_plan(args: argparse.Namespace) -> str | None:
     """The Python version to vendor wheels for, or None when Krita's Python has gRPC."""
     if args.python_version:
         return args.python_version
+    root = _root(args)
+    if root is not None:  # another filesystem: judge by its files, never run its programs
+        target = editor_target.find_krita(root)
+        if target is None:
+            raise SystemExit(f"no Krita under {root}: pass --python-version X.Y")
+        if editor_target.has_grpc(root, target.python_version):
+            log.info("Krita's Python %s has grpc and protobuf", target.python_version)
+            return None
+        log.info("Krita's Python %s lacks grpc or protobuf: vendoring", target.python_version)
+        return target.python_version
     found = krita_python()
     if found is None:
         log.warning(
@@ -128,9 +164,11 @@ def install(args: argparse.Namespace) -> int:
     kritarc = Path(args.kritarc).expanduser() if args.kritarc else default_kritarc(profile)
     dest = load_package().copy_krita_plugin(pykrita, keep_vendor=not args.python_version)
     enable_plugin(kritarc, PLUGIN)
-    set_ini(kritarc, PLUGIN, "python", sys.executable, overwrite=False)
-    if (REPO / "pyproject.toml").is_file():
-        set_ini(kritarc, PLUGIN, "backend_dir", str(REPO), overwrite=False)
+    if _root(args) is None:  # this interpreter can start a backend only for a Krita here
+        set_ini(kritarc, PLUGIN, "python", sys.executable, overwrite=False)
+        if (REPO / "pyproject.toml").is_file():
+            set_ini(kritarc, PLUGIN, "backend_dir", str(REPO), overwrite=False)
+    print(describe_target(args))
     version = _grpc_plan(args)
     if version is not None:
         pip_args = ["--index-url", args.index_url] if args.index_url else []

@@ -7,6 +7,7 @@ through the selection → result layers the size, offset and format of the input
 from __future__ import annotations
 
 import gc
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from backend import imaging
-from backend.errors import BadImage, ParamError
+from backend.errors import BadImage, Cancelled, ParamError, shown
 from backend.filters.base import Filter, FilterInput, StepCallback
 from backend.imaging import WireImage
 from backend.params import parse_values, schema_of
@@ -49,13 +50,20 @@ def _decode(job: Job, flt: Filter, max_pixels: int) -> _Decoded:
         for name, extra in job.extras.items()
     }
     dynamic = flt.dynamic_choices()
-    layer_params = {s.name for s in schema_of(flt.params, dynamic) if s.kind == "layer"}
+    layer_params = set(layer_names(flt))
     stray = sorted(set(job.extras) - layer_params)
     if stray:
         takes = ", ".join(sorted(layer_params)) or "none"
-        raise ParamError(f"extra layer '{stray[0]}' is not a layer parameter (takes: {takes})")
+        raise ParamError(
+            f"extra layer '{shown(stray[0])}' is not a layer parameter (takes: {takes})"
+        )
     params = parse_values(flt.params, job.params, dynamic, layers=list(job.extras))
     return _Decoded(params, layer, mask, extras)
+
+
+def layer_names(flt: Filter) -> list[str]:
+    """Names of the filter's layer parameters: the extra layers a request may carry."""
+    return [s.name for s in schema_of(flt.params) if s.kind == "layer"]
 
 
 def validate(job: Job, flt: Filter, max_pixels: int = imaging.DEFAULT_MAX_PIXELS) -> Any:
@@ -99,9 +107,12 @@ def execute(
     )
     try:
         outputs = flt.run(inp, params, on_step)
-    except BaseException:
+    except BaseException as exc:
         del inp, extras
-        release_memory(device, collect=True)
+        # the traceback's frames hold the filter's tensors: drop their locals at once; a cancel
+        # skips the full collection (~1 s on a busy CPU) so the worker is free for the next job
+        traceback.clear_frames(exc.__traceback__)
+        release_memory(device, collect=not isinstance(exc, Cancelled))
         raise
     del inp, extras
     release_memory(device)

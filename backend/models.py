@@ -24,10 +24,14 @@ Kinds plug in with :func:`register_kind`::
         Build the untrained network for ``arch``; the store loads the weights with strict=True.
     clean(state) -> state  (optional)
         Normalise keys before validation (the store itself strips ``module.`` prefixes).
+    probe(net) -> None  (optional)
+        Run the loaded network once at import; raise ValueError when its output is unusable.
 
-``cyclegan`` is registered here (ResNet and U-Net generators, see
-:mod:`backend.nets.cyclegan_arch`). Any other kind ``K`` is registered by importing
-``backend.nets.K`` (which must call :func:`register_kind` at import); the store does that lazily.
+``cyclegan`` is registered here (ResNet and U-Net generators in the official layout and in the
+layouts of other implementations, matched by their tensors: see :mod:`backend.nets.cyclegan_arch`;
+the file is kept as it was, its tensors are renamed on every load). Any other kind ``K`` is
+registered by importing ``backend.nets.K`` (which must call :func:`register_kind` at import);
+the store does that lazily.
 """
 
 from __future__ import annotations
@@ -52,16 +56,17 @@ import torch
 from torch import Tensor, nn
 
 from backend.dirs import models_dir
-from backend.errors import NlfError
+from backend.errors import Broken, NlfError, shown
 from backend.nets import cyclegan_arch
-from backend.nets.resnet_generator import clean_state_dict
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MAIN = "main"
 PAIR = ("a_to_b", "b_to_a")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""Model names: no dot (a pair's files are NAME.a_to_b.pth), nothing a shell or a file system
+would read specially, no control characters (matched with ``fullmatch``)."""
 
 CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/{name}.pth"
 """Official address of the pretrained single-direction CycleGAN generators."""
@@ -88,8 +93,22 @@ CYCLEGAN_PRETRAINED = (
 )
 
 
+def check_name(name: str) -> None:
+    """Raise ModelError unless ``name`` is 1-64 letters, digits, ``-`` or ``_`` (first one a
+    letter or digit)."""
+    if not _NAME.fullmatch(name):
+        raise ModelError(
+            f"model name {shown(repr(name))} must be 1-64 letters, digits, '-' or '_' "
+            "(starting with a letter or digit)"
+        )
+
+
 class ModelError(NlfError, ValueError):
     """A model file is unreadable, unsafe or does not fit its kind; or a model name is unknown."""
+
+
+class ModelBroken(Broken, ModelError):
+    """An installed model's file is missing or changed since import (FAILED_PRECONDITION)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,7 @@ class Kind:
     builder: Callable[[Mapping[str, Any]], nn.Module]
     validator: Callable[[dict[str, Tensor]], dict[str, Any]]
     clean: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None
+    probe: Callable[[nn.Module], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,21 @@ class ModelEntry:
     @property
     def is_pair(self) -> bool:
         return set(self.parts) == set(PAIR)
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names a class-aware training recorded (``meta["classes"]``), else empty."""
+        return [str(c) for c in self.meta.get("classes", [])]
+
+    def summary(self) -> str:
+        """The architecture in words, plus the classes when the model has some."""
+        if self.kind == "cyclegan":
+            text = cyclegan_arch.describe(self.arch)
+        else:
+            text = " ".join(f"{k}={v}" for k, v in sorted(self.arch.items()))
+        if self.classes:
+            text += f"; classes: {', '.join(self.classes)}"
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,9 +168,10 @@ def register_kind(
     builder: Callable[[Mapping[str, Any]], nn.Module],
     validator: Callable[[dict[str, Tensor]], dict[str, Any]],
     clean: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = None,
+    probe: Callable[[nn.Module], None] | None = None,
 ) -> None:
     """Make model kind ``kind`` importable and loadable (see the module docstring)."""
-    _KINDS[kind] = Kind(kind, builder, validator, clean)
+    _KINDS[kind] = Kind(kind, builder, validator, clean, probe)
 
 
 def get_kind(kind: str) -> Kind:
@@ -151,7 +187,13 @@ def get_kind(kind: str) -> Kind:
     return _KINDS[kind]
 
 
-register_kind("cyclegan", cyclegan_arch.build, cyclegan_arch.infer_arch, clean_state_dict)
+register_kind(
+    "cyclegan",
+    cyclegan_arch.build,
+    cyclegan_arch.infer_arch,
+    cyclegan_arch.canonical_state_dict,
+    cyclegan_arch.probe,
+)
 
 
 def sha256_of(path: Path) -> str:
@@ -198,9 +240,9 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
 
 def _check_and_build(kind: Kind, state: dict[str, Tensor], label: str) -> tuple[nn.Module, dict]:
     """Validate ``state`` against ``kind`` and return (network with the weights, arch)."""
-    if kind.clean is not None:
-        state = kind.clean(state)
     try:
+        if kind.clean is not None:
+            state = kind.clean(state)
         arch = kind.validator(state)
         net = kind.builder(arch)
         net.load_state_dict(state, strict=True)
@@ -268,8 +310,7 @@ class ModelStore:
         ``path`` is one state-dict file, or a training folder with ``latest_net_G_A.pth`` and
         ``latest_net_G_B.pth`` (imported as the pair a_to_b / b_to_a). Raises ModelError.
         """
-        if not _NAME.match(name):
-            raise ModelError(f"model name '{name}' must be 1-64 of A-Z a-z 0-9 . _ - ")
+        check_name(name)
         src = Path(path)
         k = get_kind(kind)
         if src.is_dir():
@@ -285,9 +326,27 @@ class ModelStore:
         existing = self._read()["models"]
         if name in existing and not replace:
             raise ModelError(f"a model named '{name}' exists already (choose another name)")
+        theirs = {
+            rec["file"]: other
+            for other, e in existing.items()
+            if other != name
+            for rec in e.get("parts", {}).values()
+        }
+        for part in files:
+            dest_name = f"{name}.pth" if part == MAIN else f"{name}.{part}.pth"
+            if dest_name in theirs:
+                raise ModelError(
+                    f"model name '{name}' would overwrite {dest_name} of model "
+                    f"'{theirs[dest_name]}'; choose another name"
+                )
         arch: dict[str, Any] = {}
         for file in files.values():
-            _, arch = _check_and_build(k, read_state_dict(file), file.name)
+            net, arch = _check_and_build(k, read_state_dict(file), file.name)
+            if k.probe is not None:
+                try:
+                    k.probe(net)
+                except ValueError as exc:
+                    raise ModelError(f"'{file.name}' loads but is unusable: {exc}") from None
         self.root.mkdir(parents=True, exist_ok=True)
         parts: dict[str, dict[str, str]] = {}
         for part, file in files.items():
@@ -311,7 +370,10 @@ class ModelStore:
         data = self._read()
         data["models"].pop(name, None)
         self._write(data)
+        kept = {rec["file"] for e in data["models"].values() for rec in e.get("parts", {}).values()}
         for rec in entry.parts.values():
+            if rec["file"] in kept:  # another model's file (names from before the charset rule)
+                continue
             (self.root / rec["file"]).unlink(missing_ok=True)
 
     # load ---------------------------------------------------------------------------------
@@ -328,13 +390,24 @@ class ModelStore:
                 return self._cache[key]
             path = self.root / rec["file"]
             if not path.is_file():
-                raise ModelError(f"model file '{path}' is missing; import '{name}' again")
+                raise ModelBroken(f"model file '{path}' is missing", self._reinstall(entry))
             if sha256_of(path) != rec["sha256"]:
-                raise ModelError(f"model file '{path}' changed since import (sha256 mismatch)")
+                raise ModelBroken(
+                    f"model file '{path}' changed since import (sha256 mismatch)",
+                    self._reinstall(entry),
+                )
             net, _ = _check_and_build(get_kind(entry.kind), read_state_dict(path), path.name)
             self._cache = {k: v for k, v in self._cache.items() if k[:2] != (name, part)}
             self._cache[key] = (entry.kind, net)
             return self._cache[key]
+
+    def _reinstall(self, entry: ModelEntry) -> str:
+        """The commands that replace a broken model by a fresh import of its original file."""
+        flag = dir_flag(self.root)
+        return (
+            f"python -m backend models import FILE --name {entry.name} --kind {entry.kind} "
+            f"--replace{flag}"
+        )
 
     # fetch --------------------------------------------------------------------------------
     def fetch(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, get_type_hints
 
-from backend.errors import ParamError
+from backend.errors import ParamError, shown
 
 KINDS = ("float", "int", "bool", "choice", "string", "colour", "layer")
 
@@ -110,11 +110,15 @@ def _kind_of(tp: Any, meta: Mapping[str, Any]) -> str:
 
 
 def schema_of(
-    params_cls: type, dynamic: Mapping[str, Sequence[str]] | None = None
+    params_cls: type,
+    dynamic: Mapping[str, Sequence[str]] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[ParamSpec]:
     """Derive the parameter schema from a params dataclass (the single source of truth).
 
     ``dynamic`` maps a field's ``dynamic`` key to its current choices (e.g. installed packs).
+    ``notes`` maps a field's ``dynamic`` key to text appended to its help (what the installed
+    choices are, e.g. each model's architecture); the editors show the help as the tooltip.
     """
     hints = get_type_hints(params_cls)
     specs = []
@@ -133,7 +137,7 @@ def schema_of(
                 kind=kind,
                 label=meta.get("label", f.name),
                 default=default,
-                help=meta.get("help", ""),
+                help=_help(meta, notes),
                 min=meta.get("min"),
                 max=meta.get("max"),
                 step=meta.get("step"),
@@ -145,15 +149,23 @@ def schema_of(
     return specs
 
 
+def _help(meta: Mapping[str, Any], notes: Mapping[str, str] | None) -> str:
+    text = str(meta.get("help", ""))
+    note = (notes or {}).get(str(meta.get("dynamic") or ""), "")
+    return f"{text}. {note}" if text and note else text or note
+
+
 def _check_number(spec: ParamSpec, value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParamError(f"parameter '{spec.name}' must be a number, got {value!r}")
+        raise ParamError(f"parameter '{spec.name}' must be a number, got {shown(repr(value))}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ParamError(f"parameter '{spec.name}' must be finite, got {value!r}")
     if spec.kind == "int":
         if isinstance(value, float):
             if not value.is_integer():
-                raise ParamError(f"parameter '{spec.name}' must be an integer, got {value!r}")
+                raise ParamError(
+                    f"parameter '{spec.name}' must be an integer, got {shown(repr(value))}"
+                )
             value = int(value)
     else:
         value = float(value)
@@ -170,20 +182,22 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
         return _check_number(spec, value)
     if spec.kind == "bool":
         if not isinstance(value, bool):
-            raise ParamError(f"parameter '{spec.name}' must be true or false, got {value!r}")
+            raise ParamError(
+                f"parameter '{spec.name}' must be true or false, got {shown(repr(value))}"
+            )
         return value
     if spec.kind in ("choice", "string"):
         if not isinstance(value, str):
-            raise ParamError(f"parameter '{spec.name}' must be text, got {value!r}")
+            raise ParamError(f"parameter '{spec.name}' must be text, got {shown(repr(value))}")
         if spec.kind == "choice" and value not in spec.choices:
             offered = ", ".join(spec.choices) or "none installed"
-            raise ParamError(f"parameter '{spec.name}' = '{value}' is not one of: {offered}")
+            raise ParamError(f"parameter '{spec.name}' = '{shown(value)}' is not one of: {offered}")
         return value
     if spec.kind == "colour":
         if isinstance(value, str):
             value = Colour.parse(value)
         if not isinstance(value, Colour):
-            raise ParamError(f"parameter '{spec.name}' must be a colour, got {value!r}")
+            raise ParamError(f"parameter '{spec.name}' must be a colour, got {shown(repr(value))}")
         for c in (value.r, value.g, value.b, value.a):
             if not (math.isfinite(c) and 0.0 <= c <= 1.0):
                 raise ParamError(f"parameter '{spec.name}' has a channel outside [0, 1]: {value}")
@@ -192,7 +206,7 @@ def check_value(spec: ParamSpec, value: Any) -> Any:
         if isinstance(value, str):
             value = LayerRef(value)
         if not isinstance(value, LayerRef):
-            raise ParamError(f"parameter '{spec.name}' must name a layer, got {value!r}")
+            raise ParamError(f"parameter '{spec.name}' must name a layer, got {shown(repr(value))}")
         return value
     raise AssertionError(spec.kind)
 
@@ -212,7 +226,8 @@ def parse_values(
     unknown = sorted(set(raw) - set(specs))
     if unknown:
         raise ParamError(
-            f"unknown parameter '{unknown[0]}'; this filter takes: {', '.join(sorted(specs))}"
+            f"unknown parameter '{shown(unknown[0])}'; "
+            f"this filter takes: {', '.join(sorted(specs))}"
         )
     values: dict[str, Any] = {}
     for name, spec in specs.items():
@@ -241,14 +256,14 @@ def parse_text(spec: ParamSpec, text: str) -> Any:
         if spec.kind == "int":
             return int(text)
     except ValueError:
-        raise ParamError(f"parameter '{spec.name}' must be a number, got '{text}'") from None
+        raise ParamError(f"parameter '{spec.name}' must be a number, got '{shown(text)}'") from None
     if spec.kind == "bool":
         low = text.strip().lower()
         if low in ("1", "true", "yes", "on"):
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise ParamError(f"parameter '{spec.name}' must be true or false, got '{text}'")
+        raise ParamError(f"parameter '{spec.name}' must be true or false, got '{shown(text)}'")
     if spec.kind == "colour":
         return Colour.parse(text)
     return text

@@ -24,8 +24,13 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.cancel import checkpoint
+
 MAX_ELEMENTS = 1 << 25
 """Default bound on the response tensor of one chunk (32 Mi values = 128 MiB in fp32)."""
+
+CPU_CHUNK_MACS = 1 << 30
+"""On the CPU, also bound one chunk's multiply-adds, so the match checks for a cancel often."""
 
 _EPS = 1e-8
 
@@ -149,10 +154,14 @@ class PatchBank:
         norms = self._norms(target, target_sem)
         h, w = target.shape[-2] - self.k + 1, target.shape[-1] - self.k + 1
         step = chunk_size(h * w, max_elements)
+        if target.device.type == "cpu":  # chunks of ~0.1-0.5 s: a cancel is seen within a second
+            per_patch = h * w * int(target.shape[1]) * self.k * self.k
+            step = min(step, max(1, CPU_CHUNK_MACS // max(1, per_patch)))
         best = torch.full((h, w), float("-inf"), device=target.device, dtype=target.dtype)
         index = torch.zeros((h, w), dtype=torch.long, device=target.device)
         with torch.no_grad():
             for start in range(0, len(self), step):
+                checkpoint()  # a cancel must not wait for the whole style swap
                 stop = min(start + step, len(self))
                 value, arg = self._chunk_scores(target, target_sem, start, stop, *norms).max(0)
                 better = value > best
@@ -178,6 +187,7 @@ class PatchBank:
         out = self.patches.new_zeros(1, c, out_h, out_w)
         rows = max(1, max_elements // max(1, w * c * k * k))
         for r0 in range(0, h, rows):
+            checkpoint()
             r1 = min(h, r0 + rows)
             cols = self.patches[index[r0:r1].flatten()].flatten(1).T.unsqueeze(0)
             block = F.fold(cols, (r1 - r0 + k - 1, w + k - 1), k)

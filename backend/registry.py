@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from backend.errors import Missing, UnknownFilter
+from backend.errors import Missing, UnknownFilter, shown
 from backend.filters import load_all, registered
 from backend.filters.base import Context, Filter
 from backend.params import ParamSpec, schema_of
@@ -33,7 +33,7 @@ class Registry:
         cls = self._classes.get(filter_id)
         if cls is None:
             known = ", ".join(self.ids()) or "none"
-            raise UnknownFilter(f"no filter '{filter_id}'; this server offers: {known}")
+            raise UnknownFilter(f"no filter '{shown(filter_id)}'; this server offers: {known}")
         with self._lock:
             if filter_id not in self._instances:
                 self._instances[filter_id] = cls(self.ctx)
@@ -41,7 +41,7 @@ class Registry:
 
     def schema(self, filter_id: str) -> list[ParamSpec]:
         flt = self.get(filter_id)
-        return schema_of(flt.params, flt.dynamic_choices())
+        return schema_of(flt.params, flt.dynamic_choices(), flt.dynamic_notes())
 
     def missing(self, filter_id: str) -> list[Missing]:
         """What the filter still needs; never raises for a filter that is merely not ready."""

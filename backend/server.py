@@ -9,21 +9,38 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import closing
+from functools import partial
 from typing import Any
 
 import grpc
 import torch
 
-from backend import PROTOCOL_VERSION, __version__, imaging, wire
+from backend import PROTOCOL_VERSION, __version__, imaging, shm, wire
+from backend.admission import IdleUploads, Limits, Slots, UploadIdle
+from backend.decoding import SafeDecode, Undecodable
 from backend.device import describe
-from backend.errors import BadImage, Cancelled, Missing, ParamError, QueueFull, UnknownFilter
-from backend.jobs import validate
+from backend.errors import (
+    BadImage,
+    Broken,
+    Cancelled,
+    Missing,
+    ParamError,
+    QueueFull,
+    UnknownFilter,
+    shown,
+)
+from backend.jobs import Job, layer_names, validate
 from backend.registry import Registry
+from backend.shm import SharedRefused
 from backend.worker import Ticket, Worker
 from nlf_client._proto import filters_pb2 as pb
 from nlf_client._proto import filters_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 2000
+"""Longest status message sent (names inside it are cut to 100 characters already)."""
 
 MESSAGE_LIMITS = [
     ("grpc.max_send_message_length", 64 << 20),
@@ -33,15 +50,33 @@ MESSAGE_LIMITS = [
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The one place where errors become gRPC status codes and messages."""
+    code, message = _status_for(exc)
+    if len(message) > MAX_MESSAGE:  # trailing metadata is small: a huge one reads as another error
+        message = message[:MAX_MESSAGE] + "…"
+    return code, message
+
+
+def _gone(exc: BaseException, context: Any) -> bool:
+    """True when the client cancelled or went away (nobody is left to read an answer)."""
+    return isinstance(exc, grpc.RpcError) or not context.is_active()
+
+
+def _status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     match exc:
-        case ParamError() | BadImage():
+        case ParamError() | BadImage() | Undecodable():
             return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
         case UnknownFilter():
             return grpc.StatusCode.NOT_FOUND, str(exc)
         case Missing():
             return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+        case Broken():
+            return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
         case QueueFull():
             return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+        case UploadIdle():
+            return grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)
+        case SharedRefused():
+            return grpc.StatusCode.FAILED_PRECONDITION, f"shared memory refused: {exc}"
         case torch.OutOfMemoryError() | MemoryError():
             return (
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -59,10 +94,13 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 
 
 class FiltersService(pb_grpc.FiltersServicer):
-    def __init__(self, registry: Registry, worker: Worker, max_pixels: int) -> None:
+    def __init__(self, registry: Registry, worker: Worker, limits: Limits) -> None:
         self.registry = registry
         self.worker = worker
-        self.max_pixels = max_pixels
+        self.limits = limits
+        self.runs = Slots(limits.max_runs, "jobs")
+        self.uploads = Slots(limits.max_uploads, "uploads")
+        self.idle = IdleUploads(limits.upload_idle)
 
     def GetStatus(self, request: pb.StatusRequest, context: Any) -> pb.StatusResponse:
         dev = describe(self.registry.ctx.device)
@@ -83,6 +121,7 @@ class FiltersService(pb_grpc.FiltersServicer):
             queue_length=self.worker.queue_length,
             busy=self.worker.busy,
             filters=filters,
+            shared_memory=shm.supported(),
         )
 
     def ListFilters(self, request: pb.ListFiltersRequest, context: Any) -> pb.ListFiltersResponse:
@@ -103,25 +142,67 @@ class FiltersService(pb_grpc.FiltersServicer):
 
     def Run(self, request_iterator: Iterator[pb.RunRequest], context: Any) -> Iterator[pb.RunEvent]:
         ticket: Ticket | None = None
+        shared = shm.SharedSession()
         try:
-            job, want_previews = wire.read_job(request_iterator, self.max_pixels)
-            flt = self.registry.get(job.filter_id)
-            validate(job, flt, self.max_pixels)
-            ticket = Ticket(job, flt)
-            context.add_callback(ticket.stop.set)
-            position = self.worker.submit(ticket)
-            yield pb.RunEvent(queued=pb.Queued(position=position))
-            yield from self._follow(ticket, position, want_previews)
+            with self.runs.hold():
+                job, want_previews = self._upload(request_iterator, context, shared)
+                flt = self.registry.get(job.filter_id)
+                validate(job, flt, self.limits.max_pixels)
+                ticket = Ticket(job, flt)
+                if not context.add_callback(partial(self._call_ended, ticket)):
+                    raise Cancelled("the client went away")
+                position = self.worker.submit(ticket)
+                yield pb.RunEvent(queued=pb.Queued(position=position))
+                yield from self._follow(ticket, position, want_previews, shared)
         except Exception as exc:
             if ticket is not None:
-                ticket.stop.set()
+                self._cancel(ticket)
+            if _gone(exc, context):
+                if ticket is None:  # with a ticket, _call_ended has said so
+                    log.info("Run ended by the client during its upload")
+                return
             code, message = status_for(exc)
+            if isinstance(exc, SharedRefused):  # the client sends the job again as chunks
+                context.set_trailing_metadata(((shm.REFUSED_KEY, "refused"),))
             context.abort(code, message)
         finally:
             if ticket is not None:
                 ticket.stop.set()
+            shared.close()
 
-    def _follow(self, ticket: Ticket, position: int, previews: bool) -> Iterator[pb.RunEvent]:
+    def _call_ended(self, ticket: Ticket) -> None:
+        """grpc calls this when the call ends for any reason; a job not over by then (its stop
+        event unset) was cancelled by the client or lost with its connection."""
+        if not ticket.stop.is_set():
+            log.info(
+                "Run ended by the client: its %s job is cancelled", shown(ticket.job.filter_id)
+            )
+        self._cancel(ticket)
+
+    def _cancel(self, ticket: Ticket) -> None:
+        """Stop ``ticket``'s job; a job still waiting leaves the queue at once."""
+        ticket.stop.set()
+        self.worker.withdraw(ticket)
+
+    def _upload(
+        self, requests: Iterator[pb.RunRequest], context: Any, shared: shm.SharedSession
+    ) -> tuple[Job, bool]:
+        """Header admitted before any pixel is buffered; a stalled upload is dropped."""
+        with self.uploads.hold(), closing(self.idle.watch(requests, context)) as watched:
+            return wire.read_job(
+                watched,
+                self.limits.max_pixels,
+                layer_names=self._layer_names,
+                max_total_pixels=self.limits.max_total_pixels,
+                shared=shared,
+            )
+
+    def _layer_names(self, filter_id: str) -> list[str]:
+        return layer_names(self.registry.get(filter_id))
+
+    def _follow(
+        self, ticket: Ticket, position: int, previews: bool, shared: shm.SharedSession
+    ) -> Iterator[pb.RunEvent]:
         while True:
             try:
                 kind, payload = ticket.events.get(timeout=0.2)
@@ -142,7 +223,7 @@ class FiltersService(pb_grpc.FiltersServicer):
                     yield pb.RunEvent(preview=pb.Preview(width=w, height=h, rgba8=rgba))
             elif kind == "result":
                 seconds = time.perf_counter() - ticket.started
-                yield from wire.result_events(payload, seconds)
+                yield from wire.result_events(payload, seconds, shared)
                 return
             else:
                 raise payload
@@ -179,16 +260,35 @@ def create_server(
     token: str | None = None,
     max_queue: int = 16,
     max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
-    threads: int = 32,
+    max_total_pixels: int | None = None,
+    max_uploads: int = 16,
+    upload_idle: float = 30.0,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.Server, int, Worker]:
-    """Build (not start) a server on ``address``; return it, its bound port and its worker."""
+    """Build (not start) a server on ``address``; return it, its bound port and its worker.
+
+    ``credentials`` (grpc.ssl_server_credentials): serve TLS instead of cleartext.
+    Raises ValueError naming the flag when a limit is unusable."""
+    limits = Limits(
+        max_queue=max_queue,
+        max_pixels=max_pixels,
+        max_total_pixels=2 * max_pixels if max_total_pixels is None else max_total_pixels,
+        max_uploads=max_uploads,
+        upload_idle=upload_idle,
+    ).check()
     worker = Worker(max_queue=max_queue, max_pixels=max_pixels)
-    interceptors = [_TokenCheck(token)] if token else []
+    interceptors: list[grpc.ServerInterceptor] = [SafeDecode()]
+    if token:
+        interceptors.append(_TokenCheck(token))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nlf-rpc"),
+        futures.ThreadPoolExecutor(max_workers=limits.threads, thread_name_prefix="nlf-rpc"),
         options=MESSAGE_LIMITS,
         interceptors=interceptors,
+        maximum_concurrent_rpcs=limits.threads + limits.max_runs,
     )
-    pb_grpc.add_FiltersServicer_to_server(FiltersService(registry, worker, max_pixels), server)
-    port = server.add_insecure_port(address)
+    pb_grpc.add_FiltersServicer_to_server(FiltersService(registry, worker, limits), server)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     return server, port, worker

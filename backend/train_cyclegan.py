@@ -17,25 +17,34 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 
+from backend.cyclegan_data import (
+    IMAGE_SUFFIXES,
+    Domain,
+    ImagePool,
+    face_mask_maker,
+    image_files,
+    label_tensor,
+    read_labels,
+)
 from backend.dirs import data_home
+from backend.errors import NlfError
 from backend.models import ModelStore
-from backend.nets.discriminator import NLayerDiscriminator, init_weights
+from backend.nets.discriminator import ClassAwareDiscriminator, NLayerDiscriminator, init_weights
 from backend.nets.resnet_generator import ResnetGenerator
 
-log = logging.getLogger(__name__)
+__all__ = ["IMAGE_SUFFIXES", "CycleGanConfig", "CycleGanTrainer", "Domain", "ImagePool"]
+__all__ += ["image_files", "lr_factor"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,87 +72,18 @@ class CycleGanConfig:
     run_dir: str = ""
     models_dir: str | None = None
     device: str = ""
+    keep_masks: str = ""
+    """``DIR_A[,DIR_B]``: binary keep masks per image (same file stem, white = keep)."""
+    keep: str = ""
+    """``faces``: keep masks made by the face finder instead of read from folders."""
+    keep_weight: float = 10.0
+    """λ_keep of λ_keep·mean over the kept pixels of |G(x) − x|, per direction with masks."""
+    labels_a: str = ""
+    """``file,class`` CSV labelling any subset of domain A (class-aware discriminators)."""
+    labels_b: str = ""
+    class_weight: float = 1.0
+    """Weight of the auxiliary classification losses (D on real images, G on its outputs)."""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def image_files(folder: str | Path) -> list[Path]:
-    """Image files directly in ``folder``, sorted; raises ValueError when there are none."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise ValueError(f"'{folder}' is not a folder")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in '{folder}'")
-    return files
-
-
-class Domain:
-    """One folder of images, resized to ``load`` px (short side) and cropped to ``size``."""
-
-    def __init__(self, folder: str | Path, size: int) -> None:
-        self.files = image_files(folder)
-        self.size = size
-        self.load = max(size, round(size * 286 / 256))
-        self._cache: dict[int, Tensor] = {}
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def image(self, i: int) -> Tensor:
-        """(3, h, w) in [-1, 1], short side ``load``; cached when small."""
-        if i in self._cache:
-            return self._cache[i]
-        with Image.open(self.files[i]) as im:
-            rgb = im.convert("RGB")
-            w, h = rgb.size
-            s = self.load / min(w, h)
-            rgb = rgb.resize((max(self.load, round(w * s)), max(self.load, round(h * s))))
-            t = torch.from_numpy(np.asarray(rgb).copy())
-        x = t.permute(2, 0, 1).float() / 127.5 - 1
-        if len(self._cache) < 2000:
-            self._cache[i] = x
-        return x
-
-    def sample(self, indices: Sequence[int], rng: random.Random, augment: bool = True) -> Tensor:
-        """(B, 3, size, size) random crops (centre crops when not ``augment``), random flips."""
-        out = []
-        for i in indices:
-            x = self.image(i)
-            h, w = x.shape[-2:]
-            if augment:
-                y0, x0 = rng.randint(0, h - self.size), rng.randint(0, w - self.size)
-            else:
-                y0, x0 = (h - self.size) // 2, (w - self.size) // 2
-            x = x[:, y0 : y0 + self.size, x0 : x0 + self.size]
-            if augment and rng.random() < 0.5:
-                x = x.flip(-1)
-            out.append(x)
-        return torch.stack(out)
-
-
-class ImagePool:
-    """History of generated images (Shrivastava et al.): D sees old fakes half of the time."""
-
-    def __init__(self, size: int, rng: random.Random) -> None:
-        self.size = size
-        self.rng = rng
-        self.images: list[Tensor] = []
-
-    def query(self, batch: Tensor) -> Tensor:
-        if self.size == 0:
-            return batch
-        out = []
-        for img in batch.detach():
-            if len(self.images) < self.size:
-                self.images.append(img)
-                out.append(img)
-            elif self.rng.random() < 0.5:
-                j = self.rng.randrange(self.size)
-                out.append(self.images[j])
-                self.images[j] = img
-            else:
-                out.append(img)
-        return torch.stack(out)
 
 
 class ProgressBar:
@@ -177,6 +117,25 @@ def _mse_to(pred: Tensor, value: float) -> Tensor:
     return F.mse_loss(pred, torch.full_like(pred, value))
 
 
+def keep_loss(out: Tensor, src: Tensor, mask: Tensor) -> Tensor:
+    """Mean |out − src| over the kept pixels (mask (B, 1, H, W) in {0, 1}); 0 without any."""
+    kept = mask.sum() * out.shape[1]
+    return (mask * (out - src).abs()).sum() / kept.clamp_min(1.0)
+
+
+def class_loss(logits: Tensor, labels: Tensor) -> Tensor | None:
+    """Cross-entropy over the labelled items (label >= 0); None when none is labelled."""
+    sel = labels >= 0
+    if not bool(sel.any()):
+        return None
+    return F.cross_entropy(logits[sel], labels[sel])
+
+
+def _split(pair: str) -> tuple[str, str]:
+    a, _, b = pair.partition(",")
+    return a.strip(), b.strip()
+
+
 class CycleGanTrainer:
     """Networks, optimisers and one training step; ``fit`` runs the epochs with checkpoints."""
 
@@ -187,14 +146,29 @@ class CycleGanTrainer:
         )
         torch.manual_seed(cfg.seed)
         self.rng = random.Random(cfg.seed)
-        self.a = Domain(cfg.domain_a, cfg.size)
-        self.b = Domain(cfg.domain_b, cfg.size)
+        if cfg.keep and cfg.keep != "faces":
+            raise ValueError(f"--keep {cfg.keep!r}: the only computed masks are 'faces'")
+        if cfg.keep and cfg.keep_masks:
+            raise ValueError("give --keep-masks or --keep, not both")
+        maker = None
+        if cfg.keep == "faces":
+            maker = face_mask_maker(cfg.extra.get("weights_dir"), cfg.extra.get("face_finder"))
+        masks_a, masks_b = _split(cfg.keep_masks)
+        self.a = Domain(cfg.domain_a, cfg.size, masks_a or None, maker)
+        self.b = Domain(cfg.domain_b, cfg.size, masks_b or None, maker)
+        labels_a = read_labels(cfg.labels_a, self.a.files) if cfg.labels_a else {}
+        labels_b = read_labels(cfg.labels_b, self.b.files) if cfg.labels_b else {}
+        self.classes = sorted({*labels_a.values(), *labels_b.values()})
+        if len(self.classes) == 1:
+            raise ValueError(f"the labels name one class ({self.classes[0]}); give at least two")
+        self.labels_a = label_tensor(labels_a, self.classes, len(self.a))
+        self.labels_b = label_tensor(labels_b, self.classes, len(self.b))
         self.run_dir = Path(cfg.run_dir or data_home() / "runs" / cfg.name)
         gen = {"ngf": cfg.ngf, "n_blocks": cfg.n_blocks}
         self.g_a = init_weights(ResnetGenerator(**gen)).to(self.device)  # A -> B
         self.g_b = init_weights(ResnetGenerator(**gen)).to(self.device)  # B -> A
-        self.d_a = init_weights(NLayerDiscriminator(ndf=cfg.ndf)).to(self.device)  # judges B
-        self.d_b = init_weights(NLayerDiscriminator(ndf=cfg.ndf)).to(self.device)  # judges A
+        self.d_a = init_weights(self._discriminator()).to(self.device)  # judges B
+        self.d_b = init_weights(self._discriminator()).to(self.device)  # judges A
         betas = (cfg.beta1, 0.999)
         g_params = [*self.g_a.parameters(), *self.g_b.parameters()]
         d_params = [*self.d_a.parameters(), *self.d_b.parameters()]
@@ -205,11 +179,23 @@ class CycleGanTrainer:
         self.epoch, self.iteration, self.step_count = 0, 0, 0
         self.history: list[dict[str, float]] = []
 
+    def _discriminator(self) -> NLayerDiscriminator:
+        if self.classes:
+            return ClassAwareDiscriminator(len(self.classes), ndf=self.cfg.ndf)
+        return NLayerDiscriminator(ndf=self.cfg.ndf)
+
+    def _judge(self, d: NLayerDiscriminator, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(patch scores, class logits or None)."""
+        if isinstance(d, ClassAwareDiscriminator):
+            return d.both(x)
+        return d(x), None
+
     @property
     def iters_per_epoch(self) -> int:
         return math.ceil(max(len(self.a), len(self.b)) / self.cfg.batch_size)
 
-    def _batch(self, epoch: int, it: int) -> tuple[Tensor, Tensor]:
+    def _batch(self, epoch: int, it: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(A crops, B crops, A labels, B labels); crops carry their mask as a 4th channel."""
         order = list(range(len(self.a)))
         random.Random(self.cfg.seed * 100003 + epoch).shuffle(order)
         bs = self.cfg.batch_size
@@ -218,25 +204,55 @@ class CycleGanTrainer:
         return (
             self.a.sample(ia, self.rng).to(self.device),
             self.b.sample(ib, self.rng).to(self.device),
+            self.labels_a[ia].to(self.device),
+            self.labels_b[ib].to(self.device),
         )
 
-    def step(self, real_a: Tensor, real_b: Tensor) -> dict[str, float]:
-        """One generator update then one discriminator update; returns the losses."""
+    def step(
+        self,
+        real_a: Tensor,
+        real_b: Tensor,
+        label_a: Tensor | None = None,
+        label_b: Tensor | None = None,
+    ) -> dict[str, float]:
+        """One generator update then one discriminator update; returns the losses.
+
+        ``real_a`` / ``real_b`` may carry a keep mask as a 4th channel; ``label_a`` / ``label_b``
+        hold class indices (-1: unlabelled) when the discriminators are class-aware.
+        """
         c = self.cfg
         lam, idt = c.lambda_cycle, c.lambda_cycle * c.lambda_identity
+        mask_a = real_a[:, 3:] if real_a.shape[1] == 4 else None
+        mask_b = real_b[:, 3:] if real_b.shape[1] == 4 else None
+        real_a, real_b = real_a[:, :3], real_b[:, :3]
+        no_label = torch.full((real_a.shape[0],), -1, dtype=torch.long, device=real_a.device)
+        label_a = no_label if label_a is None else label_a
+        label_b = no_label[: real_b.shape[0]] if label_b is None else label_b
         self.d_a.requires_grad_(False)
         self.d_b.requires_grad_(False)
         fake_b, fake_a = self.g_a(real_a), self.g_b(real_b)
         rec_a, rec_b = self.g_b(fake_b), self.g_a(fake_a)
+        (score_fb, cls_fb), (score_fa, cls_fa) = (
+            self._judge(self.d_a, fake_b),
+            self._judge(self.d_b, fake_a),
+        )
         losses = {
-            "G_A": _mse_to(self.d_a(fake_b), 1.0),
-            "G_B": _mse_to(self.d_b(fake_a), 1.0),
+            "G_A": _mse_to(score_fb, 1.0),
+            "G_B": _mse_to(score_fa, 1.0),
             "cyc_A": F.l1_loss(rec_a, real_a) * lam,
             "cyc_B": F.l1_loss(rec_b, real_b) * lam,
         }
         if idt > 0:
             losses["idt_A"] = F.l1_loss(self.g_a(real_b), real_b) * idt
             losses["idt_B"] = F.l1_loss(self.g_b(real_a), real_a) * idt
+        if mask_a is not None and c.keep_weight > 0:
+            losses["keep_A"] = keep_loss(fake_b, real_a, mask_a) * c.keep_weight
+        if mask_b is not None and c.keep_weight > 0:
+            losses["keep_B"] = keep_loss(fake_a, real_b, mask_b) * c.keep_weight
+        for key, logits, labels in (("cls_G_A", cls_fb, label_a), ("cls_G_B", cls_fa, label_b)):
+            loss = class_loss(logits, labels) if logits is not None else None
+            if loss is not None:
+                losses[key] = loss * c.class_weight
         self.opt_g.zero_grad(set_to_none=True)
         sum(losses.values()).backward()  # type: ignore[union-attr]
         self.opt_g.step()
@@ -244,10 +260,20 @@ class CycleGanTrainer:
         self.d_a.requires_grad_(True)
         self.d_b.requires_grad_(True)
         old_b, old_a = self.pool_b.query(fake_b), self.pool_a.query(fake_a)
-        d_a = 0.5 * (_mse_to(self.d_a(real_b), 1.0) + _mse_to(self.d_a(old_b), 0.0))
-        d_b = 0.5 * (_mse_to(self.d_b(real_a), 1.0) + _mse_to(self.d_b(old_a), 0.0))
+        (score_rb, cls_rb), (score_ra, cls_ra) = (
+            self._judge(self.d_a, real_b),
+            self._judge(self.d_b, real_a),
+        )
+        d_a = 0.5 * (_mse_to(score_rb, 1.0) + _mse_to(self._judge(self.d_a, old_b)[0], 0.0))
+        d_b = 0.5 * (_mse_to(score_ra, 1.0) + _mse_to(self._judge(self.d_b, old_a)[0], 0.0))
+        d_total = d_a + d_b
+        for key, logits, labels in (("cls_D_A", cls_rb, label_b), ("cls_D_B", cls_ra, label_a)):
+            loss = class_loss(logits, labels) if logits is not None else None
+            if loss is not None:
+                losses[key] = loss * c.class_weight
+                d_total = d_total + losses[key]
         self.opt_d.zero_grad(set_to_none=True)
-        (d_a + d_b).backward()
+        d_total.backward()
         self.opt_d.step()
         losses["D_A"], losses["D_B"] = d_a, d_b
         return {k: float(v.detach()) for k, v in losses.items()}
@@ -297,8 +323,8 @@ class CycleGanTrainer:
         fixed = random.Random(1)
         ia = [i % len(self.a) for i in range(count)]
         ib = [i % len(self.b) for i in range(count)]
-        real_a = self.a.sample(ia, fixed, augment=False).to(self.device)
-        real_b = self.b.sample(ib, fixed, augment=False).to(self.device)
+        real_a = self.a.sample(ia, fixed, augment=False)[:, :3].to(self.device)
+        real_b = self.b.sample(ib, fixed, augment=False)[:, :3].to(self.device)
         self.g_a.eval()
         self.g_b.eval()
         fake_b, fake_a = self.g_a(real_a), self.g_b(real_b)
@@ -325,8 +351,7 @@ class CycleGanTrainer:
             while self.epoch < cfg.epochs:
                 self.set_lr()
                 while self.iteration < self.iters_per_epoch:
-                    real_a, real_b = self._batch(self.epoch, self.iteration)
-                    losses = self.step(real_a, real_b)
+                    losses = self.step(*self._batch(self.epoch, self.iteration))
                     self.history.append(losses)
                     self.iteration += 1
                     self.step_count += 1
@@ -352,7 +377,11 @@ class CycleGanTrainer:
 
     def publish(self) -> None:
         """Import latest_net_G_A/B.pth as the model pair ``name`` (a_to_b / b_to_a)."""
-        meta = {"trained": {k: v for k, v in asdict(self.cfg).items() if k != "extra"}}
+        meta: dict[str, Any] = {
+            "trained": {k: v for k, v in asdict(self.cfg).items() if k != "extra"}
+        }
+        if self.classes:
+            meta["classes"] = list(self.classes)
         ModelStore(self.cfg.models_dir).import_model(
             self.run_dir, self.cfg.name, "cyclegan", meta=meta, replace=True
         )
@@ -381,6 +410,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", help="where the result is imported")
     p.add_argument("--device", default="", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    p.add_argument(
+        "--keep-masks",
+        default="",
+        metavar="DIR_A[,DIR_B]",
+        help="folders of binary masks (same file stem as the images, white = keep): the "
+        "generator leaving that domain is penalised for changing the kept pixels",
+    )
+    p.add_argument(
+        "--keep",
+        choices=("faces",),
+        help="compute the keep masks instead: the faces the MTCNN face finder finds "
+        "(python -m backend weights fetch mtcnn)",
+    )
+    p.add_argument("--keep-weight", type=float, default=d.keep_weight, help="λ_keep")
+    p.add_argument("--labels-a", default="", help="CSV file,class labelling any subset of A")
+    p.add_argument("--labels-b", default="", help="CSV file,class labelling any subset of B")
+    p.add_argument(
+        "--class-weight",
+        type=float,
+        default=d.class_weight,
+        help="weight of the class losses (discriminators' auxiliary heads, generators' outputs)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -405,10 +456,16 @@ def run(args: argparse.Namespace) -> int:
         run_dir=args.run_dir,
         models_dir=args.models_dir,
         device=args.device,
+        keep_masks=args.keep_masks,
+        keep=args.keep or "",
+        keep_weight=args.keep_weight,
+        labels_a=args.labels_a,
+        labels_b=args.labels_b,
+        class_weight=args.class_weight,
     )
     try:
         trainer = CycleGanTrainer(cfg)
-    except ValueError as exc:
+    except (ValueError, OSError, NlfError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.resume:

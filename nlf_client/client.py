@@ -18,10 +18,23 @@ class Client:
 
     @classmethod
     def connect(
-        cls, address: str = "127.0.0.1:50051", token: Optional[str] = None, timeout: float = 10.0
+        cls,
+        address: str = "127.0.0.1:50051",
+        token: Optional[str] = None,
+        timeout: float = 10.0,
+        tls_ca: Optional[str] = None,
+        shared_memory: bool = True,
     ) -> Client:
-        """Connect and wait until the backend answers (BackendError UNAVAILABLE otherwise)."""
-        t = Transport(address, token, timeout)
+        """Connect and wait until a backend answers (BackendError UNAVAILABLE otherwise).
+
+        ``address``: ``host:port``, several separated by commas (jobs are spread over them), or
+        a gRPC target such as ``dns:///name:port``. ``tls_ca``: the PEM file of the CA that
+        signed the backend's certificate (``"system"``: the system's roots); the token then
+        travels as TLS call credentials. Without TLS a token is only sent to this machine.
+        ``shared_memory``: offer pixels through shared memory to a backend on this machine
+        (it must open and verify them, or the job streams as usual); False always streams.
+        """
+        t = Transport(address, token, timeout, tls_ca, shared_memory)
         try:
             t.wait_ready()
         except BackendError:
@@ -32,6 +45,11 @@ class Client:
     @property
     def address(self) -> str:
         return self._t.address
+
+    @property
+    def backend_count(self) -> int:
+        """How many backends the address lists (1 for a single address or a dns:/// name)."""
+        return self._t.target.count
 
     def status(self) -> Status:
         return self._t.status()

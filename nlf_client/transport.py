@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import grpc
 
+from . import shm
 from ._proto import filters_pb2 as pb
 from ._proto import filters_pb2_grpc as pb_grpc
 from .api import (
@@ -23,9 +24,11 @@ from .api import (
     RunResult,
     Status,
 )
+from .channel import open_channel
 from .errors import BackendError
 
 CHUNK = 3 << 20
+SHARED_REFUSED_KEY = "nlf-shared-memory"
 OPTIONS = [
     ("grpc.max_send_message_length", 64 << 20),
     ("grpc.max_receive_message_length", 64 << 20),
@@ -45,12 +48,24 @@ def _error(exc: grpc.RpcError) -> BackendError:
 
 
 class Transport:
-    def __init__(self, address: str, token: Optional[str], timeout: float) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: Optional[str],
+        timeout: float,
+        tls_ca: Optional[str] = None,
+        shared_memory: bool = True,
+    ) -> None:
         self.address = address
         self.timeout = timeout
-        self._metadata = [("authorization", f"Bearer {token}")] if token else []
-        self._channel = grpc.insecure_channel(address, options=OPTIONS)
+        self._channel, self._metadata, self.target = open_channel(address, token, tls_ca, OPTIONS)
         self._stub = pb_grpc.FiltersStub(self._channel)
+        self._shared_wanted = shared_memory and self.target.is_loopback and shm.available()
+        self._shared_ok: Optional[bool] = None
+        self._pool: Optional[shm.SegmentPool] = None
+        self.shared_jobs = 0
+        """Jobs whose pixels went through shared memory (tests and benchmarks read it)."""
+        self.shared_refusals = 0
 
     def wait_ready(self) -> None:
         try:
@@ -61,6 +76,8 @@ class Transport:
             ) from None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         self._channel.close()
 
     def status(self) -> Status:
@@ -116,7 +133,65 @@ class Transport:
         cancel_event: Optional[threading.Event],
         timeout: Optional[float],
     ) -> RunResult:
-        requests = _requests(filter_id, layer, mask, params, extra_layers, on_preview is not None)
+        job = (filter_id, layer, mask, params, extra_layers, on_preview is not None)
+        pool = self._shared_pool()
+        seg = _acquire(pool, layer, mask, extra_layers) if pool is not None else None
+        if seg is not None:
+            reuse = False
+            try:
+                images = [("layer", layer.pixels)]
+                images += [("mask", mask.pixels)] if mask is not None else []
+                images += [(k, v.pixels) for k, v in extra_layers.items()]
+                shared = {
+                    k: pb.SharedPixels(segment=seg.name, offset=o, size=n, crc32=c)
+                    for k, (o, n, c) in shm.pack(seg, images).items()
+                }
+                space = pb.SharedPixels(segment=seg.name, offset=0, size=seg.size)
+                requests = _requests(*job, shared=shared, result_space=space)
+                result = self._call(requests, seg, on_progress, on_preview, cancel_event, timeout)
+                reuse = True
+                self.shared_jobs += 1
+                return result
+            except _SharedRefused:
+                reuse = True  # the backend only looked; stream from now on
+                self._shared_ok = False
+                self.shared_refusals += 1
+            finally:
+                pool.release(seg, reuse)  # type: ignore[union-attr]
+        requests = _requests(*job)
+        return self._call(requests, None, on_progress, on_preview, cancel_event, timeout)
+
+    def _shared_pool(self) -> Optional[shm.SegmentPool]:
+        """The segment pool when this backend said it takes shared memory (asked once)."""
+        if not self._shared_wanted:
+            return None
+        if self._shared_ok is None:
+            try:
+                r = self._stub.GetStatus(
+                    pb.StatusRequest(), timeout=self.timeout, metadata=self._metadata
+                )
+            except grpc.RpcError:
+                return None
+            self._shared_ok = bool(r.shared_memory)
+        if not self._shared_ok:
+            return None
+        if self._pool is None:
+            try:
+                self._pool = shm.SegmentPool()
+            except (OSError, RuntimeError):
+                self._shared_wanted = False
+                return None
+        return self._pool
+
+    def _call(
+        self,
+        requests: Iterator[Any],
+        seg: Optional[shm.Segment],
+        on_progress: Optional[Callable[[Progress], None]],
+        on_preview: Optional[Callable[[Preview], None]],
+        cancel_event: Optional[threading.Event],
+        timeout: Optional[float],
+    ) -> RunResult:
         call = self._stub.Run(requests, timeout=timeout, metadata=self._metadata)
         done = threading.Event()
         if cancel_event is not None:
@@ -129,14 +204,39 @@ class Transport:
 
             threading.Thread(target=watch, name="nlf-cancel-watch", daemon=True).start()
         try:
-            return _collect(call, on_progress, on_preview)
+            return _collect(call, on_progress, on_preview, seg)
         except grpc.RpcError as exc:
+            if seg is not None and _refused(exc):
+                raise _SharedRefused() from None
             err = _error(exc)
             if cancel_event is not None and cancel_event.is_set():
                 err = BackendError("CANCELLED", "cancelled")
             raise err from None
         finally:
             done.set()
+
+
+class _SharedRefused(Exception):
+    """The backend could not open or verify our segment (another host, container...)."""
+
+
+def _refused(exc: grpc.RpcError) -> bool:
+    try:
+        trailers = exc.trailing_metadata() or ()  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return any(k == SHARED_REFUSED_KEY for k, _ in trailers)
+
+
+def _acquire(
+    pool: shm.SegmentPool, layer: Layer, mask: Optional[Mask], extras: Dict[str, Layer]
+) -> Optional[shm.Segment]:
+    size = len(layer.pixels) + (len(mask.pixels) if mask is not None else 0)
+    size += sum(len(x.pixels) for x in extras.values())
+    try:
+        return pool.acquire(max(size, 1))
+    except (OSError, RuntimeError, ValueError):
+        return None  # e.g. /dev/shm full: stream instead
 
 
 def _param_spec(p: Any) -> ParamSpec:
@@ -212,6 +312,8 @@ def _requests(
     params: Dict[str, Any],
     extra_layers: Dict[str, Layer],
     previews: bool,
+    shared: Optional[Dict[str, Any]] = None,
+    result_space: Any = None,
 ) -> Iterator[Any]:
     header = pb.RunHeader(
         filter_id=filter_id,
@@ -222,6 +324,12 @@ def _requests(
     )
     if mask is not None:
         header.mask.CopyFrom(pb.ImageInfo(width=mask.width, height=mask.height))
+    if shared:
+        for key, sp in shared.items():
+            header.shared[key].CopyFrom(sp)
+        header.result_space.CopyFrom(result_space)
+        yield pb.RunRequest(header=header)
+        return  # every image is in shared memory
     yield pb.RunRequest(header=header)
     yield from _chunks("layer", layer.pixels)
     if mask is not None:
@@ -234,6 +342,7 @@ def _collect(
     call: Any,
     on_progress: Optional[Callable[[Progress], None]],
     on_preview: Optional[Callable[[Preview], None]],
+    seg: Optional[shm.Segment] = None,
 ) -> RunResult:
     layers: List[Layer] = []
     current: Optional[Tuple[str, Any, bytearray]] = None
@@ -252,6 +361,12 @@ def _collect(
             info = event.layer.info
             fmt = FORMAT_FROM_PB[info.format]
             size = info.width * info.height * 4 * BYTES_PER_CHANNEL[fmt]
+            if event.layer.HasField("shared"):
+                pixels = _shared_result(seg, event.layer.shared, size)
+                layers.append(
+                    Layer(pixels, info.width, info.height, fmt, info.x, info.y, event.layer.name)
+                )
+                continue
             current = (event.layer.name, info, bytearray(size))
             filled = 0
         elif kind == "chunk" and current is not None:
@@ -268,3 +383,14 @@ def _collect(
         elif kind == "done":
             return RunResult(layers)
     raise BackendError("UNAVAILABLE", "the backend closed the job before sending its result")
+
+
+def _shared_result(seg: Optional[shm.Segment], sp: Any, size: int) -> bytes:
+    data = None
+    if seg is not None and sp.segment == seg.name and sp.size == size:
+        data = seg.read(sp.offset, sp.size, sp.crc32)
+    if data is None:
+        raise BackendError(
+            "DATA_LOSS", "a result layer in shared memory is missing or fails its checksum"
+        )
+    return data

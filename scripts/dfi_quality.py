@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import attributes, dirs, jobs  # noqa: E402
+from backend import attributes, dirs, genki_split, jobs  # noqa: E402
 from backend.features import load_backbone  # noqa: E402
 from backend.filters import dfi  # noqa: E402
 from backend.filters.base import Context  # noqa: E402
@@ -52,17 +52,18 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def build_builtin_pack(resolution: int, out_root: Path) -> Path:
-    """The built-in "smiling" pack from the GENKI-4K training split (validation excluded)."""
+    """The built-in "smiling" pack from the GENKI-4K ``pack`` part (backend/genki_split.py):
+    never the smile judge's training images nor the held-out faces."""
     backbone = load_backbone(BACKBONE, dirs.weights_dir())
-    split = split_files(GENKI)["train"]
+    split = genki_split.split_files()["pack"]
     pack = attributes.build_pack(
         "smiling",
         (attributes.read_image(p) for p in split["smile"]),
         (attributes.read_image(p) for p in split["non_smile"]),
         backbone,
         resolution,
-        source="GENKI-4K training crops (http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset), "
-        "validation split excluded",
+        source="GENKI-4K crops, the 'pack' part of backend/genki_split.py "
+        "(http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset)",
         on_image=lambda n: print(f"  {n} images", flush=True) if n % 256 < 16 else None,
     )
     return attributes.save_pack(pack, out_root)

@@ -9,7 +9,6 @@ set -eu
 CACHE_DIR=${NLF_CACHE_DIR:-$HOME/.cache/nlf}
 R=${NLF_GIMP_ROOTFS:-$CACHE_DIR/gimp-rootfs}
 CACHE=${NLF_GIMP_ROOTFS_CACHE:-$CACHE_DIR/gimp-rootfs.tar.zst}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
 export DEBIAN_FRONTEND=noninteractive
 
 need=()
@@ -28,7 +27,8 @@ if [ ! -x "$R/usr/bin/gimp-console-3.0" ]; then
         mkdir -p "$R.partial"
         zstd -dcq "$CACHE" | tar --numeric-owner -C "$R.partial" -xf -
     else
-        echo "setup_gimp: building $R with mmdebstrap (trixie)" >&2
+        MIRROR=$(bash "$(dirname "$0")/debian_mirror.sh")  # the host's own apt mirror
+        echo "setup_gimp: building $R with mmdebstrap (trixie) from $MIRROR" >&2
         mmdebstrap --variant=apt --mode=root -q \
             --include=gimp,python3-gi,python3-grpcio,python3-protobuf \
             --aptopt='APT::Install-Recommends "false"' \

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 set -eu
 python -m backend weights fetch vgg16-hed
+python -m backend weights fetch mtcnn
 python -m backend install-plugin krita
 if [ -n "${NLF_GIMP_PROFILE:-}" ] || command -v gimp-3.0 >/dev/null 2>&1 || command -v gimp-console-3.0 >/dev/null 2>&1; then
     python -m backend install-plugin gimp ${NLF_GIMP_PROFILE:+--profile "$NLF_GIMP_PROFILE"}

@@ -113,6 +113,24 @@ def client(live_server: Backend) -> Iterator[Client]:
     c.close()
 
 
+def missing_weights(name: str, root: Path) -> None:
+    """A real-weights test lacks ``name``: fail under NLF_REQUIRE_WEIGHTS=1, else skip."""
+    msg = f"{name} weights not in {root}; run: python -m backend weights fetch {name}"
+    if os.environ.get("NLF_REQUIRE_WEIGHTS") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """GPU-marked tests run wherever CUDA exists; elsewhere they skip with a visible reason."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="gpu test: no CUDA device on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 def require_editors() -> bool:
     """CI sets NLF_REQUIRE_EDITORS=1: a missing editor then fails instead of skipping."""
     return os.environ.get("NLF_REQUIRE_EDITORS") == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,8 +90,59 @@ def test_never_overwrites_input(live_server: Backend, tmp_path: Path) -> None:
     path = tmp_path / "x.png"
     _png(path, 4)
     before = path.read_bytes()
-    rc = main(["apply", "test_invert", str(path), "-o", str(path), "--server", live_server.address])
-    assert rc == 1 and path.read_bytes() == before
+    with pytest.raises(SystemExit, match="a file this command reads"):
+        main(["apply", "test_invert", str(path), "-o", str(path), "--server", live_server.address])
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("case", ["mask", "layer", "hard link", "symlink"])
+def test_never_writes_a_file_it_reads(live_server: Backend, tmp_path: Path, case: str) -> None:
+    """-o naming the --mask file, a --layer file, or another name of the input (same inode) is
+    refused before any work; every file read stays as it was."""
+    src, other = tmp_path / "x.png", tmp_path / "other.png"
+    _png(src, 6)
+    _png(other, 7)
+    args = ["apply", "test_invert", str(src), "--server", live_server.address]
+    if case == "mask":
+        out = other
+        args += ["--mask", str(other)]
+    elif case == "layer":
+        out = other
+        args += ["--layer", f"style={other}"]
+    elif case == "hard link":
+        out = tmp_path / "link.png"
+        os.link(src, out)
+    else:
+        out = tmp_path / "sub" / "link.png"
+        out.parent.mkdir()
+        out.symlink_to(src)
+    before = {p: p.read_bytes() for p in (src, other)}
+    with pytest.raises(SystemExit, match="a file this command reads"):
+        main([*args, "-o", str(out)])
+    assert {p: p.read_bytes() for p in (src, other)} == before
+
+
+def test_same_names_from_two_folders_are_refused(live_server: Backend, tmp_path: Path) -> None:
+    """a/x.png and b/x.png into one folder would share out/x.test_invert.png: refused before
+    any work (it once wrote both there and reported "2 written")."""
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        _png(tmp_path / sub / "x.png", 8)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match="would both be written"):
+        main(
+            [
+                "apply",
+                "test_invert",
+                str(tmp_path / "a" / "x.png"),
+                str(tmp_path / "b"),
+                "-o",
+                str(out),
+                "--server",
+                live_server.address,
+            ]
+        )
+    assert not out.exists()
 
 
 def test_bad_param_is_reported(live_server: Backend, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from backend.filters.cyclegan import CycleGan, CycleGanParams, feather, tile_sta
 from backend.models import ModelError, ModelStore
 from backend.params import parse_values
 from tests.conftest import tiny_context
-from tests.prep.cyclegan import prepare, tiny_generator
+from tests.prep.cyclegan import RESNET_OFFICIAL, prepare, tiny_generator
 
 
 class _RefBlock(nn.Module):
@@ -104,6 +104,7 @@ def test_official_checkpoint_parity(tmp_path: Path) -> None:
         "output_nc": 3,
         "ngf": 64,
         "n_blocks": 9,
+        **RESNET_OFFICIAL,
     }
     image = torch.rand(1, 3, 48, 64)
     f = CycleGan(ctx)
@@ -159,7 +160,8 @@ def test_refuses_wrong_shapes(tmp_path: Path) -> None:
     state = dict(tiny_generator().state_dict())
     state["model.4.weight"] = torch.zeros(8, 4, 5, 5)
     torch.save(state, tmp_path / "bad.pth")
-    with pytest.raises(ModelError, match="size mismatch"):
+    reason = r"'model\.4\.weight' \(8, 4, 5, 5\): expected .*\(8, 4, 3, 3\)"
+    with pytest.raises(ModelError, match=reason):
         ModelStore(tmp_path / "models").import_model(tmp_path / "bad.pth", "bad")
 
 

@@ -12,6 +12,7 @@ from backend import attributes, dirs
 from backend.filters import dfi
 from backend.filters.base import Context, FilterInput
 from backend.params import parse_values
+from tests.conftest import missing_weights
 
 pytestmark = pytest.mark.weights
 
@@ -24,9 +25,7 @@ def hed_weights() -> Path:
 
     root = dirs.weights_dir()
     if weights.find("vgg16-hed", root) is None:
-        pytest.skip(
-            f"vgg16-hed weights not in {root}; run: python -m backend weights fetch vgg16-hed"
-        )
+        missing_weights("vgg16-hed", root)
     return root
 
 

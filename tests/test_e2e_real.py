@@ -6,7 +6,6 @@ download fails there instead of skipping.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,7 +17,7 @@ from backend.filters.base import Context
 from backend.registry import Registry
 from backend.server import create_server
 from nlf_client import Client, Layer, Mask
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, missing_weights
 from tests.fakes import as_array
 
 pytestmark = [pytest.mark.weights, pytest.mark.slow]
@@ -30,10 +29,7 @@ DOODLE = SHARED_DATA / "doodle"
 def real_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     root = dirs.weights_dir()
     if weights.find("vgg16-hed", root) is None:
-        msg = f"vgg16-hed not in {root}; run: python -m backend weights fetch vgg16-hed"
-        if os.environ.get("NLF_REQUIRE_WEIGHTS") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        missing_weights("vgg16-hed", root)
     tmp = tmp_path_factory.mktemp("real")
     ctx = Context(torch.device("cpu"), root, tmp / "attributes", tmp / "models")
     server, port, worker = create_server("127.0.0.1:0", Registry(ctx))

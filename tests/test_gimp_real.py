@@ -1,10 +1,12 @@
-"""The GIMP plug-in inside real GIMP 3.0.4 (Debian 13 chroot, ``gimp-console-3.0`` batch mode).
+"""The GIMP plug-in inside real GIMP 3.0.4 (Debian 13 chroot) and 3.2.6 (Debian sid chroot).
 
-One GIMP session (tests/gimp/run_checks.py, through python-fu-eval) calls every procedure through
-the PDB against the ``live_server`` backend on 127.0.0.1 (the chroot shares the host's network)
+Every test runs once per GIMP in tests/editor_installs.py, with the binaries found by version
+(``gimp-console-3.0``/``gimp-3.0``, ``gimp-console-3.2``/``gimp-3.2``). One GIMP session
+(tests/gimp/run_checks.py, through python-fu-eval) calls every procedure through the PDB against
+the ``live_server`` backend on 127.0.0.1 (the chroot shares the host's network)
 and writes a report; each test below asserts one part of it. Needs root and the rootfs from
-``bash scripts/setup_gimp.sh``; skipped without them unless NLF_REQUIRE_EDITORS=1 (CI), where
-that is a failure.
+``bash scripts/setup_gimp.sh`` / ``bash scripts/setup_chroot.sh sid``; skipped without them
+unless NLF_REQUIRE_EDITORS=1 (CI), where that is a failure.
 """
 
 from __future__ import annotations
@@ -26,47 +28,42 @@ from PIL import Image
 from backend.registry import Registry
 from backend.server import create_server
 from tests.conftest import ROOT, require_editors, tiny_context
+from tests.editor_installs import CACHE, Install, gimp_binary, gimp_installs
 from tests.fakes import TEST_FILTERS
 
 pytestmark = pytest.mark.gimp
 
-ROOTFS = Path(
-    os.environ.get("NLF_GIMP_ROOTFS", str(Path.home() / ".cache" / "nlf" / "gimp-rootfs"))
-)
+INSTALLS = gimp_installs()
 GIMP_TIMEOUT = int(os.environ.get("NLF_GIMP_TIMEOUT", "240"))
 PLUGIN_SRC = ROOT / "plugin_gimp" / "neural-layer-filters"
-PROFILE_CACHE = Path(
-    os.environ.get(
-        "NLF_GIMP_PROFILE_CACHE", str(Path.home() / ".cache" / "nlf" / "gimp-profile.tar.gz")
-    )
+PROFILE_CACHE_30 = Path(
+    os.environ.get("NLF_GIMP_PROFILE_CACHE", str(CACHE / "gimp-profile.tar.gz"))
 )
 W, H, SEL = 64, 48, (16, 8, 24, 16)
 TOKEN = "gimp-test-token"
 
 
-def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (chroot into the GIMP rootfs)"
-    if not (ROOTFS / "usr" / "bin" / "gimp-console-3.0").exists():
-        return f"no GIMP rootfs at {ROOTFS}: run 'bash scripts/setup_gimp.sh'"
-    return None
+def profile_cache(install: Install) -> Path:
+    if install.version == "3.0":
+        return PROFILE_CACHE_30
+    return CACHE / f"gimp-profile-{install.version}.tar.gz"
 
 
-def _save_profile(profile: Path) -> None:
+def _save_profile(profile: Path, cache: Path) -> None:
     """Cache the warmed GIMP profile (tiny) without the plug-in and its settings."""
-    PROFILE_CACHE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = PROFILE_CACHE.with_suffix(".tmp")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
     subprocess.run(
         ["tar", "-C", str(profile), "--exclude=./plug-ins/neural-layer-filters",
          "--exclude=./neural-layer-filters.json", "-czf", str(tmp), "."],
         check=True, timeout=60,
     )  # fmt: skip
-    tmp.replace(PROFILE_CACHE)
+    tmp.replace(cache)
 
 
-def _restore_profile(profile: Path) -> None:
+def _restore_profile(profile: Path, cache: Path) -> None:
     profile.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["tar", "-C", str(profile), "-xzf", str(PROFILE_CACHE)], check=True, timeout=60)
+    subprocess.run(["tar", "-C", str(profile), "-xzf", str(cache)], check=True, timeout=60)
 
 
 def _src_u8(seed: int = 0) -> np.ndarray:
@@ -123,20 +120,33 @@ def _plan_filters(live_server: Any, specs: list) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def gimp_session(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Install the plug-in into the rootfs, run all in-GIMP checks once, return their report."""
-    reason = _unavailable()
+@pytest.fixture(scope="module", params=INSTALLS, ids=[i.name for i in INSTALLS])
+def gimp_install(request: pytest.FixtureRequest) -> Install:
+    install: Install = request.param
+    reason = install.missing()
     if reason:
         if require_editors():
             pytest.fail(reason)
         pytest.skip(reason)
+    return install
+
+
+@pytest.fixture(scope="module")
+def gimp_session(
+    gimp_install: Install, live_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """Install the plug-in into the rootfs, run all in-GIMP checks once, return their report."""
+    install = gimp_install
+    rootfs = install.rootfs
+    assert rootfs is not None
+    cache = profile_cache(install)
+    console = gimp_binary(install, console=True)
     from backend.install_gimp import install_plugin
 
     sys.path.insert(0, str(PLUGIN_SRC))
     from nlf_gimp.filter_schema import schema_to_json
 
-    base = ROOTFS / "opt" / "nlf"
+    base = rootfs / "opt" / "nlf"
     profile, out, tests_dir, batch_in = (
         base / "profile",
         base / "out",
@@ -146,10 +156,10 @@ def gimp_session(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     for d in (out, tests_dir, batch_in):
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    if not (profile / "pluginrc").exists() and PROFILE_CACHE.exists():
-        _restore_profile(profile)  # skips GIMP's ~8 s first-run query of its own plug-ins
+    if not (profile / "pluginrc").exists() and cache.exists():
+        _restore_profile(profile, cache)  # skips GIMP's ~8 s first-run query of its own plug-ins
     (profile / "neural-layer-filters.json").unlink(missing_ok=True)  # no settings from before
-    dest = install_plugin(profile, python=["chroot", str(ROOTFS), "/usr/bin/python3"])
+    dest = install_plugin(profile, python=["chroot", str(rootfs), "/usr/bin/python3"])
     with live_server.client() as client:
         specs = client.list_filters()
     # The live backend also serves the test-only filters: register procedures for them too.
@@ -176,10 +186,10 @@ def gimp_session(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     (base / "in" / "plan.json").write_text(json.dumps(plan, indent=2))
     cmd = [
-        "timeout", "-k", "10", str(GIMP_TIMEOUT), "chroot", str(ROOTFS),
+        "timeout", "-k", "10", str(GIMP_TIMEOUT), "chroot", str(rootfs),
         "env", "-i", "HOME=/root", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
         "GIMP3_DIRECTORY=/opt/nlf/profile", "NLF_PLAN=/opt/nlf/in/plan.json", "NLF_AUTOSTART=0",
-        "gimp-console-3.0", "-i", "--no-data", "--no-fonts",
+        console, "-i", "--no-data", "--no-fonts",
         "--batch-interpreter=python-fu-eval",
         "-b", 'exec(open("/opt/nlf/tests/run_checks.py").read())', "--quit",
     ]  # fmt: skip
@@ -194,9 +204,11 @@ def gimp_session(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     (out / "gimp.log").write_text(log)
     report_path = out / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
-    if proc.returncode == 0 and not PROFILE_CACHE.exists():
-        _save_profile(profile)
+    if proc.returncode == 0 and not cache.exists():
+        _save_profile(profile, cache)
     return {
+        "install": install,
+        "binary": console,
         "rc": proc.returncode,
         "log": log,
         "checks": report["checks"],
@@ -226,12 +238,18 @@ def _start_xvfb() -> tuple[subprocess.Popen, int]:
 
 @pytest.fixture(scope="module")
 def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str, Any]:
-    """The GUI binary gimp-3.0 under Xvfb: interactive runs through the generated dialogs."""
+    """The GUI binary (gimp-3.0, gimp-3.2) under Xvfb: interactive runs through the generated
+    dialogs. The chroot gets /proc, /sys, /dev/shm and /dev/pts in a private mount namespace:
+    GIMP 3.2's GTK loads SVG icons through glycin loaders sandboxed with bwrap, which need them
+    (and the rootfs's /etc/machine-id, written by scripts/setup_chroot.sh)."""
+    install: Install = gimp_session["install"]
+    rootfs = install.rootfs
+    gui = gimp_binary(install, console=False)
     if shutil.which("Xvfb") is None:
         if require_editors():
             pytest.fail("Xvfb is missing (apt-get install xvfb)")
         pytest.skip("Xvfb is missing (apt-get install xvfb)")
-    base = ROOTFS / "opt" / "nlf"
+    base = rootfs / "opt" / "nlf"
     plan = dict(gimp_session["plan"])
     filters = [f["proc"] for f in plan["filters"] if f["id"] not in ("test_invert", "test_slow")]
     plan["dialog_cancel"] = filters
@@ -243,12 +261,15 @@ def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str
                "plug-in-nlf-settings=ok"] + [f"{p}=cancel" for p in filters]  # fmt: skip
     xvfb, display = _start_xvfb()
     inner = (
-        f"mkdir -p {ROOTFS}/tmp/.X11-unix && mount --bind /tmp/.X11-unix {ROOTFS}/tmp/.X11-unix"
-        f" && exec chroot {ROOTFS} env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8"
+        f"mkdir -p {rootfs}/tmp/.X11-unix && mount --bind /tmp/.X11-unix {rootfs}/tmp/.X11-unix"
+        f" && mount -t proc proc {rootfs}/proc && mount -t sysfs sysfs {rootfs}/sys"
+        f" && mount -t tmpfs -o mode=1777 tmpfs {rootfs}/dev/shm"
+        f" && mount -t devpts -o newinstance,ptmxmode=0666 devpts {rootfs}/dev/pts"
+        f" && exec chroot {rootfs} env -i HOME=/root PATH=/usr/bin:/bin LANG=C.UTF-8"
         f" DISPLAY=:{display} GIMP3_DIRECTORY=/opt/nlf/profile NLF_AUTOSTART=0"
         f" NLF_SERVER={live_server.address} NLF_PLAN=/opt/nlf/in/dialog_plan.json"
         f" NLF_TEST_DIALOG={','.join(answers)}"
-        " gimp-3.0 --no-splash --no-data --no-fonts --batch-interpreter=python-fu-eval"
+        f" {gui} --no-splash --no-data --no-fonts --batch-interpreter=python-fu-eval"
         """ -b 'exec(open("/opt/nlf/tests/dialog_checks.py").read())' --quit"""
     )
     cmd = ["timeout", "-k", "10", str(GIMP_TIMEOUT), "unshare", "--mount", "--propagation",
@@ -263,13 +284,16 @@ def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str
     (out / "gimp-gui.log").write_text(log)
     report_path = out / "dialog_report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
-    dialogs = {}
+    dialogs, buttons = {}, {}
     for line in log.splitlines():
         if "NLF_DIALOG " in line:
             name, *types = line.split("NLF_DIALOG ", 1)[1].split()
             dialogs[name] = set(types)
+        if "NLF_DIALOG_BUTTON " in line:
+            name, label = line.split("NLF_DIALOG_BUTTON ", 1)[1].split(maxsplit=1)
+            buttons[name] = label.strip()
     return {"rc": proc.returncode, "log": log, "checks": report["checks"], "dialogs": dialogs,
-            "plan": plan}  # fmt: skip
+            "buttons": buttons, "plan": plan}  # fmt: skip
 
 
 def _assert_check(session: dict[str, Any], name: str) -> dict[str, Any]:
@@ -279,6 +303,13 @@ def _assert_check(session: dict[str, Any], name: str) -> dict[str, Any]:
     )
     assert result["ok"], f"{name} failed in GIMP:\n{result['detail']}"
     return result
+
+
+def test_gimp_binary_found_by_version(gimp_session: dict[str, Any]) -> None:
+    """The console binary is the versioned one of the GIMP installed there (3.0.x, 3.2.x)."""
+    install = gimp_session["install"]
+    assert install.upstream_version().startswith(install.version + "."), install.package_version()
+    assert gimp_session["binary"] == f"gimp-console-{install.version}"
 
 
 def test_gimp_session_exit_status(gimp_session: dict[str, Any]) -> None:
@@ -300,6 +331,16 @@ def test_u16_and_float_precision(gimp_session: dict[str, Any]) -> None:
     """16-bit and float images go through at their precision; outside stays bit-identical."""
     _assert_check(gimp_session, "invert_u16_precision")
     _assert_check(gimp_session, "invert_float_precision")
+
+
+def test_linear_light_image(gimp_session: dict[str, Any]) -> None:
+    """A 32-bit float linear-light image: inverted in sRGB encoding inside, equal outside."""
+    _assert_check(gimp_session, "invert_linear_light")
+
+
+def test_grayscale_image(gimp_session: dict[str, Any]) -> None:
+    """A grayscale image gets a grayscale result layer: inverted inside, identical outside."""
+    _assert_check(gimp_session, "grayscale_image")
 
 
 def test_feathered_selection(gimp_session: dict[str, Any]) -> None:
@@ -376,43 +417,54 @@ def test_exported_png_on_host(gimp_session: dict[str, Any]) -> None:
 
 
 def test_gui_session_exit_status(gimp_gui_session: dict[str, Any]) -> None:
-    """The GUI gimp-3.0 session with the interactive checks exits 0."""
+    """The GUI session (gimp-3.0, gimp-3.2) with the interactive checks exits 0."""
     assert gimp_gui_session["rc"] == 0, gimp_gui_session["log"][-4000:]
 
 
 def test_interactive_dialog_ok_runs_the_filter(gimp_gui_session: dict[str, Any]) -> None:
     """INTERACTIVE shows the generated dialog; OK runs the filter and adds the layer."""
     _assert_check(gimp_gui_session, "dialog_ok_runs_filter")
+    assert gimp_gui_session["buttons"].get("plug-in-nlf-test-invert") == "_OK", gimp_gui_session[
+        "buttons"
+    ]
     assert "GimpProcedureDialog" in gimp_gui_session["dialogs"]["plug-in-nlf-test-invert"]
 
 
 def test_interactive_cancel_changes_nothing(gimp_gui_session: dict[str, Any]) -> None:
-    """Cancel in the dialog returns CANCEL and adds no layer."""
+    """Clicking the dialog's Cancel button returns CANCEL and adds no layer."""
     _assert_check(gimp_gui_session, "dialog_cancel_changes_nothing")
+    assert gimp_gui_session["buttons"].get("plug-in-nlf-test-slow") == "_Cancel", gimp_gui_session[
+        "buttons"
+    ]
 
 
 def test_every_filter_dialog_has_widgets_for_its_params(gimp_gui_session: dict[str, Any]) -> None:
     """Each product filter's dialog is generated with a widget per kind of parameter."""
     _assert_check(gimp_gui_session, "dialogs_for_every_filter")
+    # the widget GIMP generates for each kind; 3.2 has its own for layers and short choices
     want = {
-        "layer": "GimpDrawableChooser",
-        "colour": "GimpColorButton",
-        "bool": "GtkCheckButton",
-        "float": "GimpLabelSpin",
-        "int": "GimpLabelSpin",
+        "layer": {"GimpDrawableChooser", "GimpItemChooser"},
+        "colour": {"GimpColorButton"},
+        "bool": {"GtkCheckButton"},
+        "float": {"GimpLabelSpin"},
+        "int": {"GimpLabelSpin"},
     }
+    checked = 0
     for f in gimp_gui_session["plan"]["filters"]:
         if f["proc"] not in gimp_gui_session["plan"]["dialog_cancel"]:
             continue
+        checked += 1
         widgets = gimp_gui_session["dialogs"].get(f["proc"])
         assert widgets, f"no dialog seen for {f['proc']}"
         for kind, widget in want.items():
             if kind in f["kinds"]:
-                assert widget in widgets, f"{f['proc']}: no {widget} for {kind}: {widgets}"
+                assert widget & widgets, f"{f['proc']}: no {widget} for {kind}: {widgets}"
         if f["static_choice"]:
-            assert "GimpStringComboBox" in widgets, f"{f['proc']}: no combo box: {widgets}"
+            choice = {"GimpStringComboBox", "GimpIntComboBox", "GimpIntRadioFrame"}
+            assert choice & widgets, f"{f['proc']}: no choice widget: {widgets}"
         if f["dynamic_param"]:
             assert "GtkEntry" in widgets, f"{f['proc']}: no entry for a dynamic choice: {widgets}"
+    assert checked, "no product filter dialog was checked"
 
 
 def test_settings_dialog_saves(gimp_gui_session: dict[str, Any]) -> None:

@@ -1,10 +1,16 @@
-"""The Krita plug-in inside real Krita 5.1 under Xvfb (marker ``krita``).
+"""The Krita plug-in inside real Krita 5.1, 5.3 and 6.0 under Xvfb (marker ``krita``).
 
-One Krita start runs tests/krita/gui_suite.py through the CI-only test-driver plug-in; every
-test below checks one scenario of that run. The plug-in is installed with the real installer
-(``python -m backend install-plugin krita``) into a throwaway profile, restored from the cache that
+Each test runs once per Krita in tests/editor_installs.py: Debian 12's Krita 5.1.5 on the host,
+Krita 5.3.4 (Qt 5) in the Debian sid chroot and Krita 6.0.4 (Qt 6, PyQt6) in the experimental
+one (``bash scripts/setup_chroot.sh sid|krita6``); in a chroot Krita reaches the backend on the
+host over loopback. One Krita start runs tests/krita/gui_suite.py through the CI-only
+test-driver plug-in; every test below checks one scenario of that run. The plug-in is installed
+with the real installer (``python -m backend install-plugin krita``, ``--root ROOTFS`` for a
+chroot) into a throwaway profile, restored from the cache that
 ``scripts/setup_krita.sh`` warms. Krita is bounded by a watchdog inside (exit 124) and by
-``timeout`` outside, so a hung dialog can never hang CI. Artefacts: artifacts/krita/.
+``timeout`` outside, so a hung dialog can never hang CI. Artefacts: artifacts/krita/ (host),
+artifacts/krita-6.0-experimental/ and so on. A chroot Krita's warmed profile is cached as
+~/.cache/nlf/krita-profile-X.Y.tar.zst after its first good run.
 """
 
 from __future__ import annotations
@@ -25,40 +31,49 @@ import pytest
 
 from backend.install_krita import enable_plugin
 from tests.conftest import ROOT, require_editors, start_backend
+from tests.editor_installs import CACHE, IN_ROOT, PATH, Install, krita_installs
 
 pytestmark = pytest.mark.krita
 
-PROFILE_CACHE = Path(
+HOST_PROFILE_CACHE = Path(
     os.environ.get("NLF_KRITA_PROFILE_CACHE", Path.home() / ".cache/nlf/krita-profile.tar.zst")
 )
 WATCHDOG_S = 240
 ARTIFACTS = ROOT / "artifacts" / "krita"
+INSTALLS = krita_installs()
 
 
-def _need(*programs: str) -> None:
-    missing = [p for p in programs if shutil.which(p) is None]
-    if missing:
-        msg = f"{', '.join(missing)} not installed: run bash scripts/setup_krita.sh"
+def profile_cache(install: Install) -> Path:
+    """The warmed profile (``resourcecache.sqlite`` & co.) kept between runs, per Krita."""
+    if install.rootfs is None:
+        return HOST_PROFILE_CACHE
+    return CACHE / f"krita-profile-{install.version}.tar.zst"
+
+
+def _unavailable(install: Install) -> None:
+    reason = install.missing()
+    if reason is None and install.rootfs is None:
+        missing = [p for p in ("krita", "xvfb-run", "timeout") if shutil.which(p) is None]
+        if missing:
+            reason = f"{', '.join(missing)} not installed: run bash scripts/setup_krita.sh"
+    if reason:
         if require_editors():
-            pytest.fail(msg)
-        pytest.skip(msg)
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
-def make_profile(home: Path) -> None:
+def make_profile(home: Path, install: Install, extra: list[str] | None = None) -> None:
     """Restore the warmed profile if cached, then install the plug-in and the test driver."""
-    if PROFILE_CACHE.is_file() and shutil.which("zstd"):
-        subprocess.run(
-            f"zstd -dcq '{PROFILE_CACHE}' | tar -C '{home}' -xf -", shell=True, check=True
-        )
+    cache = profile_cache(install)
+    if cache.is_file() and shutil.which("zstd"):
+        subprocess.run(f"zstd -dcq '{cache}' | tar -C '{home}' -xf -", shell=True, check=True)
     env = dict(os.environ, HOME=str(home))
-    subprocess.run(
-        [sys.executable, "-m", "backend", "install-plugin", "krita"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    cmd = [sys.executable, "-m", "backend", "install-plugin", "krita"]
+    if install.rootfs is not None:
+        cmd += ["--root", str(install.rootfs)]
+    cmd += extra or []
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     pykrita = home / ".local/share/krita/pykrita"
     driver = ROOT / "tests/krita/pykrita"
     shutil.rmtree(pykrita / "krita_test_driver", ignore_errors=True)
@@ -67,20 +82,51 @@ def make_profile(home: Path) -> None:
     enable_plugin(home / ".config/kritarc", "krita_test_driver")
 
 
-def run_krita(home: Path, script: Path, out: Path, env_extra: dict[str, str]) -> tuple[int, str]:
-    """Run Krita under Xvfb with the driver; returns (exit status, log)."""
-    env = dict(
-        os.environ,
-        HOME=str(home),
-        XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="xdg-"),
-        KRITA_TEST_SCRIPT=str(script),
-        KRITA_TEST_TIMEOUT=str(WATCHDOG_S),
-        NLF_TEST_OUT=str(out),
-        **env_extra,
+def save_profile(home: Path, install: Install) -> None:
+    """Cache a chroot Krita's warmed profile (without the plug-ins) for the next run."""
+    cache = profile_cache(install)
+    if install.rootfs is None or cache.is_file() or shutil.which("zstd") is None:
+        return
+    tmp = cache.with_suffix(".tmp")
+    subprocess.run(
+        f"tar -C '{home}' --exclude=./.local/share/krita/pykrita -cf - . "
+        f"| zstd -3 -T0 -q -f -o '{tmp}'",
+        shell=True,
+        check=True,
     )
-    env.pop("NLF_TOKEN", None)
-    cmd = ["timeout", "-k", "10", str(WATCHDOG_S + 30), "xvfb-run", "-a", "-s"]
-    cmd += ["-screen 0 1600x1000x24", "krita", "--nosplash"]
+    tmp.replace(cache)
+
+
+def run_krita(
+    install: Install, home: Path, script: Path, out: Path, env_extra: dict[str, str]
+) -> tuple[int, str]:
+    """Run Krita under Xvfb with the driver; returns (exit status, log).
+
+    Paths are the host's; for a chroot they are mapped to the same files inside it."""
+
+    def inner(p: Path) -> str:
+        return str(p) if install.rootfs is None else "/" + str(p.relative_to(install.rootfs))
+
+    env = {
+        "HOME": inner(home),
+        "KRITA_TEST_SCRIPT": inner(script),
+        "KRITA_TEST_TIMEOUT": str(WATCHDOG_S),
+        "NLF_TEST_OUT": inner(out),
+        **env_extra,
+    }
+    krita = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita", "--nosplash"]
+    if install.rootfs is None:
+        env = dict(os.environ, XDG_RUNTIME_DIR=tempfile.mkdtemp(prefix="xdg-"), **env)
+        env.pop("NLF_TOKEN", None)
+        cmd = krita
+    else:
+        xdg = install.host_path(IN_ROOT + "/xdg")
+        shutil.rmtree(xdg, ignore_errors=True)
+        xdg.mkdir(mode=0o700, parents=True)
+        env.update(PATH=PATH, LANG="C.UTF-8", XDG_RUNTIME_DIR=inner(xdg))
+        cmd = install.command(krita, env)
+        env = dict(os.environ)
+    cmd = ["timeout", "-k", "10", str(WATCHDOG_S + 30), *cmd]
     with open(out / "krita.log", "w") as log:
         proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -100,13 +146,26 @@ def _stop_on_request(backend: Any, flag: Path, stop: threading.Event) -> None:
             return
 
 
-@pytest.fixture(scope="module")
-def krita_run(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run the whole GUI suite once; returns {"rc", "log", "results"}."""
-    _need("krita", "xvfb-run", "timeout")
-    home = tmp_path_factory.mktemp("krita-home")
-    make_profile(home)
-    out = ARTIFACTS
+@pytest.fixture(scope="module", params=INSTALLS, ids=[i.name for i in INSTALLS])
+def krita_run(
+    request: pytest.FixtureRequest, live_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """Run the whole GUI suite once per Krita; returns {"rc", "log", "results", "out"}."""
+    install: Install = request.param
+    _unavailable(install)
+    if install.rootfs is None:
+        home = tmp_path_factory.mktemp("krita-home")
+        out = ARTIFACTS
+        script = ROOT / "tests/krita/gui_suite.py"
+    else:  # everything Krita reads or writes lives inside the rootfs
+        base = install.host_path(IN_ROOT + "/krita")
+        shutil.rmtree(base, ignore_errors=True)
+        home, out, tests = base / "home", base / "out", base / "tests"
+        for d in (home, tests):
+            d.mkdir(parents=True)
+        shutil.copy2(ROOT / "tests/krita/gui_suite.py", tests)
+        script = tests / "gui_suite.py"
+    make_profile(home, install)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     lost = start_backend(tmp_path_factory.mktemp("lost"))
@@ -121,8 +180,9 @@ def krita_run(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
     t0 = time.monotonic()
     try:
         rc, log = run_krita(
+            install,
             home,
-            ROOT / "tests/krita/gui_suite.py",
+            script,
             out,
             {
                 "NLF_SERVER": live_server.address,
@@ -134,10 +194,17 @@ def krita_run(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
         stop.set()
         lost.worker.close()
         lost.server.stop(grace=0).wait()
+    took = time.monotonic() - t0
     results_file = out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
-    print(f"krita suite: rc {rc} in {time.monotonic() - t0:.1f} s")
-    return {"rc": rc, "log": log, "results": results}
+    if install.rootfs is not None:  # artefacts where the host run keeps them
+        shutil.rmtree(ROOT / "artifacts" / install.name, ignore_errors=True)
+        shutil.copytree(out, ROOT / "artifacts" / install.name)
+        out = ROOT / "artifacts" / install.name
+        if rc == 0:
+            save_profile(home, install)
+    print(f"{install.name} suite: rc {rc} in {took:.1f} s")
+    return {"rc": rc, "log": log, "results": results, "out": out, "install": install}
 
 
 def _scenario(run: dict[str, Any], name: str) -> None:
@@ -146,6 +213,41 @@ def _scenario(run: dict[str, Any], name: str) -> None:
         tail = "\n".join(run["log"].splitlines()[-60:])
         pytest.fail(f"scenario {name} did not run (Krita exit status {run['rc']}):\n{tail}")
     assert result["ok"], result["detail"]
+
+
+def test_krita_version(krita_run):
+    """The Krita that ran is the one this parameter names (5.1.x, 5.3.x, 6.0.x)."""
+    install = krita_run["install"]
+    assert install.upstream_version().startswith(install.version + "."), install.package_version()
+    line = next((s for s in krita_run["log"].splitlines() if "driver: krita " in s), "")
+    assert f"driver: krita {install.version}." in line, krita_run["log"][-3000:]
+    assert f"PyQt{6 if install.version >= '6' else 5} " in line, line
+
+
+def test_vendored_grpc_wheels_load_in_krita_6(live_server, tmp_path_factory):
+    """``install-plugin krita --root ROOTFS --python-version 3.14`` vendors PyPI's cp314
+    grpcio + protobuf wheels into a Krita 6 profile; Krita 6 loads the plug-in with them (not
+    Debian's grpc), the docker lists the backend's filters and a filter runs."""
+    install = next(i for i in INSTALLS if i.version == "6.0")
+    _unavailable(install)
+    base = install.host_path(IN_ROOT + "/krita-vendored")
+    shutil.rmtree(base, ignore_errors=True)
+    home, out, tests = base / "home", base / "out", base / "tests"
+    for d in (home, out, tests):
+        d.mkdir(parents=True)
+    shutil.copy2(ROOT / "tests/krita/gui_suite.py", tests)
+    make_profile(home, install, ["--python-version", "3.14"])
+    vendor = home / ".local/share/krita/pykrita/neural_layer_filters/vendor"
+    assert (vendor / "grpc").is_dir() and list((vendor / "grpc/_cython").glob("*cpython-314*"))
+    env = {"NLF_SERVER": live_server.address, "NLF_LOST_SERVER": live_server.address}
+    env["NLF_ONLY"] = "docker_and_menus,apply_u8_selection"
+    rc, log = run_krita(install, home, tests / "gui_suite.py", out, env)
+    assert rc == 0, log[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["docker_and_menus"]["ok"] and results["apply_u8_selection"]["ok"], results
+    runtime = results["runtime"]["detail"]
+    assert "/neural_layer_filters/vendor/grpc/" in runtime, runtime
+    assert not runtime.startswith("grpc 1.51."), runtime  # not Debian's
 
 
 def test_krita_exits_cleanly_with_the_suite_status(krita_run):
@@ -209,4 +311,4 @@ def test_product_filter_with_a_layer_picker(krita_run):
 def test_screenshot_of_the_docker(krita_run):
     """A screenshot of Krita with the docker is saved as an artefact."""
     _scenario(krita_run, "screenshot")
-    assert (ARTIFACTS / "krita-docker.png").stat().st_size > 10_000
+    assert (krita_run["out"] / "krita-docker.png").stat().st_size > 10_000

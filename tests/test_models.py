@@ -24,7 +24,7 @@ from backend.models import (
     sha256_of,
 )
 from backend.nets.resnet_generator import ResnetGenerator
-from tests.prep.cyclegan import tiny_generator
+from tests.prep.cyclegan import RESNET_OFFICIAL, tiny_generator
 
 
 @pytest.fixture
@@ -63,6 +63,7 @@ def test_import_records_sha_and_arch(tmp_path: Path, tiny_file: Path) -> None:
         "output_nc": 3,
         "ngf": 4,
         "n_blocks": 2,
+        **RESNET_OFFICIAL,
     }
     assert entry["parts"]["main"]["sha256"] == sha256_of(tiny_file)
     assert (tmp_path / "models" / "tiny.pth").read_bytes() == tiny_file.read_bytes()
@@ -169,7 +170,8 @@ def test_cli_import_list_fetch_remove(tmp_path: Path, http_root, tiny_file: Path
     capsys.readouterr()
     assert main(["models", "list", "--models-dir", d]) == 0
     out = capsys.readouterr().out
-    assert "mine" in out and "style_monet" in out and "ngf=4" in out
+    assert "mine" in out and "style_monet" in out
+    assert "ResnetGenerator 2 blocks, ngf 4, InstanceNorm, ConvTranspose decoder" in out
     (tmp_path / "junk.pth").write_bytes(b"junk")
     assert (
         main(["models", "import", str(tmp_path / "junk.pth"), "--name", "j", "--models-dir", d])
@@ -179,3 +181,43 @@ def test_cli_import_list_fetch_remove(tmp_path: Path, http_root, tiny_file: Path
     assert main(["models", "remove", "mine", "--models-dir", d]) == 0
     assert not (tmp_path / "models" / "mine.pth").exists()
     assert [e.name for e in ModelStore(d).entries()] == ["style_monet"]
+
+
+def test_names_never_collide_with_another_models_files(
+    tmp_path: Path, tiny_file: Path, capsys
+) -> None:
+    """``--name p.a_to_b`` beside a pair model ``p`` once overwrote half of p (and removing it
+    deleted p's file); names are now letters, digits, - and _ only, and remove spares files
+    another model uses."""
+    pair = tmp_path / "run"
+    pair.mkdir()
+    for g in ("G_A", "G_B"):
+        (pair / f"latest_net_{g}.pth").write_bytes(tiny_file.read_bytes())
+    d = str(tmp_path / "models")
+    assert main(["models", "import", str(pair), "--name", "p", "--models-dir", d]) == 0
+    files = {p.name: p.read_bytes() for p in Path(d).glob("*.pth")}
+    assert set(files) == {"p.a_to_b.pth", "p.b_to_a.pth"}
+    capsys.readouterr()
+    for name in ("p.a_to_b", "p\n", "bad\x1bname", "é", "-x", "a" * 65):
+        assert main(["models", "import", str(tiny_file), f"--name={name}", "--models-dir", d]) == 1
+        assert "letters, digits" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in Path(d).glob("*.pth")} == files
+    # a name from before the rule, whose entry points at p's file: removing it keeps the file
+    manifest = Path(d) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["models"]["p.a_to_b"] = {**data["models"]["p"], "name": "p.a_to_b"}
+    data["models"]["p.a_to_b"]["parts"] = {"main": data["models"]["p"]["parts"]["a_to_b"]}
+    manifest.write_text(json.dumps(data))
+    assert main(["models", "remove", "p.a_to_b", "--models-dir", d]) == 0
+    assert {p.name: p.read_bytes() for p in Path(d).glob("*.pth")} == files
+    store = ModelStore(d)
+    assert store.load("p", "a_to_b")[0] == "cyclegan"
+
+
+def test_pack_names_are_ascii_without_control_characters() -> None:
+    from backend.attributes import check_name
+
+    check_name("smiling_2-b")
+    for bad in ("smi\nling", "smiling\n", "é", "٣", "a.b", "", "x" * 65):
+        with pytest.raises(ValueError, match="letters, digits"):
+            check_name(bad)

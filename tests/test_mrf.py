@@ -145,10 +145,14 @@ def test_one_map_alone_is_a_param_error() -> None:
 
 
 def test_working_size() -> None:
-    """The long side is capped at max_size; the short side never falls below the floor."""
+    """The long side is capped at max_size; the short side never falls below the floor; a
+    shape that cannot have both (the floor would push the long side past max_size) is refused."""
     assert working_size((300, 600), 384, 24) == (192, 384)
     assert working_size((100, 80), 384, 24) == (100, 80)
-    assert working_size((10, 200), 128, 24) == (24, 480)
+    assert working_size((12, 60), 128, 24) == (24, 120)
+    for size in ((10, 200), (1, 2000), (2000, 1)):
+        with pytest.raises(ParamError, match="too long and thin"):
+            working_size(size, 128, 24)
 
 
 def test_match_colours_gives_each_region_the_style_colour_moments() -> None:

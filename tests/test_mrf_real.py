@@ -9,6 +9,7 @@ import torch
 
 from backend import dirs
 from backend.features import VGGFeatures, load_backbone
+from tests.conftest import missing_weights
 
 pytestmark = pytest.mark.weights
 
@@ -26,9 +27,7 @@ def net() -> VGGFeatures:
         pytest.skip(f"doodle example data not at {DOODLE}")
     root = dirs.weights_dir()
     if weights.find("vgg16-hed", root) is None:
-        pytest.skip(
-            f"vgg16-hed weights not in {root}; run: python -m backend weights fetch vgg16-hed"
-        )
+        missing_weights("vgg16-hed", root)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     return load_backbone("vgg16-hed", root)
 

@@ -79,7 +79,9 @@ def test_target_with_style_colours_passes() -> None:
     """A target painted (and resized) in the style's colours is accepted."""
     palette = palette_of(_painted(64, 64))
     target = F.interpolate(_painted(50, 70, seed=3), size=(80, 90), mode="bilinear")
-    check_target(target, palette)
+    assert check_target(target, palette) is None  # no ParamError for the blended edges
+    labels = labels_of(target, palette)
+    assert set(labels.unique().tolist()) == set(range(len(palette)))  # every region still read
 
 
 def test_pooled_one_hot_is_coverage() -> None:

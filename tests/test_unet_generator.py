@@ -279,10 +279,10 @@ def _mangle_width(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize(
     ("mangle", "reason"),
     [
-        (_mangle_drop_level, "at least 5"),
-        (_mangle_missing_norm, "Missing key"),
-        (_mangle_first_conv, "no 4x4 'model.model.0.weight'"),
-        (_mangle_width, "size mismatch"),
+        (_mangle_drop_level, r"tensor #13 .*: expected .* \(32, 16, 4, 4\), the 4x4 Conv2d"),
+        (_mangle_missing_norm, r"expected 'model\.model\.1\.model\.3\.model\.2\.weight' \(16,\)"),
+        (_mangle_first_conv, r"\(4, 3, 3, 3\): expected a generator's input convolution"),
+        (_mangle_width, r"\(16, 12, 4, 4\): expected .* \(16, 8, 4, 4\)"),
     ],
 )
 def test_refuses_mangled_unet(tmp_path: Path, mangle, reason: str) -> None:
@@ -297,5 +297,6 @@ def test_refuses_mangled_unet(tmp_path: Path, mangle, reason: str) -> None:
 def test_refuses_foreign_network(tmp_path: Path) -> None:
     """Weights of another network name both generator layouts in the refusal."""
     torch.save({"features.0.weight": torch.zeros(8, 3, 3, 3)}, tmp_path / "vgg.pth")
-    with pytest.raises(ModelError, match=r"neither a ResnetGenerator .* nor a U-Net"):
+    reason = r"'features\.0\.weight' \(8, 3, 3, 3\): .*ResnetGenerator.* U-Net"
+    with pytest.raises(ModelError, match=reason):
         ModelStore(tmp_path / "models").import_model(tmp_path / "vgg.pth", "vgg")

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from backend.errors import BadImage, NlfError, UnknownFilter
 from backend.imaging import WireImage
 from backend.params import Colour, ParamSpec
+from backend.secrets import token_from
 from nlf_client import BackendError, Client, Layer, Mask
 from nlf_client import Colour as WireColour
+
+RETRIES = 3
+"""Times one job is sent again after UNAVAILABLE (its backend died or restarted)."""
+RETRY_WAIT = 0.5
 
 
 def _to_wire_value(v: Any) -> Any:
@@ -20,8 +27,9 @@ def _to_wire_value(v: Any) -> Any:
 def remote_runner(
     args: argparse.Namespace,
 ) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
+    token = token_from(args)
     try:
-        client = Client.connect(args.server, token=args.token)
+        client = Client.connect(args.server, token=token, tls_ca=getattr(args, "tls_ca", None))
         spec = next((f for f in client.list_filters() if f.id == args.filter_id), None)
     except BackendError as exc:
         raise SystemExit(f"backend at {args.server}: {exc.message}") from None
@@ -44,7 +52,28 @@ def remote_runner(
         for p in spec.params
     ]
 
-    def run(
+    return specs, _RemoteRun(client, args.filter_id)
+
+
+class _RemoteRun:
+    """Runs one file's job on the backends; a job whose backend went away is sent again.
+
+    The client's channel spreads jobs with gRPC's round_robin policy, which stops picking a
+    backend once its connection is lost, so the same job sent again lands on a live one.
+    """
+
+    def __init__(self, client: Client, filter_id: str) -> None:
+        self.client = client
+        self.filter_id = filter_id
+        self.backend_count = client.backend_count
+        self.retried = 0
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __call__(
+        self,
         layer: WireImage,
         mask: WireImage | None,
         values: dict[str, Any],
@@ -54,20 +83,24 @@ def remote_runner(
         def as_layer(img: WireImage) -> Layer:
             return Layer(bytes(img.pixels), img.width, img.height, img.format)
 
-        try:
-            result = client.run(
-                args.filter_id,
-                as_layer(layer),
-                Mask(bytes(mask.pixels), mask.width, mask.height) if mask else None,
-                {k: _to_wire_value(v) for k, v in values.items()},
-                {k: as_layer(v) for k, v in extras.items()},
-                on_progress=lambda p: bar(p.fraction, p.stage),
-            )
-        except BackendError as exc:
-            kind = BadImage if exc.code == "INVALID_ARGUMENT" else NlfError
-            raise kind(f"{exc.code}: {exc.message}") from None
+        job = (
+            self.filter_id,
+            as_layer(layer),
+            Mask(bytes(mask.pixels), mask.width, mask.height) if mask else None,
+            {k: _to_wire_value(v) for k, v in values.items()},
+            {k: as_layer(v) for k, v in extras.items()},
+        )
+        for attempt in range(RETRIES + 1):
+            try:
+                result = self.client.run(*job, on_progress=lambda p: bar(p.fraction, p.stage))
+                break
+            except BackendError as exc:
+                if exc.code != "UNAVAILABLE" or attempt == RETRIES:
+                    kind = BadImage if exc.code == "INVALID_ARGUMENT" else NlfError
+                    raise kind(f"{exc.code}: {exc.message}") from None
+                with self._lock:
+                    self.retried += 1
+                time.sleep(RETRY_WAIT * (attempt + 1))
         return [
             WireImage(x.width, x.height, x.format, x.pixels, name=x.name) for x in result.layers
         ]
-
-    return specs, run

@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from backend.errors import NlfError
 from backend.files import SUFFIXES, read_image, read_mask, write_image
 from backend.imaging import WireImage
 from backend.params import ParamError, ParamSpec, check_value, parse_text
+from backend.secrets import add_token_arguments
 
 
 class _Bar:
@@ -77,6 +79,40 @@ def _outputs(inputs: list[Path], out: Path, filter_id: str, n_layers: int, src: 
     return [base.with_name(f"{base.stem}.{i + 1}{base.suffix}") for i in range(n_layers)]
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, None when there is none: a file read under one name
+    and written under another (a hard link, a symlink, ``./x``) is still the same file."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _check_plan(inputs: list[Path], out: Path, filter_id: str, reads: list[Path]) -> None:
+    """Refuse, before any work, outputs that two inputs share or that are a file read."""
+    read = {key: p for p in reads if (key := _identity(p)) is not None}
+    claimed: dict[Path, Path] = {}
+    for src in inputs:
+        (target,) = _outputs(inputs, out, filter_id, 1, src)
+        other = claimed.setdefault(target.absolute(), src)
+        if other != src:
+            raise SystemExit(
+                f"{other} and {src} would both be written to {target}; run them separately "
+                "or give one another name (nothing was done)"
+            )
+        _check_target(target, read)
+
+
+def _check_target(target: Path, read: dict[tuple[int, int], Path]) -> None:
+    key = _identity(target)
+    if key is not None and key in read:
+        raise SystemExit(
+            f"refusing to write {target}: it is {read[key]}, a file this command reads "
+            "(nothing was done)"
+        )
+
+
 def _runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
     if args.server:
         from backend.cli._remote import remote_runner
@@ -101,6 +137,22 @@ def _runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., li
     return registry.schema(args.filter_id), run
 
 
+def _jobs(args: argparse.Namespace, run: Callable[..., Any]) -> int:
+    """Files in flight at once: --jobs, else one per backend the --server address lists."""
+    if not args.server:
+        return 1  # in process: one device, one job at a time
+    if args.jobs is not None:
+        if args.jobs < 1:
+            raise SystemExit("--jobs must be 1 or more")
+        return args.jobs
+    return getattr(run, "backend_count", 1)
+
+
+def _retried_note(run: Callable[..., Any]) -> str:
+    retried = getattr(run, "retried", 0)
+    return f", {retried} retried after a backend became unavailable" if retried else ""
+
+
 def apply(args: argparse.Namespace) -> int:
     specs, run = _runner(args)
     values = _typed(specs, _kv(args.param, "--param"))
@@ -108,12 +160,19 @@ def apply(args: argparse.Namespace) -> int:
     inputs = _inputs(args.inputs)
     if not inputs:
         raise SystemExit("no input images found")
-    resolved_inputs = {p.resolve() for p in inputs}
     out = Path(args.output)
+    reads = inputs + [Path(f) for f in _kv(args.layer, "--layer").values()]
+    reads += [Path(args.mask)] if args.mask else []
+    _check_plan(inputs, out, args.filter_id, reads)
+    read = {key: p for p in reads if (key := _identity(p)) is not None}
+    written_to: set[tuple[int, int]] = set()  # outputs of this run, by device and inode
     failed: list[tuple[Path, str]] = []
     written = 0
     t0 = time.perf_counter()
-    for i, src in enumerate(inputs, 1):
+
+    def one(i: int, src: Path) -> tuple[int, str | None]:
+        """Filter one file; (files written, why it failed or None)."""
+        count = 0
         bar = _Bar(f"[{i}/{len(inputs)}] {src.name}")
         try:
             layer = read_image(src)
@@ -121,20 +180,36 @@ def apply(args: argparse.Namespace) -> int:
             layers = run(layer, mask, values, extras, bar)
             targets = _outputs(inputs, out, args.filter_id, len(layers), src)
             for target, result in zip(targets, layers, strict=True):
-                if target.resolve() in resolved_inputs:
-                    raise NlfError(f"refusing to overwrite the input {target}")
+                key = _identity(target)
+                if key is not None and key in read:
+                    raise NlfError(f"refusing to overwrite {target}: it is {read[key]}, an input")
+                if key is not None and key in written_to:
+                    raise NlfError(f"refusing to overwrite {target}, written for another input")
                 write_image(target, result)
-                written += 1
+                written_to.add(_identity(target) or (0, 0))
+                count += 1
         except (NlfError, OSError) as exc:
-            failed.append((src, str(exc)))
+            return count, str(exc)
         except Exception as exc:  # keep going with the next file, report at the end
-            failed.append((src, f"{type(exc).__name__}: {exc}"))
+            return count, f"{type(exc).__name__}: {exc}"
         finally:
             bar.close()
+        return count, None
+
+    jobs = max(1, min(_jobs(args, run), len(inputs)))
+    with ThreadPoolExecutor(jobs, thread_name_prefix="nlf-apply") as pool:
+        # in flight at once: gRPC's round_robin spreads them over the --server backends
+        results = pool.map(one, range(1, len(inputs) + 1), inputs)
+        for src, (done, why) in zip(inputs, results, strict=True):
+            written += done
+            if why is not None:
+                failed.append((src, why))
     seconds = time.perf_counter() - t0
+    if hasattr(run, "close"):
+        run.close()  # the remote client: its channel and shared-memory segments
     print(
         f"{len(inputs) - len(failed)} of {len(inputs)} files done, {written} written, "
-        f"{len(failed)} failed, {seconds:.1f} s"
+        f"{len(failed)} failed, {seconds:.1f} s" + _retried_note(run)
     )
     for src, why in failed:
         print(f"  failed: {src}: {why}")
@@ -155,7 +230,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="an extra layer for a layer parameter (e.g. style=painting.jpg)",
     )
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--server", metavar="HOST:PORT", help="use a running backend over gRPC")
-    p.add_argument("--token", help="token for --server")
+    p.add_argument(
+        "--server",
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="use running backends over gRPC: one address, several separated by commas, or a "
+        "dns:///NAME:PORT target; jobs are spread over them (round robin)",
+    )
+    add_token_arguments(p, "token for --server")
+    p.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="the backend serves TLS: trust this CA file ('system' = the system's roots)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="files in flight at once with --server (default: one per listed backend)",
+    )
     context.add_arguments(p)
     p.set_defaults(func=apply)

@@ -40,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--python-version",
         help="the editor's Python X.Y: vendor grpcio + protobuf wheels for it into the plug-in",
     )
+    p.add_argument(
+        "--root",
+        help="the filesystem the editor is installed in (a chroot, an unpacked AppImage); "
+        "its Python is judged from its files",
+    )
+    p.add_argument(
+        "--qt", type=int, choices=(5, 6), help="Krita's Qt major when no Krita is found to read"
+    )
     p.add_argument("--platform", action="append", help="wheel platform tag (repeatable)")
     p.add_argument("--kritarc", help="Krita's kritarc (default: next to the profile)")
     p.add_argument("--index-url", help="package index for the vendored wheels")

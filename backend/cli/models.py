@@ -26,9 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "import",
         parents=[common],
         help="install a checkpoint (file or folder)",
-        description="Install a generator checkpoint. Kind cyclegan takes the official "
-        "pytorch-CycleGAN-and-pix2pix generators: resnet_9blocks / resnet_6blocks and "
-        "unet_128 / unet_256 (instance or batch norm; pix2pix's latest_net_G.pth too).",
+        description="Install a generator checkpoint. Kind cyclegan takes ResnetGenerator and "
+        "U-Net generators (pytorch-CycleGAN-and-pix2pix, pix2pix's latest_net_G.pth, and "
+        "re-implementations): the architecture is read off the tensors in their stored order "
+        "(any key names, module. prefixes, InstanceNorm with or without affine parameters, "
+        "BatchNorm, ConvTranspose or Upsample+Conv decoders, any number of blocks and ngf), "
+        "then proven with a forward pass on a test image. A file that does not fit is refused "
+        "with its first mismatching tensor, and nothing is installed.",
     )
     p.add_argument("path", help="a state-dict .pth, or a training folder with latest_net_G_A/B")
     p.add_argument("--name", required=True, help="name the model is listed under")
@@ -60,13 +64,10 @@ def _list(args: argparse.Namespace) -> int:
     if not entries:
         print(f"no models in {store.root}; try: python -m backend models fetch horse2zebra")
         return 0
-    print(f"{'name':<28} {'kind':<9} {'parts':<16} {'arch':<48} sha256")
+    print(f"{'name':<28} {'kind':<9} {'parts':<16} {'sha256':<25} architecture")
     for e in entries:
-        net_g = [str(e.arch["netG"])] if "netG" in e.arch else []
-        rest = [f"{k}={v}" for k, v in sorted(e.arch.items()) if k != "netG"]
-        arch = " ".join(net_g + rest)[:48]
         sha = ",".join(rec["sha256"][:12] for rec in e.parts.values())
-        print(f"{e.name:<28} {e.kind:<9} {','.join(e.parts):<16} {arch:<48} {sha}")
+        print(f"{e.name:<28} {e.kind:<9} {','.join(e.parts):<16} {sha:<25} {e.summary()}")
     return 0
 
 
@@ -76,7 +77,7 @@ def _import(args: argparse.Namespace) -> int:
         entry = store.import_model(args.path, args.name, args.kind, replace=args.replace)
     except ModelError as exc:
         return _fail(exc)
-    print(f"imported {entry.kind} model '{entry.name}' into {store.root}")
+    print(f"imported {entry.kind} model '{entry.name}' ({entry.summary()}) into {store.root}")
     return 0
 
 

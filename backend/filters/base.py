@@ -13,6 +13,7 @@ from torch import Tensor
 from backend.errors import Missing
 
 if TYPE_CHECKING:
+    from backend.faces import FaceFinder
     from backend.features import VGGFeatures
 
 
@@ -83,6 +84,8 @@ class Context:
     models_dir: Path = Path(".")
     backbone_factory: Callable[[], VGGFeatures] | None = None
     _backbone: VGGFeatures | None = None
+    face_finder_factory: Callable[[], FaceFinder] | None = None
+    _face_finder: FaceFinder | None = None
 
     def backbone_missing(self) -> list[Missing]:
         """What must be fetched before ``backbone()`` can work (empty when it can)."""
@@ -103,6 +106,26 @@ class Context:
             else:
                 self._backbone = self.backbone_factory()
         return self._backbone
+
+    def face_finder_missing(self) -> list[Missing]:
+        """What must be fetched before ``face_finder()`` can work (empty when it can)."""
+        if self._face_finder is not None or self.face_finder_factory is not None:
+            return []
+        from backend import weights
+        from backend.errors import WeightsMissing
+
+        return [] if weights.find("mtcnn", self.weights_dir) else [WeightsMissing("mtcnn")]
+
+    def face_finder(self) -> FaceFinder:
+        """The one MTCNN face finder of this process (raises WeightsMissing("mtcnn"))."""
+        if self._face_finder is None:
+            if self.face_finder_factory is None:
+                from backend.faces import FaceFinder
+
+                self._face_finder = FaceFinder.load(self.weights_dir, self.device)
+            else:
+                self._face_finder = self.face_finder_factory()
+        return self._face_finder
 
 
 class Filter:
@@ -127,6 +150,10 @@ class Filter:
 
     def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
         """Current choices for params declared with ``dynamic=`` (installed packs, models)."""
+        return {}
+
+    def dynamic_notes(self) -> Mapping[str, str]:
+        """Text about the current choices, per ``dynamic`` key, appended to the param's help."""
         return {}
 
     def run(self, job: FilterInput, p: Any, on_step: StepCallback) -> list[OutputLayer]:

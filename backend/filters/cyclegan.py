@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.cancel import checked
 from backend.errors import Missing, ParamError
 from backend.filters.base import (
     Filter,
@@ -226,6 +227,13 @@ class CycleGan(Filter):
     def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
         return {"models": [e.name for e in self._store().entries("cyclegan")]}
 
+    def dynamic_notes(self) -> Mapping[str, str]:
+        """Each installed model's architecture (read off its tensors) and classes."""
+        entries = self._store().entries("cyclegan")
+        if not entries:
+            return {}
+        return {"models": "Installed: " + "; ".join(f"{e.name} ({e.summary()})" for e in entries)}
+
     def _network(self, name: str, direction: str) -> Generator:
         store = self._store()
         entries = {e.name: e for e in store.entries("cyclegan")}
@@ -246,7 +254,7 @@ class CycleGan(Filter):
         return cast(Generator, net.to(device=device, memory_format=fmt))
 
     def run(self, job: FilterInput, p: CycleGanParams, on_step: StepCallback) -> list[OutputLayer]:
-        net = self._network(p.model, p.direction)
+        net = checked(self._network(p.model, p.direction))
         dtype = None
         if p.precision == "auto" and job.image.device.type == "cuda":
             dtype = torch.float16

@@ -25,7 +25,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from backend import attributes
-from backend.errors import Missing, ParamError, WeightsMissing
+from backend.cancel import checked
+from backend.errors import Broken, Missing, ParamError, WeightsMissing
 from backend.features import VGGFeatures
 from backend.filters.base import (
     Context,
@@ -276,14 +277,17 @@ class DeepFeatureInterpolation(Filter):
             )
         cached = self._packs.get((backbone, name))
         if cached is None or cached.path != info.path:
-            cached = attributes.load_pack(info.path)
-            if cached.backbone != backbone:
-                raise attributes.PackError(f"{info.path} was built for '{cached.backbone}'")
+            try:
+                cached = attributes.load_pack(info.path)
+                if cached.backbone != backbone:
+                    raise attributes.PackError(f"{info.path} was built for '{cached.backbone}'")
+            except attributes.PackError as exc:  # the user's file: say how to rebuild it
+                raise Broken(str(exc), attributes.build_command(name)) from None
             self._packs[(backbone, name)] = cached
         return cached
 
     def run(self, job: FilterInput, p: DfiParams, on_step: StepCallback) -> list[OutputLayer]:
-        backbone = self.ctx.backbone()
+        backbone = checked(self.ctx.backbone())
         pack = self._pack(p.attribute, backbone.name)
         resolution = p.resolution or pack.resolution
         need = backbone.min_size_for(pack.layers)

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.cancel import checked
 from backend.colour import grey, match_luminance, transfer_colours, with_chroma_of
 from backend.errors import ParamError
 from backend.features import VGGFeatures
@@ -140,12 +141,25 @@ def _nearest(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="nearest")
 
 
-def working_size(size: tuple[int, int], max_size: int, floor: int) -> tuple[int, int]:
-    """``size`` scaled so its long side is at most ``max_size`` and its short side >= ``floor``."""
-    h, w = size
+def working_size(
+    size: tuple[int, int], max_size: int, floor: int, what: str = "the selection"
+) -> tuple[int, int]:
+    """``size`` scaled so its long side is at most ``max_size`` and its short side >= ``floor``.
+
+    Both hold whatever the aspect ratio, so the work is bounded by area as well as by side: a
+    shape too elongated for both (a 2000x1 strip) is a ParamError naming ``what``."""
+    h, w = max(1, size[0]), max(1, size[1])
     scale = min(1.0, max_size / max(h, w))
     scale = max(scale, floor / min(h, w))
-    return max(floor, round(h * scale)), max(floor, round(w * scale))
+    out = max(floor, round(h * scale)), max(floor, round(w * scale))
+    if max(out) > max(max_size, floor):
+        raise ParamError(
+            f"{what} is {w}x{h}, too long and thin for MRF: its short side must reach {floor} px "
+            f"while the long side stays within the working size {max_size} px (a ratio of at "
+            f"most {max(max_size, floor) / floor:.1f}:1); select a less elongated region or "
+            "raise the working size"
+        )
+    return out
 
 
 @register_filter
@@ -164,7 +178,7 @@ class NeuralDoodle(Filter):
     uses_backbone = True
 
     def run(self, job: FilterInput, p: MrfParams, on_step: StepCallback) -> list[OutputLayer]:
-        net = self.ctx.backbone()
+        net = checked(self.ctx.backbone())
         device = job.image.device
         if p.style is None or p.style.name not in job.extras:
             raise ParamError("layer parameter 'style' (Style layer) needs a layer")
@@ -174,12 +188,15 @@ class NeuralDoodle(Filter):
         max_size = min(p.max_size, PREVIEW_MAX_SIZE) if preview else p.max_size
         floor = min_side(net, p.patch_size)
         crop = (job.height, job.width)
-        size = working_size(crop, max_size, floor)
+        size = working_size(crop, max_size, floor, "the selection (with its margin)")
         scale = size[0] / crop[0]
         style_full = _rgb(job.extras[p.style.name]).to(device)
         s_size = tuple(style_full.shape[-2:])
         ssize = working_size(
-            (round(s_size[0] * scale), round(s_size[1] * scale)), max(max_size, floor), floor
+            (round(s_size[0] * scale), round(s_size[1] * scale)),
+            max(max_size, floor),
+            floor,
+            "the style layer (at the working scale)",
         )
         problem = Problem(content=_fit(job.image.float(), size), style=_fit(style_full, ssize))
         if p.style_map is not None and p.target_map is not None:

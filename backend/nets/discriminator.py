@@ -6,6 +6,7 @@ Norm is ``InstanceNorm2d(affine=False)``, so every conv keeps its bias, as upstr
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 
@@ -32,6 +33,30 @@ class NLayerDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
+
+
+class ClassAwareDiscriminator(NLayerDiscriminator):
+    """A PatchGAN that also reads the class of its input (semi-supervised CycleGAN).
+
+    The auxiliary head pools the features under the last convolution (mean and max over space)
+    into ``n_classes`` logits; the patch scores are those of :class:`NLayerDiscriminator`, whose
+    keys it keeps (plus ``classifier.*``).
+    """
+
+    def __init__(self, n_classes: int, input_nc: int = 3, ndf: int = 64, n_layers: int = 3):
+        super().__init__(input_nc, ndf, n_layers)
+        last = self.model[-1]
+        assert isinstance(last, nn.Conv2d)
+        self.classifier = nn.Linear(2 * last.in_channels, n_classes)
+
+    def both(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(patch scores, class logits)."""
+        h = self.model[:-1](x)
+        pooled = torch.cat([h.mean((2, 3)), h.amax((2, 3))], 1)
+        return self.model[-1](h), self.classifier(pooled)
+
+    def classify(self, x: Tensor) -> Tensor:
+        return self.both(x)[1]
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:

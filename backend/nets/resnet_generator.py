@@ -13,7 +13,6 @@ on others, which is how large canvases are tiled without colour drift between ti
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -60,19 +59,59 @@ class SharedStatsInstanceNorm(nn.Module):
         return f"{self.num_features}, eps={self.eps}, mode={self.mode}"
 
 
+class SharedStatsAffineInstanceNorm(SharedStatsInstanceNorm):
+    """``InstanceNorm2d(affine=True)``: :class:`SharedStatsInstanceNorm` then ``weight`` / ``bias``.
+
+    Many re-implementations of CycleGAN train their InstanceNorms with affine parameters.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__(num_features, eps)
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.mode == "instance":
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        out = super().forward(x)
+        shape = (1, -1, 1, 1)
+        return out * self.weight.view(shape).to(out.dtype) + self.bias.view(shape).to(out.dtype)
+
+
+NORMS = ("instance", "instance_affine", "batch", "none")
+"""Norm layers a ResnetGenerator can have (``batch``: BatchNorm keys, per-image statistics)."""
+UPSAMPLES = ("convtranspose", "upsample")
+"""Decoders: stride-2 ConvTranspose2d (official) or nearest Upsample x2 then a stride-1 Conv2d."""
+
+
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    """The norm module of kind ``norm`` (an Identity for ``none``, keeping the indices)."""
+    if norm == "instance":
+        return SharedStatsInstanceNorm(channels)
+    if norm == "instance_affine":
+        return SharedStatsAffineInstanceNorm(channels)
+    if norm == "batch":
+        from backend.nets.unet_generator import SharedStatsBatchNorm  # imports this module
+
+        return SharedStatsBatchNorm(channels)
+    if norm == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {norm!r}; known: {', '.join(NORMS)}")
+
+
 class ResnetBlock(nn.Module):
     """Pad, conv3, IN, ReLU, pad, conv3, IN, plus the skip (keys ``conv_block.1`` / ``.5``)."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, norm: str = "instance", bias: bool = True) -> None:
         super().__init__()
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(1),
-            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True),
-            SharedStatsInstanceNorm(dim),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=bias),
+            norm_layer(norm, dim),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
-            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=True),
-            SharedStatsInstanceNorm(dim),
+            nn.Conv2d(dim, dim, kernel_size=3, padding=0, bias=bias),
+            norm_layer(norm, dim),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -84,44 +123,66 @@ class ResnetGenerator(nn.Module):
 
     Input and output are (B, C, H, W) in [-1, 1] (the output is tanh) with H, W multiples of 4.
     ``ngf`` 64 and 9 blocks give 11,378,179 parameters in 48 tensors.
+
+    The defaults give the official layout; the other options cover re-implementations whose
+    tensors differ but whose maths is the same network: ``norm`` (see :data:`NORMS`),
+    ``upsample`` (see :data:`UPSAMPLES`), ``conv_bias`` (all convolutions but the output one),
+    ``out_bias`` and the kernel sides of the down- and up-sampling convolutions. With
+    ``upsample="upsample"`` each decoder stage is ``[Upsample, Conv2d, norm, ReLU]`` (zero
+    padding ``k // 2``), so the output convolution sits two indices later.
     """
 
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9):
+    def __init__(
+        self,
+        input_nc: int = 3,
+        output_nc: int = 3,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        *,
+        norm: str = "instance",
+        upsample: str = "convtranspose",
+        conv_bias: bool = True,
+        out_bias: bool = True,
+        down_kernel: int = 3,
+        up_kernel: int = 3,
+    ):
         super().__init__()
         if n_blocks < 0 or ngf < 1:
             raise ValueError(f"bad generator shape: ngf={ngf}, n_blocks={n_blocks}")
+        if upsample not in UPSAMPLES or norm not in NORMS or down_kernel not in (3, 4):
+            raise ValueError(f"bad generator options: norm={norm!r}, upsample={upsample!r}")
+        if up_kernel not in ((3, 4) if upsample == "convtranspose" else (3,)):
+            raise ValueError(f"{upsample} kernel {up_kernel} is not supported")
         self.arch = {"input_nc": input_nc, "output_nc": output_nc, "ngf": ngf, "n_blocks": n_blocks}
         self.multiple = MULTIPLE
+        bias = conv_bias
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
-            nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=True),
-            SharedStatsInstanceNorm(ngf),
+            nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=bias),
+            norm_layer(norm, ngf),
             nn.ReLU(True),
         ]
         for i in range(2):
             mult = 2**i
             layers += [
-                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=True),
-                SharedStatsInstanceNorm(ngf * mult * 2),
+                nn.Conv2d(ngf * mult, ngf * mult * 2, down_kernel, stride=2, padding=1, bias=bias),
+                norm_layer(norm, ngf * mult * 2),
                 nn.ReLU(True),
             ]
-        layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
+        layers += [ResnetBlock(ngf * 4, norm, bias) for _ in range(n_blocks)]
         for i in range(2):
-            mult = 2 ** (2 - i)
-            layers += [
-                nn.ConvTranspose2d(
-                    ngf * mult,
-                    ngf * mult // 2,
-                    kernel_size=3,
-                    stride=2,
-                    padding=1,
-                    output_padding=1,
-                    bias=True,
-                ),
-                SharedStatsInstanceNorm(ngf * mult // 2),
-                nn.ReLU(True),
-            ]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0)]
+            c = ngf * 2 ** (2 - i)
+            if upsample == "convtranspose":
+                pad, out_pad = (1, 1) if up_kernel == 3 else (1, 0)
+                up = nn.ConvTranspose2d(c, c // 2, up_kernel, 2, pad, out_pad, bias=bias)
+                layers += [up]
+            else:
+                layers += [
+                    nn.Upsample(scale_factor=2, mode="nearest"),
+                    nn.Conv2d(c, c // 2, up_kernel, padding=up_kernel // 2, bias=bias),
+                ]
+            layers += [norm_layer(norm, c // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0, bias=out_bias)]
         layers += [nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
@@ -173,25 +234,3 @@ def clean_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
             continue
         out[k] = value
     return out
-
-
-_BLOCK_KEY = re.compile(r"^model\.(\d+)\.conv_block\.")
-
-
-def infer_arch(state: Mapping[str, Tensor]) -> dict[str, int]:
-    """Read ``input_nc``, ``output_nc``, ``ngf`` and ``n_blocks`` off a cleaned state dict.
-
-    Raises ValueError naming what does not look like a ResnetGenerator.
-    """
-    first = state.get("model.1.weight")
-    if not isinstance(first, Tensor) or first.dim() != 4 or tuple(first.shape[2:]) != (7, 7):
-        raise ValueError("no 7x7 'model.1.weight' convolution: not a CycleGAN ResnetGenerator")
-    ngf, input_nc = int(first.shape[0]), int(first.shape[1])
-    blocks = {int(m.group(1)) for k in state if (m := _BLOCK_KEY.match(k))}
-    n_blocks = len(blocks)
-    if blocks != set(range(10, 10 + n_blocks)):
-        raise ValueError(f"residual blocks at unexpected indices {sorted(blocks)}")
-    last = state.get(f"model.{10 + n_blocks + 7}.weight")
-    if not isinstance(last, Tensor) or last.dim() != 4:
-        raise ValueError("no output convolution where a ResnetGenerator has one")
-    return {"input_nc": input_nc, "output_nc": int(last.shape[0]), "ngf": ngf, "n_blocks": n_blocks}

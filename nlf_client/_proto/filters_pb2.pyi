@@ -227,12 +227,14 @@ class Queued(_message.Message):
     def __init__(self, position: _Optional[int] = ...) -> None: ...
 
 class ResultLayer(_message.Message):
-    __slots__ = ["info", "name"]
+    __slots__ = ["info", "name", "shared"]
     INFO_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     info: ImageInfo
     name: str
-    def __init__(self, name: _Optional[str] = ..., info: _Optional[_Union[ImageInfo, _Mapping]] = ...) -> None: ...
+    shared: SharedPixels
+    def __init__(self, name: _Optional[str] = ..., info: _Optional[_Union[ImageInfo, _Mapping]] = ..., shared: _Optional[_Union[SharedPixels, _Mapping]] = ...) -> None: ...
 
 class RunEvent(_message.Message):
     __slots__ = ["chunk", "done", "layer", "preview", "progress", "queued"]
@@ -251,7 +253,7 @@ class RunEvent(_message.Message):
     def __init__(self, queued: _Optional[_Union[Queued, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., layer: _Optional[_Union[ResultLayer, _Mapping]] = ..., chunk: _Optional[_Union[PixelChunk, _Mapping]] = ..., done: _Optional[_Union[Done, _Mapping]] = ...) -> None: ...
 
 class RunHeader(_message.Message):
-    __slots__ = ["extra_layers", "filter_id", "layer", "mask", "params", "want_previews"]
+    __slots__ = ["extra_layers", "filter_id", "layer", "mask", "params", "result_space", "shared", "want_previews"]
     class ExtraLayersEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -266,19 +268,30 @@ class RunHeader(_message.Message):
         key: str
         value: ParamValue
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ParamValue, _Mapping]] = ...) -> None: ...
+    class SharedEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: SharedPixels
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[SharedPixels, _Mapping]] = ...) -> None: ...
     EXTRA_LAYERS_FIELD_NUMBER: _ClassVar[int]
     FILTER_ID_FIELD_NUMBER: _ClassVar[int]
     LAYER_FIELD_NUMBER: _ClassVar[int]
     MASK_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_SPACE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     WANT_PREVIEWS_FIELD_NUMBER: _ClassVar[int]
     extra_layers: _containers.MessageMap[str, ImageInfo]
     filter_id: str
     layer: ImageInfo
     mask: ImageInfo
     params: _containers.MessageMap[str, ParamValue]
+    result_space: SharedPixels
+    shared: _containers.MessageMap[str, SharedPixels]
     want_previews: bool
-    def __init__(self, filter_id: _Optional[str] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., layer: _Optional[_Union[ImageInfo, _Mapping]] = ..., mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., extra_layers: _Optional[_Mapping[str, ImageInfo]] = ..., want_previews: bool = ...) -> None: ...
+    def __init__(self, filter_id: _Optional[str] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., layer: _Optional[_Union[ImageInfo, _Mapping]] = ..., mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., extra_layers: _Optional[_Mapping[str, ImageInfo]] = ..., want_previews: bool = ..., shared: _Optional[_Mapping[str, SharedPixels]] = ..., result_space: _Optional[_Union[SharedPixels, _Mapping]] = ...) -> None: ...
 
 class RunRequest(_message.Message):
     __slots__ = ["chunk", "header"]
@@ -288,25 +301,39 @@ class RunRequest(_message.Message):
     header: RunHeader
     def __init__(self, header: _Optional[_Union[RunHeader, _Mapping]] = ..., chunk: _Optional[_Union[PixelChunk, _Mapping]] = ...) -> None: ...
 
+class SharedPixels(_message.Message):
+    __slots__ = ["crc32", "offset", "segment", "size"]
+    CRC32_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    crc32: int
+    offset: int
+    segment: str
+    size: int
+    def __init__(self, segment: _Optional[str] = ..., offset: _Optional[int] = ..., size: _Optional[int] = ..., crc32: _Optional[int] = ...) -> None: ...
+
 class StatusRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ["busy", "device", "filters", "protocol_version", "queue_length", "server_version"]
+    __slots__ = ["busy", "device", "filters", "protocol_version", "queue_length", "server_version", "shared_memory"]
     BUSY_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHARED_MEMORY_FIELD_NUMBER: _ClassVar[int]
     busy: bool
     device: DeviceInfo
     filters: _containers.RepeatedCompositeFieldContainer[FilterStatus]
     protocol_version: int
     queue_length: int
     server_version: str
-    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., device: _Optional[_Union[DeviceInfo, _Mapping]] = ..., queue_length: _Optional[int] = ..., filters: _Optional[_Iterable[_Union[FilterStatus, _Mapping]]] = ..., busy: bool = ...) -> None: ...
+    shared_memory: bool
+    def __init__(self, server_version: _Optional[str] = ..., protocol_version: _Optional[int] = ..., device: _Optional[_Union[DeviceInfo, _Mapping]] = ..., queue_length: _Optional[int] = ..., filters: _Optional[_Iterable[_Union[FilterStatus, _Mapping]]] = ..., busy: bool = ..., shared_memory: bool = ...) -> None: ...
 
 class StringSpec(_message.Message):
     __slots__ = ["default"]

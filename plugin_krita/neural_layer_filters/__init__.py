@@ -15,7 +15,8 @@ if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
     sys.path.insert(0, _VENDOR)
 
 from krita import DockWidget, DockWidgetFactory, DockWidgetFactoryBase, Krita  # noqa: E402
-from PyQt5.QtWidgets import QLabel  # noqa: E402
+
+from .qt import QLabel, scoped  # noqa: E402
 
 DOCKER_ID = "neural_layer_filters_docker"
 
@@ -45,5 +46,7 @@ except ImportError as exc:  # most often: no grpc in Krita's Python
 
 register()
 Krita.instance().addDockWidgetFactory(
-    DockWidgetFactory(DOCKER_ID, DockWidgetFactoryBase.DockRight, NlfDocker)
+    DockWidgetFactory(
+        DOCKER_ID, scoped(DockWidgetFactoryBase, "DockPosition", "DockRight"), NlfDocker
+    )
 )

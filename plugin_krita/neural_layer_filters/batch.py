@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, List, Sequence
 
-from PyQt5.QtGui import QImage
-
 from .client import BackendError, Layer, Progress, RunResult
 from .document import DocumentError, rgba8
+from .qt import QImage
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 MODES = ("selected", "children", "folder")
@@ -45,7 +44,7 @@ def read_image(path: str) -> Layer:
     img = QImage(path)
     if img.isNull():
         raise DocumentError(f"cannot read image '{path}'")
-    img = img.convertToFormat(QImage.Format_RGBA8888)
+    img = img.convertToFormat(QImage.Format.Format_RGBA8888)
     ptr = img.constBits()
     ptr.setsize(img.height() * img.bytesPerLine())
     data = bytes(ptr)
@@ -57,7 +56,7 @@ def read_image(path: str) -> Layer:
 
 def write_image(layer: Layer, path: str) -> None:
     data = rgba8(layer)
-    img = QImage(data, layer.width, layer.height, 4 * layer.width, QImage.Format_RGBA8888)
+    img = QImage(data, layer.width, layer.height, 4 * layer.width, QImage.Format.Format_RGBA8888)
     if not img.save(path):
         raise DocumentError(f"cannot write '{path}'")
 

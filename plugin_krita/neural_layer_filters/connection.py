@@ -32,7 +32,7 @@ def split_address(address: str) -> tuple:
 def connect(settings: Settings, timeout: float = 2.0, start_timeout: float = 120.0) -> Client:
     """A connected client; starts ``python -m backend serve`` first when allowed and needed."""
     try:
-        return Client.connect(settings.address, settings.token or None, timeout)
+        return Client.connect(settings.address, settings.token or None, timeout, _ca(settings))
     except BackendError as exc:
         if exc.code != "UNAVAILABLE" or not settings.autostart:
             raise BackendError(exc.code, f"{exc.message}; {SERVE_HINT}") from None
@@ -40,12 +40,16 @@ def connect(settings: Settings, timeout: float = 2.0, start_timeout: float = 120
     deadline = time.monotonic() + start_timeout
     while True:
         try:
-            return Client.connect(settings.address, settings.token or None, timeout)
+            return Client.connect(settings.address, settings.token or None, timeout, _ca(settings))
         except BackendError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise BackendError(
                     "UNAVAILABLE", f"the local backend did not start; see {local_log()}"
                 ) from None
+
+
+def _ca(settings: Settings) -> Optional[str]:
+    return getattr(settings, "tls_ca", "") or None
 
 
 def local_log() -> str:

@@ -9,7 +9,6 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from krita import Krita
-from PyQt5.QtCore import QObject, pyqtSignal
 
 from . import batch, connection, settings
 from .client import Client, FilterSpec, Layer, Preview, Status
@@ -22,6 +21,7 @@ from .document import (
     result_layer_name,
     rgba8,
 )
+from .qt import QObject, pyqtSignal
 from .worker import Job
 
 Values = Dict[str, Any]

@@ -6,27 +6,28 @@ from dataclasses import replace
 from typing import Any, List, Sequence, Tuple
 
 from krita import DockWidget, Krita
-from PyQt5.QtCore import Qt
-from PyQt5.QtGui import QImage, QPixmap
-from PyQt5.QtWidgets import (
+
+from . import controller
+from .client import FilterSpec
+from .document import layer_tree, node_id
+from .qt import (
     QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QImage,
     QLabel,
     QLineEdit,
+    QPixmap,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    Qt,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
-
-from . import controller
-from .client import FilterSpec
-from .document import layer_tree, node_id
 from .widgets import ParamForm
 
 DOCKER_ID = "neural_layer_filters_docker"
@@ -58,7 +59,7 @@ class NlfDocker(DockWidget):
         top = QHBoxLayout()
         self.status = _named(QLabel("Backend: connecting…"), "nlf_status")
         self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         refresh = _named(QPushButton("Refresh"), "nlf_refresh")
         refresh.clicked.connect(self.ctl.refresh)
         top.addWidget(self.status, 1)
@@ -89,7 +90,7 @@ class NlfDocker(DockWidget):
         self.stage = _named(QLabel(""), "nlf_stage")
         self.message = _named(QLabel(""), "nlf_message")
         self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for w in (self.progress, self.stage, self.message):
             box.addWidget(w)
         self.setWidget(root)
@@ -155,7 +156,9 @@ class NlfDocker(DockWidget):
         s = self.ctl.settings
         self.address = _named(QLineEdit(s.address), "nlf_address")
         self.token = _named(QLineEdit(s.token), "nlf_token")
-        self.token.setEchoMode(QLineEdit.Password)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.tls_ca = _named(QLineEdit(s.tls_ca), "nlf_tls_ca")
+        self.tls_ca.setPlaceholderText("CA file (PEM) of a TLS backend; empty = no TLS")
         self.autostart = _named(QCheckBox("Start a local backend when none answers"), "nlf_auto")
         self.autostart.setChecked(s.autostart)
         self.python = _named(QLineEdit(s.python), "nlf_python")
@@ -164,6 +167,7 @@ class NlfDocker(DockWidget):
         save.clicked.connect(self.save_settings)
         for label, w in (("Server", self.address), ("Token", self.token), ("", self.autostart)):
             form.addRow(label, w)
+        form.addRow("TLS CA file", self.tls_ca)
         form.addRow("Python", self.python)
         form.addRow(save)
         return tab
@@ -220,7 +224,7 @@ class NlfDocker(DockWidget):
         self.stage.setText(stage)
 
     def show_preview(self, p: Any) -> None:
-        img = QImage(p.pixels, p.width, p.height, 4 * p.width, QImage.Format_RGBA8888)
+        img = QImage(p.pixels, p.width, p.height, 4 * p.width, QImage.Format.Format_RGBA8888)
         self.preview.setPixmap(QPixmap.fromImage(img.copy()).scaledToWidth(240))
 
     def show_message(self, text: str, error: bool) -> None:
@@ -257,6 +261,7 @@ class NlfDocker(DockWidget):
             self.ctl.settings,
             address=self.address.text().strip(),
             token=self.token.text(),
+            tls_ca=self.tls_ca.text().strip(),
             autostart=self.autostart.isChecked(),
             python=self.python.text().strip(),
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from krita import Extension, Krita
-from PyQt5.QtWidgets import QApplication, QMenu
 
 from . import controller
 from .client import FilterSpec
+from .qt import QApplication, QMenu
 
 MENU_ACTION = "nlf_menu"
 REPEAT_ACTION = "nlf_repeat_last"

@@ -1,6 +1,8 @@
 """The plug-in's settings, kept in kritarc under [neural_layer_filters].
 
-``NLF_SERVER`` / ``NLF_TOKEN`` in the environment override the stored address and token.
+``NLF_SERVER`` / ``NLF_TOKEN`` / ``NLF_TLS_CA`` in the environment override the stored address,
+token and TLS CA file. The address may list several backends (``h1:50051,h2:50051``) or be a
+``dns:///name:port`` target: jobs are spread over them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Settings:
     """Interpreter that has the backend installed (written by the installer)."""
     backend_dir: str = ""
     """Working folder for that interpreter (the source checkout), empty when installed."""
+    tls_ca: str = ""
+    """PEM file of the CA that signed a TLS backend's certificate; empty = no TLS."""
 
 
 def load() -> Settings:
@@ -38,6 +42,8 @@ def load() -> Settings:
         s = replace(s, address=os.environ["NLF_SERVER"])
     if os.environ.get("NLF_TOKEN"):
         s = replace(s, token=os.environ["NLF_TOKEN"])
+    if os.environ.get("NLF_TLS_CA"):
+        s = replace(s, tls_ca=os.environ["NLF_TLS_CA"])
     return s
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from PyQt5.QtCore import pyqtSignal
-from PyQt5.QtGui import QColor
-from PyQt5.QtWidgets import (
+from .client import Colour, FilterSpec, ParamSpec
+from .qt import (
     QCheckBox,
+    QColor,
     QColorDialog,
     QComboBox,
     QDoubleSpinBox,
@@ -17,9 +17,8 @@ from PyQt5.QtWidgets import (
     QPushButton,
     QSpinBox,
     QWidget,
+    pyqtSignal,
 )
-
-from .client import Colour, FilterSpec, ParamSpec
 
 NO_LAYER = "(none)"
 _INT_LIMIT = 2**31 - 1
@@ -44,9 +43,8 @@ class ColourButton(QPushButton):
 
     def _pick(self) -> None:
         c = self._colour
-        q = QColorDialog.getColor(
-            QColor.fromRgbF(c.r, c.g, c.b, c.a), self, options=QColorDialog.ShowAlphaChannel
-        )
+        alpha = QColorDialog.ColorDialogOption.ShowAlphaChannel
+        q = QColorDialog.getColor(QColor.fromRgbF(c.r, c.g, c.b, c.a), self, options=alpha)
         if q.isValid():
             self.set_colour(Colour(q.redF(), q.greenF(), q.blueF(), q.alphaF()))
 

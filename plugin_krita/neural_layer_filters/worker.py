@@ -6,9 +6,8 @@ import logging
 import threading
 from typing import Any, Callable, Set
 
-from PyQt5.QtCore import QThread, pyqtSignal
-
 from .client import BackendError, Preview, Progress
+from .qt import QThread, pyqtSignal
 
 log = logging.getLogger(__name__)
 _running: Set[Job] = set()  # keeps Python references until each thread has finished

@@ -83,6 +83,7 @@ def _():
 @check("dialogs_for_every_filter")
 def _():
     seen = []
+    assert PLAN["dialog_cancel"], "no filter dialogs in the plan: nothing to check"
     for proc in PLAN["dialog_cancel"]:
         img, layer = image_with_layer()
         status, message = interactive(proc, img, layer)

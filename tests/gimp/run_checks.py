@@ -146,6 +146,7 @@ RESULT_IMAGE = {}
 
 @check("procedures_registered")
 def _():
+    assert PLAN["filters"], "the plan lists no filters"
     missing = [f["proc"] for f in PLAN["filters"] if not PDB.procedure_exists(f["proc"])]
     for extra in ("plug-in-nlf-batch-layers", "plug-in-nlf-batch-folder", "plug-in-nlf-settings"):
         if not PDB.procedure_exists(extra):
@@ -286,6 +287,75 @@ def _():
     )
 
 
+@check("invert_linear_light")
+def _():
+    """A linear-light (32-bit float linear) image: the plug-in converts to sRGB-encoded values
+    and back; inside is inverted in that encoding, outside equal up to float rounding."""
+    img = new_image(Gimp.Precision.FLOAT_LINEAR)
+    data = b"".join(
+        struct.pack("=4f", ((x * 37 + y * 11) % 97) / 96.0, x / (W - 1.0), y / (H - 1.0), 1.0)
+        for y in range(H)
+        for x in range(W)
+    )
+    bg = add_layer(img, "bg", data, F32)
+    assert "LINEAR" in img.get_precision().value_name, img.get_precision().value_name
+    assert "NON_LINEAR" not in img.get_precision().value_name
+    img.select_rectangle(Gimp.ChannelOps.REPLACE, *SEL)
+    before = pixels(bg, F32)
+    status, message = run_proc("plug-in-nlf-test-invert", img, [bg], {"amount": 1.0})
+    ok_status(status, message)
+    out = pixels(img.get_layers()[0], F32)
+    assert pixels(bg, F32) == before, "the source layer changed"
+    worst_in = worst_out = 0.0
+    for y in range(H):
+        for x in range(W):
+            i = 16 * (y * W + x)
+            a = struct.unpack("=4f", before[i : i + 16])
+            b = struct.unpack("=4f", out[i : i + 16])
+            for c in range(3):
+                if inside(x, y):
+                    worst_in = max(worst_in, abs((1.0 - a[c]) - b[c]))
+                else:
+                    worst_out = max(worst_out, abs(a[c] - b[c]))
+    assert worst_out < 1e-4, "outside changed by up to %g" % worst_out
+    assert worst_in < 1e-4, "inside not inverted in sRGB encoding (worst error %g)" % worst_in
+    return "worst error inside %g, outside %g" % (worst_in, worst_out)
+
+
+@check("grayscale_image")
+def _():
+    """A grayscale image: the result is a grayscale layer, inverted inside, identical outside."""
+    img = Gimp.Image.new(W, H, Gimp.ImageBaseType.GRAY)
+    graya = Gimp.ImageType.GRAYA_IMAGE
+    layer = Gimp.Layer.new(img, "bg", W, H, graya, 100.0, Gimp.LayerMode.NORMAL)
+    img.insert_layer(layer, None, 0)
+    gray = bytes(v for y in range(H) for x in range(W) for v in ((x * 4 + y * 3) % 256, 255))
+    buf = layer.get_buffer()
+    buf.set(Gegl.Rectangle.new(0, 0, W, H), "Y'A u8", gray)
+    buf.flush()
+    img.select_rectangle(Gimp.ChannelOps.REPLACE, *SEL)
+    status, message = run_proc("plug-in-nlf-test-invert", img, [layer], {"amount": 1.0})
+    ok_status(status, message)
+    new = img.get_layers()[0]
+    assert new.get_id() != layer.get_id(), "no new layer on top"
+    assert new.type() == Gimp.ImageType.GRAYA_IMAGE, new.type()
+    got = bytes(
+        new.get_buffer().get(Gegl.Rectangle.new(0, 0, W, H), 1.0, "Y'A u8", Gegl.AbyssPolicy.NONE)
+    )
+    bad_in = bad_out = 0
+    for y in range(H):
+        for x in range(W):
+            i = 2 * (y * W + x)
+            want = 255 - gray[i] if inside(x, y) else gray[i]
+            if inside(x, y):
+                bad_in += abs(got[i] - want) > 1 or got[i + 1] != 255
+            else:
+                bad_out += got[i : i + 2] != gray[i : i + 2]
+    assert bad_out == 0, "%d pixels outside the selection changed" % bad_out
+    assert bad_in == 0, "%d pixels inside are not inverted" % bad_in
+    return "grayscale layer, inverted inside (within 1), identical outside"
+
+
 @check("feathered_selection")
 def _():
     img = new_image()
@@ -366,6 +436,7 @@ def _():
             assert changed > 0, "%s '%s': nothing changed inside" % (f["id"], new.get_name())
         done.append("%s: %d layer(s) %.1fs" % (f["id"], created, time.monotonic() - t0))
         img.delete()
+    assert done, "no product filter in the plan: nothing was checked"
     return "; ".join(done)
 
 

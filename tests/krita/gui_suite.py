@@ -57,7 +57,7 @@ class Suite:
 
     # -- helpers --
     def button(self, name):
-        from PyQt5.QtWidgets import QPushButton
+        from neural_layer_filters.qt import QPushButton
 
         return self.dock.findChild(QPushButton, name)
 
@@ -99,7 +99,7 @@ class Suite:
 
     # -- scenarios --
     def docker_and_menus(self):
-        from PyQt5.QtWidgets import QMenu
+        from neural_layer_filters.qt import QMenu
 
         yield from until(self.ready, 30, "the docker to list filters")
         ids = set(self.ctl.filters)
@@ -436,7 +436,16 @@ def check_invert_u8(before, out, mask):
 
 
 def main(ctx):
+    import google.protobuf
+    import grpc
+
     suite = Suite(ctx)
+    RESULTS["runtime"] = {  # which gRPC the plug-in got: the editor's own or vendored wheels
+        "ok": True,
+        "detail": "grpc %s %s; protobuf %s"
+        % (grpc.__version__, grpc.__file__, google.protobuf.__version__),
+        "seconds": 0,
+    }
     scenarios = [
         ("docker_and_menus", suite.docker_and_menus),
         ("apply_u8_selection", suite.apply_u8_selection),

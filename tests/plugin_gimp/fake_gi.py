@@ -106,7 +106,8 @@ class Selection:
 
 
 class Image:
-    def __init__(self, precision: str = "GIMP_PRECISION_U8_NON_LINEAR") -> None:
+    def __init__(self, precision: str = "GIMP_PRECISION_U8_NON_LINEAR", base: str = "RGB") -> None:
+        self.base = base
         self.events: list[tuple] = []
         self.layers: list[Item] = []
         self.precision = precision
@@ -117,6 +118,9 @@ class Image:
     def mask_for(self, rect: tuple) -> bytes:
         assert self.mask is not None
         return self.mask
+
+    def get_base_type(self) -> str:
+        return self.base
 
     def get_precision(self) -> Any:
         return types.SimpleNamespace(value_name=self.precision)
@@ -146,7 +150,9 @@ def _layer_new(
     image: Image, name: str, w: int, h: int, typ: Any, opacity: float, mode: Any
 ) -> Item:
     image.events.append(("layer_new", name))
-    return Item(image, name, w, h)
+    item = Item(image, name, w, h)
+    item.image_type = typ
+    return item
 
 
 def install(monkeypatch: Any) -> None:
@@ -157,7 +163,8 @@ def install(monkeypatch: Any) -> None:
     ns = types.SimpleNamespace
     repo.Gimp = ns(
         Layer=ns(new=_layer_new),
-        ImageType=ns(RGBA_IMAGE="RGBA_IMAGE"),
+        ImageType=ns(RGBA_IMAGE="RGBA_IMAGE", GRAYA_IMAGE="GRAYA_IMAGE"),
+        ImageBaseType=ns(RGB="RGB", GRAY="GRAY"),
         LayerMode=ns(NORMAL="NORMAL"),
         Selection=ns(is_empty=lambda image: image.mask is None),
         progress_init=lambda *a: None,

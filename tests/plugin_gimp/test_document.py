@@ -43,6 +43,16 @@ def test_results_go_above_the_source_in_one_undo_group(doc: ModuleType) -> None:
     assert src.buffer.data == b"\x10" * 32
 
 
+@pytest.mark.parametrize(("base", "kind"), [("RGB", "RGBA_IMAGE"), ("GRAY", "GRAYA_IMAGE")])
+def test_result_layers_match_the_image_mode(doc: ModuleType, base: str, kind: str) -> None:
+    """A grayscale image gets grayscale result layers (GIMP refuses RGB layers there)."""
+    image = fake_gi.Image(base=base)
+    src = fake_gi.Item(image, "bg", 4, 2, x=3, y=5, pixels=b"\x10" * 32)
+    image.layers.append(src)
+    (new,) = doc.insert_results(image, src, [_result("A")])
+    assert new.image_type == kind
+
+
 def test_undo_group_is_closed_when_writing_fails(doc: ModuleType) -> None:
     """A failure while inserting still ends the undo group (GIMP never keeps one open)."""
     image, src = _image_with_source()

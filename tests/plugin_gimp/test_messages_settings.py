@@ -160,3 +160,28 @@ def test_autostart_starts_a_real_backend(tmp_path: Path) -> None:
             proc.wait(timeout=30)
     assert len(launcher.started) == 1
     assert "listening on 127.0.0.1" in (tmp_path / "logs" / launcher.LOG_NAME).read_text()
+
+
+def test_tls_ca_setting_and_address_list_reach_real_backends(tmp_path: Path, make_backend) -> None:
+    """tls_ca is saved, overridden by $NLF_TLS_CA, and used: a TLS backend with a token, then
+    two backends behind one comma-separated address."""
+    import grpc
+
+    from tests.test_tls import make_cert
+
+    profile = tmp_path / "profile"
+    settings.save_user(str(profile), "h:1", "", False, " /ca.pem ")
+    assert settings.load(str(profile), env={}, install_file="/nonexistent").tls_ca == "/ca.pem"
+    env = {"NLF_TLS_CA": "/other.pem"}
+    assert settings.load(str(profile), env=env, install_file="/nonexistent").tls_ca == "/other.pem"
+
+    cert, key = make_cert(tmp_path)
+    creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    tls = make_backend(token="tok", credentials=creds)
+    s = settings.Settings(address=tls.address, token="tok", tls_ca=str(cert), autostart=False)
+    with launcher.connect(s, str(tmp_path)) as client:
+        assert client.status().protocol_version == 1
+    two = [make_backend(), make_backend()]
+    s = settings.Settings(address=",".join(b.address for b in two), autostart=False)
+    with launcher.connect(s, str(tmp_path)) as client:
+        assert client.backend_count == 2 and client.status().protocol_version == 1

@@ -1,7 +1,8 @@
 """Unit tests of the Krita plug-in run against ``mock_krita`` (installed as ``krita``) and
-PyQt5 on the offscreen platform; the plug-in is imported as Krita imports it (top level).
+PyQt5 (PyQt6 with NLF_TEST_QT=6) on the offscreen platform; the plug-in is imported as Krita
+imports it (top level).
 
-Without PyQt5 (``pip install PyQt5``) only the installer tests run; the others skip.
+Without that PyQt only the installer tests run; the others skip.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import pytest
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin_krita"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from tests.plugin_krita import qt_binding  # noqa: E402
+
 try:
-    from PyQt5 import QtWidgets
+    QtWidgets = qt_binding.load("QtWidgets")
 except ImportError:
     QtWidgets = None
 else:

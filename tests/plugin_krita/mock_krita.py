@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 from typing import Any, Dict, List, Optional
 
-from PyQt5.QtCore import QObject
-from PyQt5.QtWidgets import QDockWidget
+from tests.plugin_krita import qt_binding
+
+QObject = qt_binding.load("QtCore").QObject
+QDockWidget = qt_binding.load("QtWidgets").QDockWidget
 
 BYTES_PER_CHANNEL = {"U8": 1, "U16": 2, "F16": 2, "F32": 4}
 _ids = itertools.count(1)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+from tests.plugin_krita import qt_binding  # isort: skip
+
+pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 
 import socket
 import sys
@@ -114,3 +116,26 @@ def test_autostart_launches_a_real_backend_and_stops_it():
         client.close()
         connection.stop_local()
     assert proc.poll() is not None and connection._local is None
+
+
+def test_tls_ca_setting_reaches_a_tls_backend(tmp_path, make_backend):
+    """The docker's 'TLS CA file' setting: a TLS backend with a token answers; an address
+    list of two backends works as one."""
+    import grpc
+
+    from tests.test_tls import make_cert
+
+    cert, key = make_cert(tmp_path)
+    creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    tls = make_backend(token="tok", credentials=creds)
+    client = connection.connect(Settings(address=tls.address, token="tok", tls_ca=str(cert)))
+    try:
+        assert client.status().protocol_version == 1
+    finally:
+        client.close()
+    two = [make_backend(), make_backend()]
+    client = connection.connect(Settings(address=",".join(b.address for b in two)))
+    try:
+        assert client.backend_count == 2 and client.status().protocol_version == 1
+    finally:
+        client.close()

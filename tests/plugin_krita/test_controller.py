@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+from tests.plugin_krita import qt_binding  # isort: skip
+
+pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 
 import socket
 import struct
 import time
-
-from PyQt5.QtGui import QImage
-from PyQt5.QtWidgets import QApplication
 
 from nlf_client import FilterSpec, ParamSpec
 from tests.plugin_krita.mock_krita import Document, Selection
 
 from neural_layer_filters.controller import Controller  # isort: skip
 from neural_layer_filters.document import DocumentError, KritaDocument, node_id  # isort: skip
+from neural_layer_filters.qt import QApplication, QImage  # isort: skip
 
 W, H = 16, 12
 
@@ -249,7 +249,7 @@ def test_batch_over_a_folder_writes_results(run, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     for i, colour in enumerate(((255, 0, 0), (0, 128, 255))):
-        img = QImage(5, 4, QImage.Format_RGBA8888)
+        img = QImage(5, 4, QImage.Format.Format_RGBA8888)
         img.fill(0)
         for y in range(4):
             for x in range(5):
@@ -273,7 +273,7 @@ def test_folder_batch_cancel_stops_between_files(run, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):
-        img = QImage(4, 4, QImage.Format_RGBA8888)
+        img = QImage(4, 4, QImage.Format.Format_RGBA8888)
         img.fill(0)
         img.save(str(src / f"{i}.png"))
     run.ctl.apply_batch(

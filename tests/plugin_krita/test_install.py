@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import install_krita, vendor
+from backend import editor_target, install_krita, vendor
 from backend.cli import build_parser
 from backend.cli.install import load_package
 
@@ -24,6 +24,8 @@ def _args(tmp: Path, **kw) -> argparse.Namespace:
         "python_version": None,
         "platform": None,
         "index_url": None,
+        "root": None,
+        "qt": None,
     }
     return argparse.Namespace(**{**base, **kw})
 
@@ -188,3 +190,74 @@ def test_krita_zip_has_what_kritas_importer_expects(tmp_path):
     assert "neural_layer_filters/nlf_client/_proto/filters_pb2.py" in names
     assert not any("__pycache__" in n or "vendor/" in n for n in names)
     assert not (tmp_path / "actions").exists()
+
+
+def _fake_root(tmp: Path, python: str, qt: int, grpc_abi: str | None, pyqt: bool) -> Path:
+    """A filesystem holding a Krita whose Python is ``python`` (as in a chroot)."""
+    root = tmp / "root"
+    lib = root / "usr/lib/x86_64-linux-gnu/kritaplugins/kritapykrita.so"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"\x7fELF libQt%dCore.so.%d\0libpython%s.so.1.0\0" % (qt, qt, python.encode()))
+    site = root / "usr/lib/python3/dist-packages"
+    (site / "google" / "protobuf").mkdir(parents=True)
+    (site / "google" / "protobuf" / "__init__.py").write_text("")
+    if grpc_abi:
+        (site / "grpc" / "_cython").mkdir(parents=True)
+        (site / "grpc" / "__init__.py").write_text("")
+        core = f"cygrpc.cpython-{grpc_abi}-x86_64-linux-gnu.so"
+        (site / "grpc" / "_cython" / core).write_text("")
+    if pyqt:
+        (site / f"PyQt{qt}").mkdir()
+    bin_ = root / "usr" / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "python3").symlink_to(f"python{python}")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("grpc_abi", "plan"), [("314", None), ("311", "3.14"), (None, "3.14")], ids=str
+)
+def test_target_krita_is_judged_by_its_own_files(tmp_path, grpc_abi, plan):
+    """--root: Krita 6's Python 3.14 and Qt 6 come from its kritapykrita.so; grpc counts only
+    when built for that Python (a cpython-311 core does not load in 3.14)."""
+    root = _fake_root(tmp_path, "3.14", 6, grpc_abi, pyqt=True)
+    target = editor_target.find_krita(root)
+    assert (target.python_version, target.qt_major) == ("3.14", 6)
+    args = _args(tmp_path, root=str(root))
+    assert install_krita._grpc_plan(args) == plan
+    line = install_krita.describe_target(args)
+    assert "Python 3.14, Qt 6" in line and "warning" not in line
+
+
+def test_target_without_its_pyqt_is_reported(tmp_path):
+    """A Krita 6 whose Python lacks PyQt6 loads no Python plug-in: the installer says so."""
+    root = _fake_root(tmp_path, "3.14", 6, "314", pyqt=False)
+    assert "no PyQt6" in install_krita.describe_target(_args(tmp_path, root=str(root)))
+
+
+def test_flags_say_what_no_file_can(tmp_path, monkeypatch):
+    """Without a Krita to read, --python-version and --qt describe the target."""
+    monkeypatch.setattr(editor_target, "KRITA_LIB_GLOBS", ())
+    line = install_krita.describe_target(_args(tmp_path, python_version="3.13", qt=6))
+    assert line.startswith("target Krita: Python 3.13, Qt 6")
+    assert "not found" in install_krita.describe_target(_args(tmp_path))
+
+
+def test_gimp_root_plan_reads_the_chroots_python(tmp_path):
+    """GIMP in another root: its python3 link names the version; vendoring only without grpc."""
+    from backend import install_gimp
+
+    assert install_gimp.root_plan(_fake_root(tmp_path / "a", "3.14", 5, "314", False)) is None
+    assert install_gimp.root_plan(_fake_root(tmp_path / "b", "3.13", 5, None, False)) == "3.13"
+
+
+def test_gimp_install_into_another_root_reads_its_python(tmp_path, capsys):
+    """install-plugin gimp --root: GIMP's python3 there (3.14, with grpc) needs no wheels."""
+    from backend import install_gimp
+
+    root = _fake_root(tmp_path, "3.14", 5, "314", False)
+    args = _args(tmp_path, editor="gimp", profile=str(tmp_path / "gimp"), root=str(root))
+    assert install_gimp.install(args) == 0
+    assert "target GIMP: Python 3.14" in capsys.readouterr().out
+    plugin = tmp_path / "gimp" / "plug-ins" / "neural-layer-filters"
+    assert (plugin / "neural-layer-filters.py").is_file() and not (plugin / "vendor").exists()

@@ -1,14 +1,22 @@
-"""Parameter widgets generated from the schema, one kind at a time (PyQt5, offscreen)."""
+"""Parameter widgets generated from the schema, one kind at a time (PyQt5/6, offscreen)."""
 
 from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("PyQt5.QtWidgets", reason="the plug-in tests need PyQt5 (pip install PyQt5)")
+from tests.plugin_krita import qt_binding  # isort: skip
 
-from PyQt5.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
+pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 
 from nlf_client import Colour, FilterSpec, ParamSpec
+
+from neural_layer_filters.qt import (  # isort: skip
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QSpinBox,
+)
 
 from neural_layer_filters.widgets import (  # isort: skip
     NO_LAYER,
@@ -116,3 +124,20 @@ def test_rebuilding_the_form_replaces_the_rows():
     form.build(FilterSpec("b", "B", params=(KINDS["string"][0],)))
     assert list(form.widgets) == ["t"]
     assert form.findChildren(QSpinBox) == [] and form.findChildren(QCheckBox) == []
+
+
+def test_model_tooltip_names_the_inferred_architecture(make_backend, tmp_path):
+    """An imported third-party checkpoint's architecture reaches the Krita model widget's tooltip
+    through the live schema (gRPC ListFilters)."""
+    from backend.models import ModelStore
+    from tests.test_checkpoint_layouts import LAYOUTS, _save
+
+    backend = make_backend()
+    _, path = _save("affine_parts_ngf32_6", tmp_path / "src")
+    ModelStore(backend.registry.ctx.models_dir).import_model(path, "portrait")
+    with backend.client() as client:
+        spec = next(f for f in client.list_filters() if f.id == "cyclegan")
+    model = next(p for p in spec.params if p.name == "model")
+    w = make_widget(model, (), None)
+    assert isinstance(w, QComboBox) and w.currentText() == "portrait"
+    assert f"portrait ({LAYOUTS['affine_parts_ngf32_6'][2]})" in w.toolTip()

@@ -13,6 +13,15 @@ from backend.models import ModelStore
 from backend.nets.resnet_generator import ResnetGenerator
 
 TINY = {"ngf": 4, "n_blocks": 2}
+RESNET_OFFICIAL = {
+    "norm": "instance",
+    "upsample": "convtranspose",
+    "conv_bias": True,
+    "out_bias": True,
+    "down_kernel": 3,
+    "up_kernel": 3,
+}
+"""The options :func:`backend.nets.cyclegan_arch.infer_arch` records for the official layout."""
 
 
 def tiny_generator(seed: int = 0, **arch: int) -> ResnetGenerator:

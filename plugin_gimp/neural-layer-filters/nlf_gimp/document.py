@@ -117,12 +117,21 @@ def pixel_layers(image: Any) -> List[Any]:
     return out
 
 
+def result_type(image: Any) -> Any:
+    """GRAYA layers in a grayscale image (GIMP refuses RGB layers there), RGBA otherwise;
+    babl turns the backend's RGBA into gray on the way in."""
+    if image.get_base_type() == Gimp.ImageBaseType.GRAY:
+        return Gimp.ImageType.GRAYA_IMAGE
+    return Gimp.ImageType.RGBA_IMAGE
+
+
 def insert_results(image: Any, source: Any, layers: List[Layer]) -> List[Any]:
     """Insert result layers directly above ``source`` (first result on top), in ONE undo group."""
     created: List[Any] = []
     image.undo_group_start()
     try:
         parent = source.get_parent()
+        layer_type = result_type(image)
         for result in layers:  # each goes right above the source, below the previous one
             position = image.get_item_position(source)
             new = Gimp.Layer.new(
@@ -130,7 +139,7 @@ def insert_results(image: Any, source: Any, layers: List[Layer]) -> List[Any]:
                 result.name or "Result",
                 result.width,
                 result.height,
-                Gimp.ImageType.RGBA_IMAGE,
+                layer_type,
                 100.0,
                 Gimp.LayerMode.NORMAL,
             )

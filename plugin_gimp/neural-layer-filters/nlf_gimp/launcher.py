@@ -79,7 +79,9 @@ def connect(s: Settings, log_dir: str, on_wait: Optional[Callable[[str], None]] 
     Raises BackendError("UNAVAILABLE", ...) with a message saying what was tried.
     """
     try:
-        return Client.connect(s.address, token=s.token or None, timeout=s.connect_timeout)
+        return Client.connect(
+            s.address, token=s.token or None, timeout=s.connect_timeout, tls_ca=s.tls_ca or None
+        )
     except BackendError as exc:
         host, _ = split_address(s.address)
         if exc.code != "UNAVAILABLE" or not s.autostart or not s.backend_command:
@@ -100,7 +102,9 @@ def connect(s: Settings, log_dir: str, on_wait: Optional[Callable[[str], None]] 
     deadline = time.monotonic() + s.startup_timeout
     while time.monotonic() < deadline:
         try:
-            return Client.connect(s.address, token=s.token or None, timeout=1.0)
+            return Client.connect(
+                s.address, token=s.token or None, timeout=1.0, tls_ca=s.tls_ca or None
+            )
         except BackendError:
             code = proc.poll()
             if code is not None:

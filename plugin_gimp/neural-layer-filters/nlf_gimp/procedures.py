@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PLUGIN_ID = "neural-layer-filters"
 MENU = "<Image>/Filters/Neural Layer Filters"
+IMAGE_TYPES = "RGB*, GRAY*"  # grayscale results come back as grayscale layers
 BATCH_LAYERS = "plug-in-nlf-batch-layers"
 BATCH_FOLDER = "plug-in-nlf-batch-folder"
 SETTINGS = "plug-in-nlf-settings"
@@ -100,15 +101,22 @@ def _widget_types(widget: Any) -> List[str]:
 
 
 def _answer_by_itself(dialog: Any, name: str, answer: str) -> None:
-    """Once the dialog is shown: log its widget types (for the test), then press OK / Cancel."""
+    """Once the dialog is shown: log its widget types (for the test), then click its OK or
+    Cancel button."""
     gi.require_version("Gtk", "3.0")
     from gi.repository import Gtk
 
     def respond() -> bool:
         types = sorted(set(_widget_types(dialog)))
         log.info("NLF_DIALOG %s %s", name, " ".join(types))
-        ok = answer == "ok"
-        dialog.response(Gtk.ResponseType.OK if ok else Gtk.ResponseType.CANCEL)
+        response = Gtk.ResponseType.OK if answer == "ok" else Gtk.ResponseType.CANCEL
+        button = dialog.get_widget_for_response(response)
+        if button is None or not button.get_visible() or not button.get_sensitive():
+            log.info("NLF_DIALOG_BUTTON %s none", name)
+            dialog.response(Gtk.ResponseType.DELETE_EVENT)  # neither OK nor Cancel: tests fail
+        else:  # click the dialog's own button, as a user does
+            log.info("NLF_DIALOG_BUTTON %s %s", name, button.get_label())
+            button.clicked()
         return False
 
     GLib.timeout_add(500, respond)
@@ -169,7 +177,7 @@ def run_filter(procedure, run_mode, image, drawables, config, run_data):
 def create_filter_procedure(plugin: Any, name: str) -> Any:
     spec = FILTERS[name]
     proc = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_filter, None)
-    proc.set_image_types("RGB*")
+    proc.set_image_types(IMAGE_TYPES)
     proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
     proc.set_menu_label(spec.label + "…")
     proc.add_menu_path(MENU)
@@ -237,7 +245,7 @@ def run_batch_layers(procedure, run_mode, image, drawables, config, run_data):
 
 def create_batch_layers_procedure(plugin: Any, name: str) -> Any:
     proc = Gimp.ImageProcedure.new(plugin, name, Gimp.PDBProcType.PLUGIN, run_batch_layers, None)
-    proc.set_image_types("RGB*")
+    proc.set_image_types(IMAGE_TYPES)
     proc.set_sensitivity_mask(
         Gimp.ProcedureSensitivityMask.DRAWABLE
         | Gimp.ProcedureSensitivityMask.DRAWABLES
@@ -403,6 +411,7 @@ def run_settings(procedure, config, run_data):
         current = settings.load(profile, env={})
         config.set_property("address", current.address)
         config.set_property("token", current.token)
+        config.set_property("tls-ca", current.tls_ca)
         config.set_property("autostart", current.autostart)
         if not _dialog(procedure, config, "Neural Layer Filters settings"):
             return _result(procedure, Gimp.PDBStatusType.CANCEL)
@@ -411,7 +420,11 @@ def run_settings(procedure, config, run_data):
         return _fail(procedure, run_mode, "Settings: the backend address must not be empty")
     try:
         path = settings.save_user(
-            profile, address, config.get_property("token") or "", config.get_property("autostart")
+            profile,
+            address,
+            config.get_property("token") or "",
+            config.get_property("autostart"),
+            config.get_property("tls-ca") or "",
         )
     except OSError as exc:
         return _fail(procedure, run_mode, "Settings: could not save them: %s" % exc)
@@ -424,7 +437,7 @@ def create_settings_procedure(plugin: Any, name: str) -> Any:
     proc.set_menu_label("Settings…")
     proc.add_menu_path(MENU)
     proc.set_documentation(
-        "Backend address, token and auto-start for Neural Layer Filters",
+        "Backend address(es), token, TLS CA file and auto-start for Neural Layer Filters",
         "Saved to neural-layer-filters.json in the GIMP profile folder. The environment "
         "variables NLF_SERVER, NLF_TOKEN and NLF_AUTOSTART override the file.",
         name,
@@ -434,9 +447,16 @@ def create_settings_procedure(plugin: Any, name: str) -> Any:
         "run-mode", "Run mode", "The run mode", Gimp.RunMode, Gimp.RunMode.NONINTERACTIVE, RW
     )
     proc.add_string_argument(
-        "address", "Backend address", "host:port of the backend", settings.DEFAULT_ADDRESS, RW
+        "address",
+        "Backend address",
+        "host:port; several separated by commas, or dns:///name:port",
+        settings.DEFAULT_ADDRESS,
+        RW,
     )
     proc.add_string_argument("token", "Token", "empty = none (local backend)", "", RW)
+    proc.add_string_argument(
+        "tls-ca", "TLS CA file", "PEM file of a TLS backend's CA; empty = no TLS", "", RW
+    )
     proc.add_boolean_argument(
         "autostart",
         "Start a local backend when none answers",

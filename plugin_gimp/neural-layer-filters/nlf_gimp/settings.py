@@ -3,7 +3,9 @@
 Read in this order, later wins: built-in defaults < ``install.json`` beside the plug-in (written
 by ``python -m backend install-plugin gimp``: how to start the backend) < the user's
 ``neural-layer-filters.json`` in the GIMP profile folder (written by the Settings procedure) <
-environment variables ``NLF_SERVER``, ``NLF_TOKEN``, ``NLF_AUTOSTART`` (scripts and CI).
+environment variables ``NLF_SERVER``, ``NLF_TOKEN``, ``NLF_TLS_CA``, ``NLF_AUTOSTART`` (scripts
+and CI). The address may list several backends (``h1:50051,h2:50051``) or be a
+``dns:///name:port`` target: jobs are spread over them.
 No ``gi`` here: unit-tested without GIMP.
 """
 
@@ -34,6 +36,8 @@ class Settings:
     backend_cwd: str = ""
     connect_timeout: float = 3.0
     startup_timeout: float = 90.0
+    tls_ca: str = ""
+    """PEM file of the CA that signed a TLS backend's certificate; empty = no TLS"""
 
 
 _FIELDS = {
@@ -44,6 +48,7 @@ _FIELDS = {
     "backend_cwd": str,
     "connect_timeout": float,
     "startup_timeout": float,
+    "tls_ca": str,
 }
 
 
@@ -104,16 +109,22 @@ def load(
         s = replace(s, address=env["NLF_SERVER"])
     if "NLF_TOKEN" in env:
         s = replace(s, token=env["NLF_TOKEN"])
+    if "NLF_TLS_CA" in env:
+        s = replace(s, tls_ca=env["NLF_TLS_CA"])
     if "NLF_AUTOSTART" in env:
         s = replace(s, autostart=_env_flag(env["NLF_AUTOSTART"]))
     return s
 
 
-def save_user(profile_dir: str, address: str, token: str, autostart: bool) -> str:
+def save_user(
+    profile_dir: str, address: str, token: str, autostart: bool, tls_ca: Optional[str] = None
+) -> str:
     """Write the user-editable settings (keeps other keys in the file); returns its path."""
     path = user_file(profile_dir)
     data = _read_json(path)
     data.update({"address": address.strip(), "token": token, "autostart": bool(autostart)})
+    if tls_ca is not None:
+        data["tls_ca"] = tls_ca.strip()
     os.makedirs(profile_dir, exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -17,7 +17,17 @@ import time
 import traceback
 
 from krita import Extension, Krita
-from PyQt5.QtCore import QEventLoop, QTimer
+
+try:  # Krita 6 is Qt 6 (its Python refuses PyQt5); never load PyQt6 into a Qt 5 Krita
+    if "PyQt5.QtCore" in sys.modules:
+        raise ImportError
+    from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, QEventLoop, QTimer
+
+    PYQT = "PyQt6"
+except ImportError:
+    from PyQt5.QtCore import PYQT_VERSION_STR, QT_VERSION_STR, QEventLoop, QTimer
+
+    PYQT = "PyQt5"
 
 _T0 = time.time()
 ERRORS = []
@@ -39,7 +49,7 @@ def _watchdog():
 def _wait(ms):
     loop = QEventLoop()
     QTimer.singleShot(int(ms), loop.quit)
-    loop.exec_()
+    (loop.exec if hasattr(loop, "exec") else loop.exec_)()  # PyQt6 has no exec_
 
 
 def _screenshot(path):
@@ -81,6 +91,11 @@ class TestDriver(Extension):
             return
         self._started = True
         print("driver: windowCreated after %.2fs" % (time.time() - _T0))
+        python = sys.version.split()[0]
+        print(
+            "driver: krita %s, Qt %s, %s %s, Python %s"
+            % (Krita.instance().version(), QT_VERSION_STR, PYQT, PYQT_VERSION_STR, python)
+        )
         QTimer.singleShot(int(os.environ.get("KRITA_TEST_DELAY_MS", "200")), self._run)
 
     def _run(self):

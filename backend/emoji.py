@@ -1,0 +1,224 @@
+"""Noto Color Emoji faces and people as a labelled image domain (the DTN faces → emoji target).
+
+The catalogue lists the smileys with expressions and the people emoji (woman, man, person, girl,
+boy, older adults, beards, red / curly / white / bald / blond hair), each person in the default
+yellow and the five skin-tone modifiers. Every label comes from the Unicode names of the sequence's
+code points, so the manifest can be checked against the standard rather than against our say-so.
+
+The font is Debian's ``fonts-noto-color-emoji``: colour bitmaps with one strike, drawn by Pillow
+at size 109 with ``embedded_color=True``; ZWJ sequences and skin tones need Pillow's raqm layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, features
+
+FONT_PATHS = (
+    Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),
+    Path("/usr/share/fonts/noto/NotoColorEmoji.ttf"),
+    Path("/usr/local/share/fonts/NotoColorEmoji.ttf"),
+)
+FONT_SIZE = 109
+"""The font's only bitmap strike; other sizes fail to load."""
+INSTALL_HINT = "install the Debian package fonts-noto-color-emoji"
+ZWJ, VS16 = "\u200d", "\ufe0f"
+TONES = ("\U0001f3fb", "\U0001f3fc", "\U0001f3fd", "\U0001f3fe", "\U0001f3ff")
+HAIR = {"red": "\U0001f9b0", "curly": "\U0001f9b1", "bald": "\U0001f9b2", "white": "\U0001f9b3"}
+
+SMILEY_RANGES = ((0x1F600, 0x1F644), (0x1F910, 0x1F92F), (0x1F970, 0x1F97A), (0x1F9D0, 0x1F9D0))
+SMILEY_SINGLES = (0x263A, 0x2639)
+PEOPLE = (
+    "\U0001f469",  # woman
+    "\U0001f468",  # man
+    "\U0001f9d1",  # person
+    "\U0001f467",  # girl
+    "\U0001f466",  # boy
+    "\U0001f475",  # older woman
+    "\U0001f474",  # older man
+    "\U0001f9d3",  # older person
+    "\U0001f9d4",  # person: beard
+    "\U0001f471",  # person: blond hair
+)
+HAIR_BASES = PEOPLE[:3]
+BEARDS = ("\U0001f9d4" + ZWJ + "\u2642" + VS16, "\U0001f9d4" + ZWJ + "\u2640" + VS16)
+
+SMILING_WORDS = ("SMILING", "GRINNING", "LAUGHING", "BEAMING", "TEARS OF JOY")
+NOT_SMILING_WORDS = (
+    "FROWNING", "SAD", "CRYING", "ANGRY", "POUTING", "NEUTRAL", "EXPRESSIONLESS", "WORRIED",
+    "CONFUSED", "DISAPPOINTED", "PERSEVERING", "WEARY", "TIRED", "ANGUISHED", "FEARFUL",
+    "SCREAMING", "ASTONISHED", "HUSHED", "PENSIVE", "UNAMUSED", "CONFOUNDED", "OPEN MOUTH",
+    "PLEADING",
+)  # fmt: skip
+EXCLUDED_WORDS = ("CAT", "MONKEY", "GESTURE", "PERSON ", "HANDS", "PALM")
+
+
+@dataclass(frozen=True)
+class Emoji:
+    """One catalogue entry: the character sequence and the labels read off its names."""
+
+    text: str
+    name: str
+    kind: str  # smiley | person
+    expression: str  # smiling | not_smiling | other
+    tone: int  # 0 = default yellow, 1..5 = Fitzpatrick 1-2, 3, 4, 5, 6
+    hair: str  # default | red | curly | white | bald | blond | beard
+    age: str  # adult | child | older | none
+
+    @property
+    def code(self) -> str:
+        """File-name form of the sequence: lowercase hex code points joined by '-' (no ZWJ/VS16)."""
+        return "-".join(f"{ord(c):x}" for c in self.text if c not in (ZWJ, VS16))
+
+
+def sequence_name(text: str) -> str:
+    """The Unicode names of the sequence's visible code points, joined by ', '."""
+    return ", ".join(unicodedata.name(c) for c in text if c not in (ZWJ, VS16))
+
+
+def expression_of(name: str) -> str:
+    """smiling / not_smiling / other from a smiley's name (smiling words win: 'SMILING … SWEAT')."""
+    if any(w in name for w in SMILING_WORDS):
+        return "smiling"
+    if any(w in name for w in NOT_SMILING_WORDS):
+        return "not_smiling"
+    return "other"
+
+
+def _labels(text: str, kind: str) -> Emoji:
+    name = sequence_name(text)
+    tone = next((i + 1 for i, t in enumerate(TONES) if t in text), 0)
+    hair = next((h for h, c in HAIR.items() if c in text), "default")
+    if "BLOND" in name:
+        hair = "blond"
+    elif "BEARD" in name:
+        hair = "beard"
+    age = "none"
+    if kind == "person":
+        age = (
+            "older"
+            if "OLDER" in name
+            else "child"
+            if ("GIRL" in name or "BOY" in name)
+            else "adult"
+        )
+    expression = expression_of(name) if kind == "smiley" else "other"
+    return Emoji(text, name, kind, expression, tone, hair, age)
+
+
+def _named(cp: int) -> bool:
+    try:
+        unicodedata.name(chr(cp))
+    except ValueError:  # newer than this Python's Unicode database
+        return False
+    return True
+
+
+def catalogue() -> list[Emoji]:
+    """Every smiley with a face, then every person × (default + five skin tones)."""
+    smileys = [cp for lo, hi in SMILEY_RANGES for cp in range(lo, hi + 1)] + list(SMILEY_SINGLES)
+    out = []
+    for cp in smileys:
+        if not _named(cp):
+            continue
+        name = unicodedata.name(chr(cp))
+        if "FACE" in name and not any(w in name for w in EXCLUDED_WORDS):
+            out.append(_labels(chr(cp), "smiley"))
+    people = list(PEOPLE)
+    for base in HAIR_BASES:
+        people += [base + ZWJ + h for h in HAIR.values()]
+    for person in people + list(BEARDS):
+        head, _, tail = person.partition(ZWJ)
+        out.append(_labels(person, "person"))
+        for tone in TONES:
+            toned = head + tone + (ZWJ + tail if tail else "")
+            out.append(_labels(toned, "person"))
+    return out
+
+
+def font_path(roots: Sequence[Path] = FONT_PATHS) -> Path | None:
+    """The first Noto Color Emoji font found, or None."""
+    return next((p for p in roots if p.is_file()), None)
+
+
+@cache
+def _font(path: Path) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), FONT_SIZE)
+
+
+def glyph(emoji: Emoji, font: Path) -> Image.Image | None:
+    """The emoji drawn once, cropped to its alpha; None when the font lacks it as one glyph."""
+    if not features.check("raqm"):
+        raise RuntimeError("Pillow lacks raqm layout: emoji sequences would draw as pieces")
+    f = _font(font)
+    x0, _, x1, y1 = f.getbbox(emoji.text)
+    if x1 - x0 > 1.5 * FONT_SIZE:  # drawn as several glyphs: the font has no such sequence
+        return None
+    canvas = Image.new("RGBA", (x1 + 8, y1 + 8), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).text((0, 0), emoji.text, font=f, embedded_color=True)
+    box = canvas.getchannel("A").getbbox()
+    return canvas.crop(box) if box else None
+
+
+def variant(img: Image.Image, size: int, rng: np.random.Generator) -> Image.Image:
+    """The glyph at a random scale (80–95 % of ``size``) and shift (±5 %) on a clear square."""
+    scale = rng.uniform(0.80, 0.95) * size / max(img.size)
+    w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+    small = img.resize((w, h), Image.Resampling.LANCZOS)
+    dx, dy = rng.uniform(-0.05, 0.05, 2) * size
+    out = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    out.alpha_composite(small, (round((size - w) / 2 + dx), round((size - h) / 2 + dy)))
+    return out
+
+
+MANIFEST_FIELDS = ("file", "codepoints", "name", "kind", "expression", "tone", "hair", "age")
+
+
+def build(
+    out: Path,
+    font: Path,
+    size: int = 64,
+    variants: int = 8,
+    seed: int = 0,
+    entries: Sequence[Emoji] | None = None,
+) -> Iterator[tuple[Emoji, int]]:
+    """Write ``variants`` RGBA PNGs of each entry (default: the catalogue) and ``manifest.csv``.
+
+    Deterministic for a given font, size, variants and seed. Yields (entry, files written); an entry
+    the font cannot draw as one glyph yields 0 and is left out of the manifest.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, emoji in enumerate(catalogue() if entries is None else entries):
+        img = glyph(emoji, font)
+        if img is None:
+            yield emoji, 0
+            continue
+        rng = np.random.default_rng([seed, index])
+        for k in range(variants):
+            file = f"{emoji.code}_{k:02d}.png"
+            variant(img, size, rng).save(out / file)
+            rows.append(_row(file, emoji))
+        yield emoji, variants
+    with open(out / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(MANIFEST_FIELDS)
+        writer.writerows(rows)
+
+
+def _row(file: str, e: Emoji) -> tuple[object, ...]:
+    codepoints = " ".join(f"U+{ord(c):04X}" for c in e.text)
+    return (file, codepoints, e.name, e.kind, e.expression, e.tone, e.hair, e.age)
+
+
+def read_manifest(folder: Path) -> list[dict[str, str]]:
+    """The manifest rows of a built folder."""
+    with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

@@ -1,0 +1,109 @@
+"""Shared-memory pixels (server side): open the client's segments by name, verify, write back.
+
+The client (``nlf_client.shm``) creates and always unlinks the segments; the server only
+opens ``/dev/shm/nlf-<pid>-<hex>`` names (never a path), checks that each image's bytes are
+inside the segment and match their crc32, and otherwise refuses so the client streams instead.
+Results go into the client's ``result_space`` only when it is a segment whose contents this
+job has just verified (so a caller can only have results written where it could read), and only
+as far as they fit; the rest follow as chunks.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import zlib
+from typing import Any
+
+from nlf_client._proto import filters_pb2 as pb
+
+SHM_DIR = "/dev/shm"
+NAME = re.compile(r"nlf-[0-9]{1,10}-[0-9a-f]{12}")
+REFUSED_KEY = "nlf-shared-memory"
+
+
+class SharedRefused(Exception):
+    """The offered segments cannot be used; the client sends the job again as chunks."""
+
+
+def supported() -> bool:
+    return os.path.isdir(SHM_DIR)
+
+
+class SharedSession:
+    """The segments one Run call uses; ``close()`` unmaps them (the client unlinks)."""
+
+    def __init__(self) -> None:
+        self._maps: dict[str, mmap.mmap] = {}
+        self._verified: set[str] = set()
+        self._result: tuple[mmap.mmap, int, int] | None = None  # map, next offset, end
+
+    def _open(self, segment: str) -> mmap.mmap:
+        if segment in self._maps:
+            return self._maps[segment]
+        if not NAME.fullmatch(segment):
+            raise SharedRefused(f"'{segment[:40]}' is not a segment name this server opens")
+        try:
+            fd = os.open(os.path.join(SHM_DIR, segment), os.O_RDWR | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise SharedRefused(f"cannot open segment {segment}: {exc.strerror}") from None
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                raise SharedRefused(f"segment {segment} is empty")
+            m = mmap.mmap(fd, size, flags=mmap.MAP_SHARED)
+        finally:
+            os.close(fd)
+        self._maps[segment] = m
+        return m
+
+    def image(self, key: str, sp: pb.SharedPixels, size: int) -> memoryview:
+        """The verified bytes of image ``key`` (a view into the segment: no copy)."""
+        if sp.size != size:
+            raise SharedRefused(f"'{key}' needs {size} bytes, the offer says {sp.size}")
+        m = self._open(sp.segment)
+        if sp.offset < 0 or sp.offset + size > len(m):
+            raise SharedRefused(f"'{key}' lies outside segment {sp.segment}")
+        view = memoryview(m)[sp.offset : sp.offset + size]
+        if zlib.crc32(view) & 0xFFFFFFFF != sp.crc32:
+            view.release()
+            raise SharedRefused(f"'{key}' does not match its checksum in segment {sp.segment}")
+        self._verified.add(sp.segment)
+        return view
+
+    def offer_results(self, space: pb.SharedPixels) -> None:
+        """Accept ``result_space`` when it lies in a segment this job verified."""
+        if not space.segment or space.segment not in self._verified:
+            return
+        m = self._maps[space.segment]
+        if space.offset >= 0 and space.offset + space.size <= len(m):
+            self._result = (m, space.offset, space.offset + space.size)
+
+    def place(self, data: Any) -> pb.SharedPixels | None:
+        """Write one result layer into the result space; its SharedPixels, or None (no room)."""
+        if self._result is None:
+            return None
+        m, offset, end = self._result
+        view = memoryview(data).cast("B")
+        n = view.nbytes
+        if offset + n > end:
+            return None
+        target = memoryview(m)[offset : offset + n]
+        try:
+            target[:] = view
+            crc = zlib.crc32(target) & 0xFFFFFFFF
+        finally:
+            target.release()
+        self._result = (m, offset + n, end)
+        segment = next(name for name, mm in self._maps.items() if mm is m)
+        return pb.SharedPixels(segment=segment, offset=offset, size=n, crc32=crc)
+
+    def close(self) -> None:
+        for m in self._maps.values():
+            try:
+                m.close()
+            except BufferError:
+                pass  # a cancelled job still holds a view: unmapped when it lets go
+        self._maps.clear()
+        self._result = None

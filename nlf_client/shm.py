@@ -1,0 +1,199 @@
+"""Pixels through shared memory when the backend runs on this machine (client side).
+
+The client creates the segments (``multiprocessing.shared_memory``: mode 0600, owner only),
+offers them in the RunHeader with a zlib.crc32 of each image, and the backend either opens
+and verifies them or refuses, and then the job goes again as chunks. The client always unlinks
+its segments: when a job's call ends they go back to a small pool (reused: fresh pages cost
+more than the copy), the pool is emptied on close and at exit, a normal Python's resource
+tracker unlinks them if the process is killed, and segments left by a dead process
+(``nlf-<pid>-…`` whose pid is gone) are removed when the next pool starts.
+
+Runs on the editors' Pythons (3.9 and later): no 3.10+ syntax at run time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import sys
+import threading
+import weakref
+import zlib
+from typing import Any, Dict, List, Optional, Tuple
+
+PREFIX = "nlf-"
+SHM_DIR = "/dev/shm"
+MAX_IDLE = 2
+"""Segments kept for reuse between jobs (per client)."""
+
+try:
+    from multiprocessing import shared_memory
+except ImportError:  # a Python built without _posixshmem
+    shared_memory = None  # type: ignore[assignment]
+
+
+def _tracker_mode() -> Optional[Dict[str, Any]]:
+    """SharedMemory kwargs, or None when shared memory must not be used in this process.
+
+    The resource tracker (which unlinks segments of a killed process) is a child process
+    started from ``sys.executable``: fine in python, wrong inside an editor that embeds Python
+    (it would start the editor). There, Python 3.13's ``track=False`` is used, or nothing.
+    """
+    if shared_memory is None:
+        return None
+    exe = os.path.basename(sys.executable or "").lower()
+    if exe.startswith("python") or exe.startswith("pypy"):
+        return {}
+    if sys.version_info >= (3, 13):
+        return {"track": False}
+    return None
+
+
+def available() -> bool:
+    return _tracker_mode() is not None
+
+
+def checksum(data: Any) -> int:
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def sweep_dead(shm_dir: str = SHM_DIR) -> List[str]:
+    """Unlink ``nlf-<pid>-*`` segments of this user whose process no longer exists."""
+    removed = []
+    try:
+        names = os.listdir(shm_dir)
+    except OSError:
+        return removed
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for name in names:
+        if not name.startswith(PREFIX):
+            continue
+        pid_text = name[len(PREFIX) :].partition("-")[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        path = os.path.join(shm_dir, name)
+        try:
+            if uid is not None and os.stat(path).st_uid != uid:
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(path)
+                removed.append(name)
+            except OSError:
+                pass
+        except OSError:
+            continue
+    return removed
+
+
+class Segment:
+    """One shared-memory segment this process created (and will unlink)."""
+
+    def __init__(self, size: int, kwargs: Dict[str, Any]) -> None:
+        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        self.shm = shared_memory.SharedMemory(name=name, create=True, size=size, **kwargs)
+        self.name = name
+        self.size = size
+
+    def write(self, offset: int, data: Any) -> int:
+        """Copy ``data`` in at ``offset``; return its crc32."""
+        n = len(data)
+        self.shm.buf[offset : offset + n] = data
+        return checksum(self.shm.buf[offset : offset + n])
+
+    def read(self, offset: int, size: int, crc: int) -> Optional[bytes]:
+        """The bytes at ``offset`` if they are inside and match ``crc``; None otherwise."""
+        if offset < 0 or size < 0 or offset + size > self.size:
+            return None
+        view = self.shm.buf[offset : offset + size]
+        try:
+            if checksum(view) != crc:
+                return None
+            return bytes(view)
+        finally:
+            view.release()
+
+    def destroy(self) -> None:
+        try:
+            self.shm.close()
+        except BufferError:
+            pass
+        try:
+            self.shm.unlink()
+        except FileNotFoundError:
+            pass
+
+
+_pools: weakref.WeakSet[SegmentPool] = weakref.WeakSet()
+
+
+class SegmentPool:
+    """Segments lent to one job at a time, kept for reuse, all unlinked on close."""
+
+    def __init__(self) -> None:
+        mode = _tracker_mode()
+        if mode is None:
+            raise RuntimeError("shared memory is not usable in this process")
+        self._kwargs = mode
+        self._idle: List[Segment] = []
+        self._lent: List[Segment] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        sweep_dead()
+        _pools.add(self)
+
+    def acquire(self, size: int) -> Segment:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the client is closed")
+            fits = [s for s in self._idle if s.size >= size]
+            seg = min(fits, key=lambda s: s.size) if fits else None
+            if seg is not None:
+                self._idle.remove(seg)
+                self._lent.append(seg)
+        if seg is None:
+            seg = Segment(size, self._kwargs)
+            with self._lock:
+                self._lent.append(seg)
+        return seg
+
+    def release(self, seg: Segment, reuse: bool = True) -> None:
+        drop: List[Segment] = []
+        with self._lock:
+            if seg in self._lent:
+                self._lent.remove(seg)
+            if reuse and not self._closed:
+                self._idle.append(seg)
+                self._idle.sort(key=lambda s: s.size, reverse=True)
+                drop = self._idle[MAX_IDLE:]
+                del self._idle[MAX_IDLE:]
+            else:
+                drop = [seg]
+        for s in drop:
+            s.destroy()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            segs, self._idle, self._lent = self._idle + self._lent, [], []
+        for s in segs:
+            s.destroy()
+
+
+@atexit.register
+def _close_all() -> None:
+    for pool in list(_pools):
+        pool.close()
+
+
+def pack(seg: Segment, images: List[Tuple[str, Any]]) -> Dict[str, Tuple[int, int, int]]:
+    """Write each ``(key, pixels)`` one after the other; ``{key: (offset, size, crc32)}``."""
+    out = {}
+    offset = 0
+    for key, data in images:
+        crc = seg.write(offset, data)
+        out[key] = (offset, len(data), crc)
+        offset += len(data)
+    return out
