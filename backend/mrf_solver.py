@@ -1,24 +1,28 @@
-"""CNNMRF / neural-doodle synthesis: coarse-to-fine pixel optimisation and the style-swap preview.
+"""CNNMRF / neural-doodle synthesis: coarse-to-fine pixel optimisation (final and preview).
 
 Energy at each pyramid level (all terms scale-free, so the weights do not depend on the backbone's
 activation scale; Caffe-scale weights such as CNNMRF's ``mrf_weight=1e-4`` do not carry over):
 
 - **MRF** (Li & Wand 2016) at ``relu3_1`` and ``relu4_1``: every 3×3 patch of the current features
   is matched to its nearest style patch by normalised cross-correlation (with the doodle map
-  channels when maps are given, Champandard 2016); the matched patches are folded into a target
-  map ``T`` (overlaps averaged); the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer. Its
-  gradient is CNNMRF's ``matched − current`` averaged over overlaps. Matches are recomputed at every
-  evaluation.
-- **content** at ``relu4_2``: ``mean((F - F_content)²) / mean(F_content²)``;
+  channels when maps are given, Champandard 2016) — one batched convolution per chunk of style
+  patches, in the leading ``project`` principal channels, over at most ``max_patches`` style
+  patches (a coarser patch stride beyond); the matched raw patches are folded into a target map
+  ``T`` (overlaps averaged); the loss is ``mean((F - sg(T))²) / mean(F_style²)`` per layer.
+  Matches are recomputed every ``rematch_every`` evaluations (the target is fixed in between).
+- **content** at ``relu4_1`` (computed anyway for the MRF term):
+  ``mean((F - F_content)²) / mean(F_content²)``;
 - **TV**: mean squared difference of neighbouring pixels ([0, 1] units).
 
-Pyramid: ``levels`` scales 1/2^(n-1) … 1; the coarsest starts from the content (or, with
-``content_weight == 0``, from noise around the style colours of each map class), each finer level
-from the bilinear upsample of the previous result. Without content, each level's result except the
-last gets the style's colour mean / std per map class (``match_colours``) before it is upsampled:
-this backbone encodes flat colour weakly and doodles drift to grey otherwise.
-Optimiser: L-BFGS (history 25, no line search, one function evaluation per iteration), as in
-CNNMRF; see docs/quality-mrf.md for the comparison with Adam.
+Pyramid: ``levels`` scales 1/2^(n-1) … 1 with ``iterations`` steps at the finest and twice as
+many at each coarser level (they are 4× cheaper). The coarsest starts from the content (or, with
+``content_weight == 0``, from the image-space style swap (:func:`quilted`) of noise around the
+style colours of each map class), each finer level from the bilinear upsample of the previous
+result. Without content, each level's result except the last gets the style's colour mean / std
+per map class (``match_colours``) before it is upsampled: this backbone encodes flat colour
+weakly and doodles drift to grey otherwise. The filter's colour step (``backend.colour``) runs
+before and after this solver. Optimiser: L-BFGS (history 25, no line search, one function
+evaluation per iteration), as in CNNMRF; see docs/quality-mrf.md for the comparison with Adam.
 """
 
 from __future__ import annotations
@@ -29,14 +33,15 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.colour import smooth_chroma
 from backend.features import VGGFeatures
 from backend.filters.base import Step, StepCallback
-from backend.patches import PatchBank, style_swap
+from backend.patches import PatchBank, quilt, stride_for
 from backend.semantic import one_hot, pooled
 
 MRF_LAYERS = ("relu3_1", "relu4_1")
-CONTENT_LAYER = "relu4_2"
-SWAP_LAYER = "relu3_1"
+CONTENT_LAYER = "relu4_1"
+QUILT_LAYER = "relu3_1"
 ADAM_LR = 0.02
 
 
@@ -51,12 +56,32 @@ class Settings:
     patch_size: int = 3
     stride: int = 1
     levels: int = 3
-    iterations: int = 100
+    iterations: int = 10
+    """L-BFGS steps at the finest level; each coarser level runs twice as many as the next."""
+    rematch_every: int = 5
+    """Evaluations between nearest-patch searches (the target is fixed in between)."""
+    max_patches: int = 4096
+    """Style patches per layer at most; a larger style is searched with a coarser patch stride."""
+    project: int = 64
+    """Channels the patch search works in (leading principal directions; 0 = all, exact)."""
+    content_layer: str = CONTENT_LAYER
+    init: str = "auto"
+    """"quilt": start from the style's pixels pasted by relu3_1 matches (the image-space style
+    swap); "image": from the (colour-transferred) content or the noise; "auto": quilt for a
+    doodle from noise (content weight 0), image otherwise (docs/quality-mrf.md)."""
+    chroma_sigma: float = 1.0
+    """Gaussian σ (pixels) of the chroma smoothing after each level of a doodle from noise
+    (0 = off): removes the pixel-scale rainbow speckle the optimiser leaves where the backbone
+    is colour-blind (with content, the content term anchors the colours)."""
     preview_every: int = 10
     final_colour_match: bool = False
     optimiser: str = "lbfgs"
     """"lbfgs" (default) or "adam" (kept for the comparison in docs/quality-mrf.md)."""
     seed: int = 0
+
+    def level_iterations(self, levels: int) -> list[int]:
+        """Iterations per level, coarse to fine."""
+        return [self.iterations * 2 ** (levels - 1 - k) for k in range(levels)]
 
 
 @dataclass(frozen=True)
@@ -90,8 +115,8 @@ def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
 
 def min_side(backbone: VGGFeatures, patch: int) -> int:
     """Smallest image side for which every MRF layer holds at least one patch."""
-    deepest = max(backbone.stride(n) for n in (*MRF_LAYERS, CONTENT_LAYER))
-    return max(backbone.min_size_for([*MRF_LAYERS, CONTENT_LAYER]), deepest * patch)
+    deepest = max(backbone.stride(n) for n in MRF_LAYERS)
+    return max(backbone.min_size_for(list(MRF_LAYERS)), deepest * patch)
 
 
 def level_scales(
@@ -171,7 +196,11 @@ def match_colours(x: Tensor, style: Tensor, problem: Problem) -> Tensor:
 
 
 class _Level:
-    """The fixed parts of one pyramid level: patch banks, content features, map channels."""
+    """The fixed parts of one pyramid level: patch banks, content features, map channels.
+
+    :meth:`loss` re-runs the nearest-patch search every ``rematch_every`` calls and keeps the
+    pasted targets in between (the energy is then a fixed quadratic in the features).
+    """
 
     def __init__(
         self, net: VGGFeatures, content: Tensor, style: Tensor, problem: Problem, s: Settings
@@ -179,38 +208,52 @@ class _Level:
         self.net = net
         self.s = s
         size = (int(content.shape[-2]), int(content.shape[-1]))
-        sfeat = net(style, MRF_LAYERS)
+        with torch.no_grad():
+            sfeat = net(style, MRF_LAYERS)
         self.banks: dict[str, PatchBank] = {}
         self.target_sem: dict[str, Tensor | None] = {}
         self.scale: dict[str, float] = {}
+        self.targets: dict[str, Tensor] = {}
+        self.calls = 0
         sem_w = s.semantic_weight if problem.semantic else 0.0
         for name in MRF_LAYERS:
             f = sfeat[name]
             stride = net.stride(name)
             fsize = (size[0] // stride, size[1] // stride)
-            style_sem = _sem(problem.style_labels, problem.classes, tuple(f.shape[-2:]))
-            self.banks[name] = PatchBank.build(f, s.patch_size, s.stride, style_sem, sem_w)
+            fs = (int(f.shape[-2]), int(f.shape[-1]))
+            style_sem = _sem(problem.style_labels, problem.classes, fs)
+            pstride = stride_for(fs, s.patch_size, s.max_patches, s.stride)
+            self.banks[name] = PatchBank.build(
+                f, s.patch_size, pstride, style_sem, sem_w, s.project
+            )
             self.target_sem[name] = (
                 _sem(problem.target_labels, problem.classes, fsize) if sem_w else None
             )
             self.scale[name] = 1.0 / float(f.pow(2).mean().clamp_min(1e-12))
         self.content_feat: Tensor | None = None
         if s.content_weight > 0:
-            self.content_feat = net(content, [CONTENT_LAYER])[CONTENT_LAYER]
+            with torch.no_grad():
+                self.content_feat = net(content, [s.content_layer])[s.content_layer]
             self.content_scale = 1.0 / float(self.content_feat.pow(2).mean().clamp_min(1e-12))
 
     def loss(self, x: Tensor) -> Tensor:
-        layers = [*MRF_LAYERS, CONTENT_LAYER] if self.content_feat is not None else MRF_LAYERS
+        layers = list(MRF_LAYERS)
+        if self.content_feat is not None and self.s.content_layer not in layers:
+            layers.append(self.s.content_layer)
         feats = self.net(x, layers)
+        rematch = self.calls % max(1, self.s.rematch_every) == 0 or not self.targets
+        self.calls += 1
         total = x.new_zeros(())
         for name in MRF_LAYERS:
             f = feats[name]
-            bank = self.banks[name]
-            index = bank.match(f.detach(), self.target_sem[name])
-            target = bank.paste(index, (int(f.shape[-2]), int(f.shape[-1])))
-            total = total + self.s.style_weight * self.scale[name] * (f - target).pow(2).mean()
+            if rematch:
+                bank = self.banks[name]
+                index = bank.match(f.detach(), self.target_sem[name])
+                self.targets[name] = bank.paste(index, (int(f.shape[-2]), int(f.shape[-1])))
+            diff = f - self.targets[name]
+            total = total + self.s.style_weight * self.scale[name] * diff.pow(2).mean()
         if self.content_feat is not None:
-            diff = feats[CONTENT_LAYER] - self.content_feat
+            diff = feats[self.s.content_layer] - self.content_feat
             total = total + self.s.content_weight * self.content_scale * diff.pow(2).mean()
         if self.s.tv_weight > 0:
             total = total + self.s.tv_weight * total_variation(x)
@@ -253,12 +296,39 @@ def _optimise(
     return x.detach()
 
 
+def quilted(
+    net: VGGFeatures, start: Tensor, style: Tensor, problem: Problem, s: Settings
+) -> Tensor:
+    """``start`` re-made from the style's pixels: relu3_1 patch matches pasted as pixel windows.
+
+    The image-space style swap (see :func:`backend.patches.quilt`): every 3×3 relu3_1 window of
+    ``start`` (with the target map, when given) finds its nearest style window, and the style's
+    pixels under it are pasted. Keeps the layout of ``start``, takes the style's colours and
+    strokes; costs two forward passes and one search.
+    """
+    cell = net.stride(QUILT_LAYER)
+    size = (int(start.shape[-2]), int(start.shape[-1]))
+    with torch.no_grad():
+        cf = net(start, [QUILT_LAYER])[QUILT_LAYER]
+        sf = net(style, [QUILT_LAYER])[QUILT_LAYER]
+        sem_w = s.semantic_weight if problem.semantic else 0.0
+        fs = (int(sf.shape[-2]), int(sf.shape[-1]))
+        fc = (int(cf.shape[-2]), int(cf.shape[-1]))
+        t_sem = _sem(problem.target_labels, problem.classes, fc) if sem_w else None
+        s_sem = _sem(problem.style_labels, problem.classes, fs) if sem_w else None
+        pstride = stride_for(fs, s.patch_size, s.max_patches, s.stride)
+        bank = PatchBank.build(sf, s.patch_size, pstride, s_sem, sem_w, s.project)
+        index = bank.match(cf, t_sem)
+        return quilt(index, style, s.patch_size, cell, pstride, size).clamp(0, 1)
+
+
 def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCallback) -> Tensor:
     """Coarse-to-fine MRF / doodle synthesis at the problem's working size -> (1, 3, H, W)."""
     size = (int(problem.content.shape[-2]), int(problem.content.shape[-1]))
     ssize = (int(problem.style.shape[-2]), int(problem.style.shape[-1]))
     scales = level_scales(size, ssize, s.levels, min_side(net, s.patch_size))
-    total = len(scales) * s.iterations
+    plan = s.level_iterations(len(scales))
+    total = sum(plan)
     x: Tensor | None = None
     for k, scale in enumerate(scales):
         lsize = _scaled(size, scale)
@@ -266,6 +336,8 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
         style = _resize(problem.style, _scaled(ssize, scale))
         if x is None:
             x = content if s.content_weight > 0 else _resize(initial_image(problem, s.seed), lsize)
+            if s.init == "quilt" or (s.init == "auto" and s.content_weight == 0):
+                x = quilted(net, x, style, problem, s)
         else:
             x = F.interpolate(x, size=lsize, mode="bilinear", align_corners=False)
         level = _Level(net, content, style, problem, s)
@@ -273,45 +345,17 @@ def synthesise(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCal
         x = _optimise(
             x,
             level.loss,
-            s.iterations,
+            plan[k],
             on_step,
-            k * s.iterations,
+            sum(plan[:k]),
             total,
             stage,
             s.preview_every,
             s.optimiser,
         )
+        if s.content_weight == 0:  # nothing anchors the colours of a doodle from noise
+            x = smooth_chroma(x, s.chroma_sigma)
         if s.content_weight == 0 and (k + 1 < len(scales) or s.final_colour_match):
             x = match_colours(x, style, problem)
     assert x is not None
     return x
-
-
-def swap_preview(net: VGGFeatures, problem: Problem, s: Settings, on_step: StepCallback) -> Tensor:
-    """Fast path: one semantic style swap at relu3_1, decoded by ``s.iterations`` L-BFGS steps."""
-    start = problem.content if s.content_weight > 0 else initial_image(problem, s.seed)
-    with torch.no_grad():
-        cf = net(start, [SWAP_LAYER])[SWAP_LAYER]
-        sf = net(problem.style, [SWAP_LAYER])[SWAP_LAYER]
-    sem_w = s.semantic_weight if problem.semantic else 0.0
-    fsize = (int(cf.shape[-2]), int(cf.shape[-1]))
-    t_sem = _sem(problem.target_labels, problem.classes, fsize) if sem_w else None
-    s_sem = _sem(problem.style_labels, problem.classes, tuple(sf.shape[-2:])) if sem_w else None
-    target = style_swap(cf, sf, s.patch_size, s.stride, t_sem, s_sem, sem_w)
-    scale = 1.0 / float(target.pow(2).mean().clamp_min(1e-12))
-
-    def loss(x: Tensor) -> Tensor:
-        f = net(x, [SWAP_LAYER])[SWAP_LAYER]
-        return scale * (f - target).pow(2).mean() + s.tv_weight * total_variation(x)
-
-    return _optimise(
-        start,
-        loss,
-        s.iterations,
-        on_step,
-        0,
-        s.iterations,
-        "style swap",
-        s.preview_every,
-        s.optimiser,
-    )

@@ -57,6 +57,25 @@ def _local_norm(x: Tensor, k: int) -> Tensor:
     return F.conv2d(x * x, ones).clamp_min(0).sqrt().clamp_min(_EPS)
 
 
+def principal_basis(feat: Tensor, dims: int) -> Tensor:
+    """(C, dims) orthonormal leading eigenvectors of the uncentred channel second moments."""
+    flat = feat[0].reshape(feat.shape[1], -1).double()
+    _, vecs = torch.linalg.eigh(flat @ flat.T)
+    return vecs[:, -dims:].flip(1).to(feat.dtype).contiguous()
+
+
+def _project(feat: Tensor, basis: Tensor) -> Tensor:
+    return torch.einsum("bchw,cd->bdhw", feat, basis).contiguous()
+
+
+def stride_for(positions: tuple[int, int], k: int, max_patches: int, stride: int = 1) -> int:
+    """Smallest patch stride >= ``stride`` that leaves at most ``max_patches`` style patches."""
+    h, w = positions
+    while ((h - k) // stride + 1) * ((w - k) // stride + 1) > max_patches and stride < min(h, w):
+        stride += 1
+    return stride
+
+
 def chunk_size(positions: int, max_elements: int = MAX_ELEMENTS) -> int:
     """How many style patches one chunk may hold so the response has at most ``max_elements``."""
     return max(1, max_elements // max(1, positions))
@@ -67,8 +86,9 @@ class PatchBank:
     """The k×k patches of a style map, raw and normalised, with optional semantic parts.
 
     ``patches`` (N, C, k, k) raw feature patches (what gets pasted); ``feat_filters`` the same,
-    L2-normalised; ``sem_filters`` (N, K, k, k) normalised map patches or None; ``sem_scale`` is
-    sqrt(semantic weight).
+    L2-normalised, or, with a ``basis`` (C, d), the normalised patches of the features projected
+    onto it (the search then works in d channels); ``sem_filters`` (N, K, k, k) normalised map
+    patches or None; ``sem_scale`` is sqrt(semantic weight).
     """
 
     patches: Tensor
@@ -76,6 +96,7 @@ class PatchBank:
     sem_filters: Tensor | None
     sem_scale: float
     k: int
+    basis: Tensor | None = None
 
     @classmethod
     def build(
@@ -85,21 +106,32 @@ class PatchBank:
         stride: int = 1,
         style_sem: Tensor | None = None,
         sem_weight: float = 0.0,
+        project: int = 0,
     ) -> PatchBank:
-        """Patches of ``style`` (1, C, H, W); ``style_sem`` (1, K, H, W) pooled one-hot map."""
+        """Patches of ``style`` (1, C, H, W); ``style_sem`` (1, K, H, W) pooled one-hot map.
+
+        ``project`` > 0 (and < C) makes the search work on the features projected onto their
+        ``project`` leading principal directions (uncentred, so dot products are kept exactly
+        when ``project`` = C): an approximate nearest neighbour that cuts the search cost by
+        C / ``project``. Pasting always uses the raw patches.
+        """
         patches = extract_patches(style, k, stride)
         sem = None
         if style_sem is not None and sem_weight > 0:
             if style_sem.shape[-2:] != style.shape[-2:]:
                 raise ValueError("style map and style features differ in size")
             sem = _normalised(extract_patches(style_sem.to(style.dtype), k, stride))
-        return cls(patches, _normalised(patches), sem, math.sqrt(max(sem_weight, 0.0)), k)
+        basis = principal_basis(style, project) if 0 < project < style.shape[1] else None
+        search = patches if basis is None else extract_patches(_project(style, basis), k, stride)
+        return cls(patches, _normalised(search), sem, math.sqrt(max(sem_weight, 0.0)), k, basis)
 
     def __len__(self) -> int:
         return int(self.patches.shape[0])
 
     def scores(self, target: Tensor, target_sem: Tensor | None = None) -> Tensor:
         """Full NCC score volume (N, H-k+1, W-k+1); unchunked, for tests and small inputs."""
+        if self.basis is not None:
+            target = _project(target, self.basis)
         return self._chunk_scores(
             target, target_sem, 0, len(self), *self._norms(target, target_sem)
         )
@@ -117,6 +149,8 @@ class PatchBank:
         ``max_elements`` response values whatever the number of patches.
         """
         self._check(target, target_sem)
+        if self.basis is not None:
+            target = _project(target, self.basis)
         norms = self._norms(target, target_sem)
         h, w = target.shape[-2] - self.k + 1, target.shape[-1] - self.k + 1
         step = chunk_size(h * w, max_elements)
@@ -215,3 +249,37 @@ def style_swap(
     bank = PatchBank.build(style, k, stride, style_sem, sem_weight)
     index = bank.match(content, content_sem, max_elements)
     return bank.paste(index, (int(content.shape[-2]), int(content.shape[-1])))
+
+
+def quilt(
+    index: Tensor,
+    style_pixels: Tensor,
+    k: int,
+    cell: int,
+    stride: int,
+    size: tuple[int, int],
+) -> Tensor:
+    """Paste the *pixel* windows under matched feature patches into an image of ``size``.
+
+    ``index`` (h, w) holds, for every k×k window of a target feature map with cells of ``cell``
+    pixels, the matched style patch (a bank built with ``stride`` on the style's features at the
+    same cell size). Each match's (k·cell)² pixel window of ``style_pixels`` (1, 3, H, W) is
+    pasted where its feature window lies, blended with a Gaussian window (σ = cell) so the
+    centre of each match dominates; pixels past the last full cell repeat the border. This is an
+    image-space style swap: no backpropagation, the style's own colours and strokes.
+    """
+    side = k * cell
+    h, w = int(index.shape[0]), int(index.shape[1])
+    cols = F.unfold(style_pixels, side, stride=stride * cell)[0]  # (3·side², N)
+    axis = torch.arange(side, dtype=style_pixels.dtype, device=style_pixels.device)
+    g = torch.exp(-0.5 * ((axis - (side - 1) / 2) / cell) ** 2)
+    window = (g[:, None] * g[None, :]).flatten()
+    picked = cols[:, index.flatten()] * window.repeat(3)[:, None]
+    out_size = ((h + k - 1) * cell, (w + k - 1) * cell)
+    num = F.fold(picked.unsqueeze(0), out_size, side, stride=cell)
+    den = F.fold(window[:, None].expand(-1, h * w).unsqueeze(0), out_size, side, stride=cell)
+    img = num / den.clamp_min(1e-8)
+    pad_h, pad_w = size[0] - out_size[0], size[1] - out_size[1]
+    if pad_h > 0 or pad_w > 0:
+        img = F.pad(img, (0, max(0, pad_w), 0, max(0, pad_h)), mode="replicate")
+    return img[..., : size[0], : size[1]].contiguous()

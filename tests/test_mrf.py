@@ -71,13 +71,16 @@ def test_output_is_crop_sized_and_in_range(preset: str) -> None:
 
 
 def test_progress_reports_every_iteration_with_level_stages() -> None:
-    """Every iteration reports a step; stages name the pyramid level; previews come along."""
+    """Every iteration reports a step; stages name the pyramid level; previews come along.
+
+    ``iterations`` counts the finest level; the coarser one runs twice as many.
+    """
     steps: list[Step] = []
     p = _params(levels=2, iterations=3, max_size=64)
     _filter().run(_job(64, 64), p, steps.append)
-    assert [s.i for s in steps] == list(range(1, 7))
-    assert {s.total for s in steps} == {6}
-    assert [s.stage for s in steps] == ["level 1/2"] * 3 + ["level 2/2"] * 3
+    assert [s.i for s in steps] == list(range(1, 10))
+    assert {s.total for s in steps} == {9}
+    assert [s.stage for s in steps] == ["level 1/2"] * 6 + ["level 2/2"] * 3
     steps = []
     _filter().run(_job(64, 64), _params(levels=1, iterations=10, max_size=64), steps.append)
     assert steps[9].preview is not None and steps[9].preview.shape[1] == 3
@@ -169,3 +172,58 @@ def test_match_colours_gives_each_region_the_style_colour_moments() -> None:
         want = style[0][:, s_lab == c]
         assert torch.allclose(got.mean(1), want.mean(1), atol=1e-4)
         assert torch.allclose(got.std(1), want.std(1), atol=1e-3)
+
+
+@pytest.mark.parametrize("colours", ["painting", "photo", "unchanged"])
+def test_masked_styling_through_the_runner_changes_nothing_outside(colours: str) -> None:
+    """Through the job runner, a feathered selection changes pixels inside and none outside."""
+    import numpy as np
+
+    from backend.imaging import WireImage
+    from backend.jobs import Job, execute
+
+    g = torch.Generator().manual_seed(3)
+    h, w = 72, 88
+    layer = (torch.rand(h, w, 4, generator=g) * 255).round().byte().numpy()
+    style = (torch.rand(64, 64, 4, generator=g) * 255).round().byte().numpy()
+    yy, xx = np.mgrid[:h, :w]
+    cover = np.clip((20 - np.hypot(yy - 36, xx - 44)) / 3 + 0.5, 0, 1)
+    mask = (cover * 255).round().astype(np.uint8)
+    job = Job(
+        "mrf",
+        WireImage(w, h, "u8", layer.tobytes()),
+        WireImage(w, h, "u8", mask.tobytes()),
+        {**prepare(Context()), "colours": colours},
+        {"style": WireImage(64, 64, "u8", style.tobytes())},
+    )
+    out = execute(_filter(), job, lambda s: None)[0]
+    after = np.frombuffer(out.pixels, np.uint8).reshape(h, w, 4)
+    assert np.array_equal(after[mask == 0], layer[mask == 0])
+    assert np.abs(after[mask == 255].astype(int) - layer[mask == 255]).max() > 20
+
+
+def test_photo_colours_keep_the_layers_chroma() -> None:
+    """colours=photo: the result's chroma (RGB minus luma) is the layer's, its luma is new."""
+    from backend.colour import luminance
+
+    g = torch.Generator().manual_seed(4)
+    job = _job(48, 48)
+    job.image.copy_(0.25 + 0.5 * torch.rand(1, 3, 48, 48, generator=g))  # no clamping at 0 / 1
+    out = _filter().run(job, _params(colours="photo", max_size=48), lambda s: None)[0].image
+    chroma_out = out - luminance(out)
+    chroma_in = job.image - luminance(job.image)
+    unclamped = ((out > 0.001) & (out < 0.999)).all(1, keepdim=True).expand_as(out)
+    assert torch.allclose(chroma_out[unclamped], chroma_in[unclamped], atol=1e-4)
+    assert float((luminance(out) - luminance(job.image)).abs().mean()) > 0.01
+
+
+def test_painting_colours_take_the_styles_palette() -> None:
+    """colours=painting: the result's colour mean is the style's, not the layer's."""
+    g = torch.Generator().manual_seed(5)
+    job = _job(48, 48)
+    job.image.copy_(0.1 + 0.2 * torch.rand(1, 3, 48, 48, generator=g))  # dark layer
+    job.extras["style"][:, :3] = 0.6 + 0.3 * torch.rand(1, 3, 64, 64, generator=g)  # bright style
+    for colours, near_style in (("painting", True), ("unchanged", False)):
+        out = _filter().run(job, _params(colours=colours, max_size=48), lambda s: None)[0].image
+        gap = (out.mean((2, 3)) - job.extras["style"][:, :3].mean((2, 3))).abs().max()
+        assert (float(gap) < 0.05) is near_style, (colours, float(gap))

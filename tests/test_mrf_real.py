@@ -48,3 +48,21 @@ def test_masked_styling_leaves_outside_pixels_bit_identical(net: VGGFeatures) ->
     before, after, changed_outside = run_masked(net, 96, {"levels": 1, "iterations": 5})
     assert changed_outside == 0
     assert float((after[:, :3] - before[:, :3]).abs().max()) > 0.05
+
+
+def test_masked_styling_takes_the_style_palette_inside(net: VGGFeatures) -> None:
+    """Inside the selection the styled region is far closer to the painting's colours."""
+    from scripts.mrf_protocol import lab_swd
+    from scripts.mrf_quality import DATA as DOODLE_DATA
+    from scripts.mrf_quality import disc_cover, load, run_masked
+
+    photo, painting = DOODLE_DATA / "Renoir.jpg", DOODLE_DATA / "Gogh.jpg"
+    before, after, _ = run_masked(net, 96, {"levels": 2, "iterations": 5}, None, photo, painting)
+    style = load(painting, 96)[:, :3]
+    inside = disc_cover(*before.shape[-2:]) >= 0.5
+
+    def region(x: torch.Tensor) -> torch.Tensor:
+        return x[0, :3][:, inside].reshape(1, 3, 1, -1)
+
+    d_before, d_after = lab_swd(region(before), style), lab_swd(region(after), style)
+    assert d_after < 0.5 * d_before, (d_before, d_after)

@@ -6,7 +6,16 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from backend.patches import PatchBank, chunk_size, extract_patches, style_swap
+from backend.patches import (
+    PatchBank,
+    _normalised,
+    chunk_size,
+    extract_patches,
+    principal_basis,
+    quilt,
+    stride_for,
+    style_swap,
+)
 
 
 def _brute_force(target, style, k, stride, t_sem=None, s_sem=None, w=0.0):
@@ -124,3 +133,70 @@ def test_match_checks_channels_and_maps() -> None:
         bank.match(torch.rand(1, 5, 6, 6), torch.rand(1, 2, 6, 6))
     with pytest.raises(ValueError, match="target_sem"):
         bank.match(torch.rand(1, 4, 6, 6))
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_full_rank_projection_equals_brute_force(k: int) -> None:
+    """Searching in all principal channels (an orthonormal rotation) is the exact search."""
+    g = torch.Generator().manual_seed(20 + k)
+    target = torch.rand(1, 6, 11, 9, generator=g)
+    style = torch.rand(1, 6, 13, 12, generator=g)
+    bank = PatchBank.build(style, k, 1, project=6)
+    assert bank.basis is None  # project == C: nothing to gain, exact path
+    basis = principal_basis(style, 6)
+    assert torch.allclose(basis.T @ basis, torch.eye(6), atol=1e-5)
+    rotated = PatchBank.build(style, k, 1)
+    rotated = PatchBank(
+        rotated.patches,
+        _normalised(extract_patches(torch.einsum("bchw,cd->bdhw", style, basis), k)),
+        None,
+        0.0,
+        k,
+        basis,
+    )
+    assert torch.equal(rotated.match(target), _brute_force(target, style, k, 1))
+
+
+def test_projected_search_finds_copied_patches() -> None:
+    """A low-rank search still finds exact copies when the style is low-rank (its own basis)."""
+    g = torch.Generator().manual_seed(9)
+    low = torch.einsum(
+        "dc,bdhw->bchw", torch.randn(4, 32, generator=g), torch.rand(1, 4, 12, 12, generator=g)
+    )
+    target = low[..., 3:9, 2:10]
+    bank = PatchBank.build(low, 3, 1, project=4)
+    assert bank.basis is not None and bank.basis.shape == (32, 4)
+    cols = 12 - 2
+    expected = torch.tensor([[(3 + i) * cols + (2 + j) for j in range(6)] for i in range(4)])
+    assert torch.equal(bank.match(target), expected)
+
+
+def test_stride_for_bounds_the_patch_count() -> None:
+    """The stride grows until the style holds at most max_patches patches."""
+    assert stride_for((20, 20), 3, 10**6) == 1
+    s = stride_for((98, 98), 3, 2500)
+    assert ((98 - 3) // s + 1) ** 2 <= 2500 < ((98 - 3) // (s - 1) + 1) ** 2
+    assert stride_for((20, 20), 3, 10, stride=2) >= 2
+
+
+def test_quilt_of_the_own_matches_rebuilds_the_style() -> None:
+    """Pasting every pixel window where its feature window lies gives the style back."""
+    g = torch.Generator().manual_seed(11)
+    style = torch.rand(1, 3, 40, 48, generator=g)
+    index = torch.arange(8 * 10).reshape(8, 10)  # 3x3 windows of a 10x12 map of 4-px cells
+    assert torch.allclose(quilt(index, style, 3, 4, 1, (40, 48)), style, atol=1e-5)
+
+
+@pytest.mark.parametrize("i", [0, 5, 11])
+def test_quilt_indexes_strided_banks_like_the_features(i: int) -> None:
+    """Match i of a stride-2 bank is the pixel window under feature patch i of that bank."""
+    g = torch.Generator().manual_seed(12)
+    style = torch.rand(1, 3, 40, 48, generator=g)
+    feat = F.avg_pool2d(style, 4)  # a 10x12 map with 4-px cells
+    cols = (12 - 3) // 2 + 1
+    r, c = divmod(i, cols)
+    assert torch.equal(
+        extract_patches(feat, 3, 2)[i], feat[0, :, 2 * r : 2 * r + 3, 2 * c : 2 * c + 3]
+    )
+    out = quilt(torch.tensor([[i]]), style, 3, 4, 2, (12, 12))
+    assert torch.allclose(out, style[..., 8 * r : 8 * r + 12, 8 * c : 8 * c + 12], atol=1e-6)
