@@ -26,7 +26,7 @@ STYLE = make_layer(512, 512, seed=5)
 # worker busy for many seconds if nothing stops it
 CASES: dict[str, list[tuple[str, Layer, dict[str, Layer], dict[str, Any]]]] = {
     "cyclegan": [
-        ("one 1536² tile", make_layer(1536, 1536, seed=1), {}, {"tile_size": 4096}),
+        ("one 3072² tile", make_layer(3072, 3072, seed=1), {}, {"tile_size": 4096}),
         ("2000 tiles of 64²", make_layer(4096, 512, seed=1), {}, {}),
     ],
     "dfi": [
