@@ -308,6 +308,11 @@ def test_product_filter_with_a_layer_picker(krita_run):
     _scenario(krita_run, "product")
 
 
+def test_mrf_colours_option_from_the_docker(krita_run):
+    """MRF's ``colours`` combo set to photo: a new layer keeping the source's chroma."""
+    _scenario(krita_run, "mrf_colours")
+
+
 def test_screenshot_of_the_docker(krita_run):
     """A screenshot of Krita with the docker is saved as an artefact."""
     _scenario(krita_run, "screenshot")

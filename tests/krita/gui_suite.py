@@ -351,6 +351,61 @@ class Suite:
                 changed += 1
         check(changed > 100, "only %d pixels changed inside the selection" % changed)
         self.product_doc = doc
+        self.product_out = out
+
+    def mrf_colours(self):
+        """MRF's ``colours`` set to photo through its combo box: a second layer that keeps the
+        source's chroma (photo puts the layer's chroma back; painting, the run before, does not)."""
+        doc = self.product_doc
+        bg = next(n for n in doc.rootNode().childNodes() if n.name() == "Background")
+        mask = bytes(doc.selection().pixelData(0, 0, W, H))
+        doc.setActiveNode(bg)
+        yield 200
+        before = bytes(bg.pixelData(0, 0, W, H))
+        product = json.loads(os.environ["NLF_PRODUCT"])
+        self.dock.select_filter("mrf")
+        self.dock.form.set_values(product["values"])
+        self.dock.form.refresh_layers()
+        picker = self.dock.form.widgets["style"]
+        picker.setCurrentIndex(picker.findText("Style"))
+        combo = self.dock.form.widgets["colours"]
+        choices = [combo.itemText(k) for k in range(combo.count())]
+        check(choices == ["painting", "photo", "unchanged"], "colours choices %s" % choices)
+        check(combo.currentText() == "painting", "default " + combo.currentText())
+        combo.setCurrentIndex(choices.index("photo"))
+        count = len(doc.rootNode().childNodes())
+        self.button("nlf_apply").click()
+        yield 50
+        yield from until(lambda: self.ctl.job is None, 150, "mrf (photo) to finish")
+        yield 300
+        nodes = doc.rootNode().childNodes()
+        names = [n.name() for n in nodes]
+        check(len(nodes) == count + 1, "layers: %s; message %s" % (names, self.dock.message.text()))
+        i = names.index("Background")
+        check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
+        out = bytes(nodes[i + 1].pixelData(0, 0, W, H))
+        check(bytes(bg.pixelData(0, 0, W, H)) == before, "source layer changed")
+
+        def keeps_chroma(res):  # share of fully selected pixels with the source's chroma
+            kept = full = 0
+            for p in range(W * H):
+                if mask[p] != 255:
+                    continue
+                full += 1
+                s, o = before[4 * p : 4 * p + 3], res[4 * p : 4 * p + 3]
+                kept += all(abs((o[c] - o[c + 1]) - (s[c] - s[c + 1])) <= 4 for c in (0, 1))
+            return kept / max(full, 1)
+
+        photo, painting = keeps_chroma(out), keeps_chroma(self.product_out)
+        kept = "source chroma kept in %.2f (photo) vs %.2f (painting) of the selection" % (
+            photo,
+            painting,
+        )
+        print("mrf_colours: " + kept)
+        check(photo > 0.5 and photo > painting + 0.2, kept)
+        for p in range(W * H):
+            if mask[p] == 0:
+                check(out[4 * p : 4 * p + 4] == before[4 * p : 4 * p + 4], "outside %d" % p)
 
     def screenshot(self):
         """Krita with the docker after a run on a bigger image (docs/krita-docker.png)."""
@@ -459,6 +514,7 @@ def main(ctx):
         ("depth_f16", lambda: suite.deep("F16")),
         ("depth_f32", lambda: suite.deep("F32")),
         ("product", suite.product),
+        ("mrf_colours", suite.mrf_colours),
         ("screenshot", suite.screenshot),
     ]
     only = os.environ.get("NLF_ONLY", "").split(",") if os.environ.get("NLF_ONLY") else None
@@ -479,8 +535,9 @@ def main(ctx):
             ok, detail = False, traceback.format_exc()
         RESULTS[name] = {"ok": ok, "detail": detail, "seconds": round(time.time() - t0, 2)}
         print(
-            "SCENARIO %s %s %.2fs %s" % (name, "ok" if ok else "FAILED", time.time() - t0, detail)
-        )
+            "SCENARIO %s %s %.2fs %s"
+            % (name, "ok" if ok else "FAILED", time.time() - t0, ascii(detail)[1:-1])
+        )  # ascii: Krita's stdout may not take layer names' "…"
         save_results()
         yield 100
     ctx["errors"][:] = []  # already reported per scenario
