@@ -407,6 +407,57 @@ class Suite:
             if mask[p] == 0:
                 check(out[4 * p : 4 * p + 4] == before[4 * p : 4 * p + 4], "outside %d" % p)
 
+    def dfi_real(self):
+        """DFI with the real weights (NLF_REAL_SERVER) on a 512² textured canvas with a GENKI face
+        pasted at 200 px (the test writes it to OUT/dfi_input.bgra), through a loose box."""
+        from krita import Selection
+
+        size, face = 512, (156, 156, 200)  # x, y, side of the pasted face
+        with open(os.path.join(OUT, "dfi_input.bgra"), "rb") as f:
+            data = f.read()
+        doc = self.app.createDocument(size, size, "dfi", "RGBA", "U8", "", 72.0)
+        bg = doc.rootNode().childNodes()[-1]
+        bg.setPixelData(data, 0, 0, size, size)
+        self.app.activeWindow().addView(doc)
+        yield 300
+        sel = Selection()
+        sel.select(130, 120, 260, 280, 255)  # loose: well around the face
+        doc.setSelection(sel)
+        doc.setActiveNode(bg)
+        yield 300
+        mask = bytes(sel.pixelData(0, 0, size, size))
+        before = bytes(bg.pixelData(0, 0, size, size))
+        count = len(doc.rootNode().childNodes())
+        self.use_server(os.environ["NLF_REAL_SERVER"])
+        try:
+            yield from until(self.ready, 60, "the real-weights backend")
+            check("dfi" in self.ctl.filters, "filters: %s" % sorted(self.ctl.filters))
+            yield from self.run_filter("dfi", {}, timeout=180)
+            nodes = doc.rootNode().childNodes()
+            names = [n.name() for n in nodes]
+            check(
+                len(nodes) == count + 1,
+                "layers: %s; message %s" % (names, self.dock.message.text()),
+            )
+            i = names.index("Background")
+            check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
+            check(bytes(bg.pixelData(0, 0, size, size)) == before, "source layer changed")
+            out = bytes(nodes[i + 1].pixelData(0, 0, size, size))
+            changed = 0
+            for p in range(size * size):
+                if mask[p] == 0:
+                    check(out[4 * p : 4 * p + 4] == before[4 * p : 4 * p + 4], "outside %d" % p)
+                    continue
+                x, y = p % size, p // size
+                if face[0] <= x < face[0] + face[2] and face[1] <= y < face[1] + face[2]:
+                    o, b = out[4 * p : 4 * p + 3], before[4 * p : 4 * p + 3]
+                    changed += max(abs(o[c] - b[c]) for c in range(3)) > 2
+            print("dfi_real: %d face pixels changed" % changed)
+            check(changed > 2000, "only %d pixels of the face changed" % changed)
+        finally:
+            self.use_server(self.address)
+            yield from until(self.ready, 30, "reconnecting")
+
     def screenshot(self):
         """Krita with the docker after a run on a bigger image (docs/krita-docker.png)."""
         from krita import Selection
@@ -517,6 +568,8 @@ def main(ctx):
         ("mrf_colours", suite.mrf_colours),
         ("screenshot", suite.screenshot),
     ]
+    if os.environ.get("NLF_REAL_SERVER"):  # the test found the real weights and the face data
+        scenarios.append(("dfi_real", suite.dfi_real))
     only = os.environ.get("NLF_ONLY", "").split(",") if os.environ.get("NLF_ONLY") else None
     for name, scenario in scenarios:
         if only and name not in only:
