@@ -358,6 +358,12 @@ def test_every_product_filter(gimp_session: dict[str, Any]) -> None:
     _assert_check(gimp_session, "product_filters")
 
 
+def test_mrf_colours_argument(gimp_session: dict[str, Any]) -> None:
+    """plug-in-nlf-mrf has a ``colours`` choice (painting | photo | unchanged); ``photo`` keeps
+    the source's chroma where ``painting`` does not."""
+    _assert_check(gimp_session, "mrf_colours")
+
+
 def test_invalid_value_is_reported(gimp_session: dict[str, Any]) -> None:
     """A bad dynamic choice comes back as EXECUTION_ERROR carrying the backend's message."""
     _assert_check(gimp_session, "invalid_value_error")

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from backend.install_krita import enable_plugin
-from tests.conftest import ROOT, require_editors, start_backend
+from tests.conftest import ROOT, SHARED_DATA, missing_weights, require_editors, start_backend
 from tests.editor_installs import CACHE, IN_ROOT, PATH, Install, krita_installs
 
 pytestmark = pytest.mark.krita
@@ -41,6 +41,8 @@ HOST_PROFILE_CACHE = Path(
 WATCHDOG_S = 240
 ARTIFACTS = ROOT / "artifacts" / "krita"
 INSTALLS = krita_installs()
+GENKI_FACE = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
+REAL_WEIGHTS = ("vgg16-hed", "mtcnn")
 
 
 def profile_cache(install: Install) -> Path:
@@ -146,6 +148,48 @@ def _stop_on_request(backend: Any, flag: Path, stop: threading.Event) -> None:
             return
 
 
+def start_real_backend(tmp: Path) -> tuple[str, Any, Any] | None:
+    """A backend with the real weights (vgg16-hed, mtcnn) for dfi_real, when they and the
+    GENKI crops are here; returns (address, server, worker)."""
+    import torch
+
+    from backend import dirs, weights
+    from backend.filters.base import Context
+    from backend.registry import Registry
+    from backend.server import create_server
+
+    root = dirs.weights_dir()
+    if not GENKI_FACE.is_file() or any(weights.find(n, root) is None for n in REAL_WEIGHTS):
+        return None
+    ctx = Context(torch.device("cpu"), root, tmp / "attributes", tmp / "models")
+    server, port, worker = create_server("127.0.0.1:0", Registry(ctx))
+    server.start()
+    return f"127.0.0.1:{port}", server, worker
+
+
+def dfi_input() -> bytes:
+    """512² textured canvas with a GENKI-4K face (non_smile) upscaled to 200 px at (156, 156),
+    as Krita's U8 pixel data (BGRA)."""
+    import numpy as np
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:512, 0:512]
+    rgb = np.stack(
+        [
+            120 + 60 * np.sin(xx / 9.0),
+            110 + 50 * np.cos(yy / 7.0),
+            90 + 40 * np.sin((xx + yy) / 13.0),
+        ],
+        -1,
+    )
+    rgb = (rgb + np.random.default_rng(0).normal(0, 12, rgb.shape)).clip(0, 255)
+    rgb = rgb.astype(np.uint8)
+    face = Image.open(GENKI_FACE).convert("RGB").resize((200, 200), Image.BICUBIC)
+    rgb[156:356, 156:356] = np.asarray(face)
+    bgra = np.concatenate([rgb[..., ::-1], np.full((512, 512, 1), 255, np.uint8)], axis=2)
+    return np.ascontiguousarray(bgra).tobytes()
+
+
 @pytest.fixture(scope="module", params=INSTALLS, ids=[i.name for i in INSTALLS])
 def krita_run(
     request: pytest.FixtureRequest, live_server: Any, tmp_path_factory: pytest.TempPathFactory
@@ -177,23 +221,25 @@ def krita_run(
     # MRF on tiny nets: pure style (no content term) so that the selection visibly changes
     values = dict(live_server.overrides.get("mrf", {}), content_weight=0.0, iterations=5)
     product = {"id": "mrf", "values": values}
+    env = {
+        "NLF_SERVER": live_server.address,
+        "NLF_LOST_SERVER": lost.address,
+        "NLF_PRODUCT": json.dumps(product),
+    }
+    real = start_real_backend(tmp_path_factory.mktemp("real"))
+    if real is not None:
+        (out / "dfi_input.bgra").write_bytes(dfi_input())
+        env["NLF_REAL_SERVER"] = real[0]
     t0 = time.monotonic()
     try:
-        rc, log = run_krita(
-            install,
-            home,
-            script,
-            out,
-            {
-                "NLF_SERVER": live_server.address,
-                "NLF_LOST_SERVER": lost.address,
-                "NLF_PRODUCT": json.dumps(product),
-            },
-        )
+        rc, log = run_krita(install, home, script, out, env)
     finally:
         stop.set()
         lost.worker.close()
         lost.server.stop(grace=0).wait()
+        if real is not None:
+            real[2].close()
+            real[1].stop(grace=0).wait()
     took = time.monotonic() - t0
     results_file = out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
@@ -204,7 +250,7 @@ def krita_run(
         if rc == 0:
             save_profile(home, install)
     print(f"{install.name} suite: rc {rc} in {took:.1f} s")
-    return {"rc": rc, "log": log, "results": results, "out": out, "install": install}
+    return {"rc": rc, "log": log, "results": results, "out": out, "install": install, "env": env}
 
 
 def _scenario(run: dict[str, Any], name: str) -> None:
@@ -306,6 +352,25 @@ def test_deep_colour_documents_round_trip(krita_run, depth):
 def test_product_filter_with_a_layer_picker(krita_run):
     """MRF (tiny nets) with its style layer picked in the docker: changes inside only."""
     _scenario(krita_run, "product")
+
+
+def test_mrf_colours_option_from_the_docker(krita_run):
+    """MRF's ``colours`` combo set to photo: a new layer keeping the source's chroma."""
+    _scenario(krita_run, "mrf_colours")
+
+
+def test_dfi_real_weights_on_a_face_with_a_loose_selection(krita_run):
+    """DFI (real vgg16-hed + MTCNN) from the docker on a 512² canvas with a 200 px GENKI face
+    and a loose box: a new layer, the face changed, everything outside the box identical."""
+    if not GENKI_FACE.is_file():
+        pytest.skip(f"GENKI-4K crops not found at {GENKI_FACE.parent}")
+    if "NLF_REAL_SERVER" not in krita_run["env"]:
+        from backend import dirs, weights
+
+        for name in REAL_WEIGHTS:
+            if weights.find(name, dirs.weights_dir()) is None:
+                missing_weights(name, dirs.weights_dir())
+    _scenario(krita_run, "dfi_real")
 
 
 def test_screenshot_of_the_docker(krita_run):

@@ -440,6 +440,58 @@ def _():
     return "; ".join(done)
 
 
+def keeps_chroma(out, src):
+    """The share of selected pixels whose chroma (channel differences) is the source's."""
+    kept = full = 0
+    for y in range(H):
+        for x in range(W):
+            if inside(x, y):
+                i = 4 * (y * W + x)
+                o, s = out[i : i + 3], src[i : i + 3]
+                full += 1
+                kept += all(abs((o[c] - o[c + 1]) - (s[c] - s[c + 1])) <= 4 for c in (0, 1))
+    return kept / full
+
+
+@check("mrf_colours")
+def _():
+    f = next(f for f in PLAN["filters"] if f["id"] == "mrf")
+    proc = PDB.lookup_procedure(f["proc"])
+    spec = next((a for a in proc.get_arguments() if a.get_name() == "colours"), None)
+    assert spec is not None, "%s has no colours argument" % f["proc"]
+    nicks = list(Gimp.param_spec_choice_get_choice(spec).list_nicks())
+    assert nicks == ["painting", "photo", "unchanged"], nicks
+    assert Gimp.param_spec_choice_get_default(spec) == "painting"
+    kept = {}
+    for colours in ("painting", "photo"):
+        img = new_image()
+        bg = add_layer(img, "bg", SRC)
+        style = add_layer(img, "style", src_u8(seed=35), pos=1)
+        img.select_rectangle(Gimp.ChannelOps.REPLACE, *SEL)
+        values = {argument_name(k): v for k, (_, v) in f["params"].items()}
+        values[argument_name("colours")] = colours
+        values[argument_name("content_weight")] = 0.0  # pure style: the selection changes
+        layers = {argument_name("style"): style}
+        status, message = run_proc(f["proc"], img, [bg], values, layers=layers)
+        ok_status(status, "mrf colours=%s: %s" % (colours, message))
+        layers = list(img.get_layers())
+        assert len(layers) == 3, [lay.get_name() for lay in layers]
+        out = pixels(first_new_layer(img, bg))
+        for y in range(H):
+            for x in range(W):
+                i = 4 * (y * W + x)
+                if not inside(x, y):
+                    assert out[i : i + 4] == SRC[i : i + 4], "outside (%d, %d) changed" % (x, y)
+        kept[colours] = keeps_chroma(out, SRC)
+        img.delete()
+    detail = "source chroma kept in %.2f (photo) vs %.2f (painting) of the selection" % (
+        kept["photo"],
+        kept["painting"],
+    )
+    assert kept["photo"] > 0.5 and kept["photo"] > kept["painting"] + 0.2, detail
+    return detail
+
+
 @check("invalid_value_error")
 def _():
     f = next((f for f in PLAN["filters"] if f.get("dynamic_param")), None)

@@ -351,6 +351,112 @@ class Suite:
                 changed += 1
         check(changed > 100, "only %d pixels changed inside the selection" % changed)
         self.product_doc = doc
+        self.product_out = out
+
+    def mrf_colours(self):
+        """MRF's ``colours`` set to photo through its combo box: a second layer that keeps the
+        source's chroma (photo puts the layer's chroma back; painting, the run before, does not)."""
+        doc = self.product_doc
+        bg = next(n for n in doc.rootNode().childNodes() if n.name() == "Background")
+        mask = bytes(doc.selection().pixelData(0, 0, W, H))
+        doc.setActiveNode(bg)
+        yield 200
+        before = bytes(bg.pixelData(0, 0, W, H))
+        product = json.loads(os.environ["NLF_PRODUCT"])
+        self.dock.select_filter("mrf")
+        self.dock.form.set_values(product["values"])
+        self.dock.form.refresh_layers()
+        picker = self.dock.form.widgets["style"]
+        picker.setCurrentIndex(picker.findText("Style"))
+        combo = self.dock.form.widgets["colours"]
+        choices = [combo.itemText(k) for k in range(combo.count())]
+        check(choices == ["painting", "photo", "unchanged"], "colours choices %s" % choices)
+        check(combo.currentText() == "painting", "default " + combo.currentText())
+        combo.setCurrentIndex(choices.index("photo"))
+        count = len(doc.rootNode().childNodes())
+        self.button("nlf_apply").click()
+        yield 50
+        yield from until(lambda: self.ctl.job is None, 150, "mrf (photo) to finish")
+        yield 300
+        nodes = doc.rootNode().childNodes()
+        names = [n.name() for n in nodes]
+        check(len(nodes) == count + 1, "layers: %s; message %s" % (names, self.dock.message.text()))
+        i = names.index("Background")
+        check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
+        out = bytes(nodes[i + 1].pixelData(0, 0, W, H))
+        check(bytes(bg.pixelData(0, 0, W, H)) == before, "source layer changed")
+
+        def keeps_chroma(res):  # share of fully selected pixels with the source's chroma
+            kept = full = 0
+            for p in range(W * H):
+                if mask[p] != 255:
+                    continue
+                full += 1
+                s, o = before[4 * p : 4 * p + 3], res[4 * p : 4 * p + 3]
+                kept += all(abs((o[c] - o[c + 1]) - (s[c] - s[c + 1])) <= 4 for c in (0, 1))
+            return kept / max(full, 1)
+
+        photo, painting = keeps_chroma(out), keeps_chroma(self.product_out)
+        kept = "source chroma kept in %.2f (photo) vs %.2f (painting) of the selection" % (
+            photo,
+            painting,
+        )
+        print("mrf_colours: " + kept)
+        check(photo > 0.5 and photo > painting + 0.2, kept)
+        for p in range(W * H):
+            if mask[p] == 0:
+                check(out[4 * p : 4 * p + 4] == before[4 * p : 4 * p + 4], "outside %d" % p)
+
+    def dfi_real(self):
+        """DFI with the real weights (NLF_REAL_SERVER) on a 512² textured canvas with a GENKI face
+        pasted at 200 px (the test writes it to OUT/dfi_input.bgra), through a loose box."""
+        from krita import Selection
+
+        size, face = 512, (156, 156, 200)  # x, y, side of the pasted face
+        with open(os.path.join(OUT, "dfi_input.bgra"), "rb") as f:
+            data = f.read()
+        doc = self.app.createDocument(size, size, "dfi", "RGBA", "U8", "", 72.0)
+        bg = doc.rootNode().childNodes()[-1]
+        bg.setPixelData(data, 0, 0, size, size)
+        self.app.activeWindow().addView(doc)
+        yield 300
+        sel = Selection()
+        sel.select(130, 120, 260, 280, 255)  # loose: well around the face
+        doc.setSelection(sel)
+        doc.setActiveNode(bg)
+        yield 300
+        mask = bytes(sel.pixelData(0, 0, size, size))
+        before = bytes(bg.pixelData(0, 0, size, size))
+        count = len(doc.rootNode().childNodes())
+        self.use_server(os.environ["NLF_REAL_SERVER"])
+        try:
+            yield from until(self.ready, 60, "the real-weights backend")
+            check("dfi" in self.ctl.filters, "filters: %s" % sorted(self.ctl.filters))
+            yield from self.run_filter("dfi", {}, timeout=180)
+            nodes = doc.rootNode().childNodes()
+            names = [n.name() for n in nodes]
+            check(
+                len(nodes) == count + 1,
+                "layers: %s; message %s" % (names, self.dock.message.text()),
+            )
+            i = names.index("Background")
+            check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
+            check(bytes(bg.pixelData(0, 0, size, size)) == before, "source layer changed")
+            out = bytes(nodes[i + 1].pixelData(0, 0, size, size))
+            changed = 0
+            for p in range(size * size):
+                if mask[p] == 0:
+                    check(out[4 * p : 4 * p + 4] == before[4 * p : 4 * p + 4], "outside %d" % p)
+                    continue
+                x, y = p % size, p // size
+                if face[0] <= x < face[0] + face[2] and face[1] <= y < face[1] + face[2]:
+                    o, b = out[4 * p : 4 * p + 3], before[4 * p : 4 * p + 3]
+                    changed += max(abs(o[c] - b[c]) for c in range(3)) > 2
+            print("dfi_real: %d face pixels changed" % changed)
+            check(changed > 2000, "only %d pixels of the face changed" % changed)
+        finally:
+            self.use_server(self.address)
+            yield from until(self.ready, 30, "reconnecting")
 
     def screenshot(self):
         """Krita with the docker after a run on a bigger image (docs/krita-docker.png)."""
@@ -459,8 +565,11 @@ def main(ctx):
         ("depth_f16", lambda: suite.deep("F16")),
         ("depth_f32", lambda: suite.deep("F32")),
         ("product", suite.product),
+        ("mrf_colours", suite.mrf_colours),
         ("screenshot", suite.screenshot),
     ]
+    if os.environ.get("NLF_REAL_SERVER"):  # the test found the real weights and the face data
+        scenarios.append(("dfi_real", suite.dfi_real))
     only = os.environ.get("NLF_ONLY", "").split(",") if os.environ.get("NLF_ONLY") else None
     for name, scenario in scenarios:
         if only and name not in only:
@@ -479,8 +588,9 @@ def main(ctx):
             ok, detail = False, traceback.format_exc()
         RESULTS[name] = {"ok": ok, "detail": detail, "seconds": round(time.time() - t0, 2)}
         print(
-            "SCENARIO %s %s %.2fs %s" % (name, "ok" if ok else "FAILED", time.time() - t0, detail)
-        )
+            "SCENARIO %s %s %.2fs %s"
+            % (name, "ok" if ok else "FAILED", time.time() - t0, ascii(detail)[1:-1])
+        )  # ascii: Krita's stdout may not take layer names' "…"
         save_results()
         yield 100
     ctx["errors"][:] = []  # already reported per scenario
