@@ -240,7 +240,7 @@ class Controller(QObject, session.Session):
             if mode != "folder":
                 return self.finished.emit(f"Filtered {len(jobs)} layer(s)")
             text = f"Wrote {len(files) - len(failures)} image(s) to {out_dir}"
-            why = [f"{os.path.basename(files[i])}: {text}" for i, text in failures]
+            why = [f"{os.path.basename(files[i])}: {reason}" for i, reason in failures]
             self.finished.emit("; ".join([text + (f"; {len(why)} failed" if why else "")] + why))
 
         insert = lambda i, result: self._insert(kdoc, jobs[i](), result)  # noqa: E731

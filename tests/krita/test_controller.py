@@ -259,6 +259,7 @@ def test_batch_over_a_folder_writes_results(run, tmp_path):
                 img.setPixelColor(x, y, img.pixelColor(x, y).fromRgb(*colour))
         assert img.save(str(src / f"img{i}.png"))
     (src / "notes.txt").write_text("not an image")
+    (src / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "out"
     run.ctl.apply_batch("test_invert", {}, "folder", str(src), str(out))
     run.wait()
@@ -266,6 +267,7 @@ def test_batch_over_a_folder_writes_results(run, tmp_path):
         "img0.test_invert.png",
         "img1.test_invert.png",
     ]
+    assert run.done[-1].startswith(f"Wrote 2 image(s) to {out}; 1 failed; broken.png: cannot read")
     got = QImage(str(out / "img1.test_invert.png"))
     c = got.pixelColor(2, 2)
     assert (c.red(), c.green(), c.blue()) == (255, 127, 0)

@@ -44,6 +44,8 @@ INSTALLS = krita_installs()
 GENKI_FACE = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
 REAL_WEIGHTS = ("vgg16-hed", "mtcnn")
 SUITE_FILES = ("gui_suite.py", "gui_product.py")
+IN_CHROOT = IN_ROOT + "/" + os.environ.get("NLF_KRITA_RUN_DIR", "krita")
+"""This run's folder inside a chroot; NLF_KRITA_RUN_DIR keeps parallel runs apart."""
 
 
 def copy_suite(dest: Path) -> None:
@@ -130,7 +132,7 @@ def run_krita(
         env.pop("NLF_TOKEN", None)
         cmd = krita
     else:
-        xdg = install.host_path(IN_ROOT + "/xdg")
+        xdg = install.host_path(IN_CHROOT + "-xdg")
         shutil.rmtree(xdg, ignore_errors=True)
         xdg.mkdir(mode=0o700, parents=True)
         env.update(PATH=PATH, LANG="C.UTF-8", XDG_RUNTIME_DIR=inner(xdg))
@@ -210,7 +212,7 @@ def krita_run(
         out = ARTIFACTS
         script = ROOT / "tests/krita/gui_suite.py"
     else:  # everything Krita reads or writes lives inside the rootfs
-        base = install.host_path(IN_ROOT + "/krita")
+        base = install.host_path(IN_CHROOT)
         shutil.rmtree(base, ignore_errors=True)
         home, out, tests = base / "home", base / "out", base / "tests"
         for d in (home, tests):
@@ -284,7 +286,7 @@ def test_vendored_grpc_wheels_load_in_krita_6(live_server, tmp_path_factory):
     Debian's grpc), the docker lists the backend's filters and a filter runs."""
     install = next(i for i in INSTALLS if i.version == "6.0")
     _unavailable(install)
-    base = install.host_path(IN_ROOT + "/krita-vendored")
+    base = install.host_path(IN_CHROOT + "-vendored")
     shutil.rmtree(base, ignore_errors=True)
     home, out, tests = base / "home", base / "out", base / "tests"
     for d in (home, out, tests):
