@@ -62,7 +62,8 @@ class Job:
 def prepare(
     doc: Document, spec: FilterSpec, values: Mapping[str, Any], source: Any, mask: Any = True
 ) -> Job:
-    """Read what a run of ``spec`` on layer ``source`` sends (``mask=None``: no selection)."""
+    """Read what a run of ``spec`` on layer ``source`` sends: the form's values as a request,
+    the layer, and the selection (``mask``: True = the document's, None = none, or a Mask)."""
     request = build_request(spec, values, doc)
     layer = doc.read(source)
     if layer is None:

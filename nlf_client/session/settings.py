@@ -51,7 +51,7 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def _typed(name: str, value: Any, default: Any) -> Any:
+def _typed(value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         return _flag(value)
     if isinstance(default, tuple):
@@ -71,7 +71,7 @@ def merge(base: Settings, raw: Mapping[str, Any]) -> Settings:
         if key not in _NAMES or value is None:
             continue
         try:
-            changes[key] = _typed(key, value, getattr(base, key))
+            changes[key] = _typed(value, getattr(base, key))
         except (TypeError, ValueError) as exc:
             log.warning("ignoring setting %s = %r: %s", key, value, exc)
     return replace(base, **changes)
