@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nlf_client.api import Layer, RunResult
-from tests.plugin_gimp import fake_gi
+from tests.gimp import fake_gi
 
 
 @pytest.fixture
