@@ -16,7 +16,7 @@ import re
 import zlib
 from typing import Any
 
-from nlf_client._proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2 as pb
 
 SHM_DIR = "/dev/shm"
 NAME = re.compile(r"nlf-[0-9]{1,10}-[0-9a-f]{12}")

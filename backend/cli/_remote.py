@@ -14,6 +14,7 @@ from backend.params import Colour, ParamSpec
 from backend.secrets import token_from
 from nlf_client import BackendError, Client, Layer, Mask
 from nlf_client import Colour as WireColour
+from nlf_client.session.launch import with_port
 
 RETRIES = 3
 """Times one job is sent again after UNAVAILABLE (its backend died or restarted)."""
@@ -29,7 +30,8 @@ def remote_runner(
 ) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
     token = token_from(args)
     try:
-        client = Client.connect(args.server, token=token, tls_ca=getattr(args, "tls_ca", None))
+        tls_ca = getattr(args, "tls_ca", None)
+        client = Client.connect(with_port(args.server), token=token, tls_ca=tls_ca)
         spec = next((f for f in client.list_filters() if f.id == args.filter_id), None)
     except BackendError as exc:
         raise SystemExit(f"backend at {args.server}: {exc.message}") from None

@@ -83,7 +83,7 @@ def test_install_layout(tmp_path: Path) -> None:
     assert entry.is_file() and os.access(entry, os.X_OK)
     assert stat.S_IMODE(entry.stat().st_mode) & 0o111 == 0o111
     assert (dest / "nlf_client" / "__init__.py").is_file()
-    assert (dest / "nlf_client" / "_proto" / "filters_pb2.py").is_file()
+    assert (dest / "nlf_client" / "proto" / "filters_pb2.py").is_file()
     assert (dest / "nlf_gimp" / "procedures.py").is_file()
     assert (dest / "schema.json").read_text() == Path(SCHEMA_FILE).read_text()
     info = json.loads((dest / "install.json").read_text())

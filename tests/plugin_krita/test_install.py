@@ -62,7 +62,7 @@ def test_install_copies_plugin_client_and_shortcuts_and_enables_it(tmp_path, mon
     profile = tmp_path / "share" / "krita"
     pkg = profile / "pykrita" / "neural_layer_filters"
     assert (profile / "pykrita" / "neural_layer_filters.desktop").is_file()
-    assert (pkg / "docker.py").is_file() and (pkg / "nlf_client" / "_proto").is_dir()
+    assert (pkg / "docker.py").is_file() and (pkg / "nlf_client" / "proto").is_dir()
     assert not list(pkg.rglob("__pycache__"))
     assert "ctrl+alt+f" in (profile / "actions" / "neural_layer_filters.action").read_text()
     rc = (tmp_path / "kritarc").read_text()
@@ -187,7 +187,7 @@ def test_krita_zip_has_what_kritas_importer_expects(tmp_path):
         names = set(zf.namelist())
     assert {"neural_layer_filters.desktop", "neural_layer_filters.action"} <= names
     assert "neural_layer_filters/__init__.py" in names
-    assert "neural_layer_filters/nlf_client/_proto/filters_pb2.py" in names
+    assert "neural_layer_filters/nlf_client/proto/filters_pb2.py" in names
     assert not any("__pycache__" in n or "vendor/" in n for n in names)
     assert not (tmp_path / "actions").exists()
 
