@@ -11,14 +11,12 @@ from nlf_gimp.arguments import (
     add_to_procedure,
     argument_name,
     arguments_for,
-    missing_layers,
-    parse_colour,
     read_values,
-    values_from_json,
 )
-from nlf_gimp.filter_schema import load_schema
+from nlf_gimp.store import filters
 
-from nlf_client.api import Colour, FilterSpec, ParamSpec
+from nlf_client.api import Colour, FilterSpec, Layer, ParamSpec
+from nlf_client.session import UserError, build_request, parse_colour
 
 ALL_KINDS = FilterSpec(
     id="all_kinds",
@@ -80,14 +78,12 @@ def test_every_kind_maps_to_one_gimp_argument() -> None:
     assert (args["num_steps"].kind, args["num_steps"].name) == ("int", "num-steps")
     assert args["keep_colours"].kind == "boolean" and args["keep_colours"].default is True
     assert args["preset"].kind == "choice" and args["preset"].choices == ("fast", "final")
-    assert args["model"].kind == "string" and args["model"].dynamic
+    assert args["model"].kind == "string" and args["model"].default == ""
     assert args["model"].blurb.endswith(DYNAMIC_NOTE)
     assert args["note"].kind == "string" and args["note"].default == "hi"
     assert args["tint"].kind == "color"
     assert args["tint"].default == parse_colour("#ff800040")
-    assert args["style"].kind == "drawable" and args["style"].required
-    assert args["style_map"].kind == "drawable" and not args["style_map"].required
-    assert args["style"].none_ok and args["style_map"].none_ok  # else GIMP refuses the dialog
+    assert args["style"].kind == "drawable" and args["style_map"].kind == "drawable"
 
 
 def test_defaults_are_clamped_into_range() -> None:
@@ -119,44 +115,43 @@ def test_add_to_procedure_calls_gimp_api() -> None:
     assert [i[0] for i in args[3].items] == ["fast", "final"]
     assert calls["model"][0] == "add_string_argument"
     assert calls["tint"][0] == "add_color_argument" and calls["tint"][1][3] is True
+    # none_ok even for a required layer, else GIMP refuses to open the dialog
     assert calls["style"] == ("add_drawable_argument", ("style", "Style", "Style", True, "RW"))
     assert len(proc.calls) == len(ALL_KINDS.params)
 
 
 def test_read_values_round_trip() -> None:
-    """Config values come back under schema names; empty dynamic strings and unset layers drop."""
+    """Config values come back under schema names, typed; the session core then drops an empty
+    dynamic choice and an unset layer, and names a required layer left empty."""
     args = arguments_for(ALL_KINDS)
     props = {a.name: a.default for a in args}
     props["tint"] = ("gegl", Colour(1.0, 0.0, 0.0, 1.0))
     props["style"] = "LAYER"
     config = SimpleNamespace(get_property=props.__getitem__)
-    values, layers = read_values(args, config, FAKE_COLOURS)
+    values = read_values(args, config, FAKE_COLOURS)
     assert values == {
         "strength": 1.5,
         "free": 2.0,
         "num_steps": 20,
         "keep_colours": True,
         "preset": "final",
+        "model": "",
         "note": "hi",
         "tint": Colour(1.0, 0.0, 0.0, 1.0),
+        "style": "LAYER",
+        "style_map": None,
     }
     assert isinstance(values["num_steps"], int) and isinstance(values["free"], float)
-    assert layers == {"style": "LAYER"}
-    props["model"] = "tiny"
-    values, _ = read_values(args, config, FAKE_COLOURS)
-    assert values["model"] == "tiny"
-
-
-def test_missing_required_layers_are_named() -> None:
-    """A required layer parameter left empty is reported by its label before any request."""
-    args = arguments_for(ALL_KINDS)
-    assert missing_layers(args, {}) == ["Style"]
-    assert missing_layers(args, {"style": object()}) == []
+    doc = SimpleNamespace(read=lambda ref: Layer(b"", 0, 0, name=ref))
+    request = build_request(ALL_KINDS, values, doc)
+    assert "model" not in request.params and set(request.extras) == {"style"}
+    with pytest.raises(UserError, match="choose a layer for 'Style'"):
+        build_request(ALL_KINDS, dict(values, style=None), doc)
 
 
 def test_committed_schema_maps_without_clashes() -> None:
     """Every filter in schema.json gets unique, valid arguments (registration cannot fail)."""
-    specs = load_schema()
+    specs = list(filters().values())
     assert specs, "schema.json has no filters"
     for spec in specs:
         args = arguments_for(spec)
@@ -166,24 +161,3 @@ def test_committed_schema_maps_without_clashes() -> None:
                 assert a.min <= a.default <= a.max, (spec.id, a)
             if a.kind == "choice":
                 assert a.default in a.choices, (spec.id, a)
-
-
-def test_values_from_json() -> None:
-    """Batch parameter JSON: colours parsed, ints widened for floats, layers by name."""
-    values, layers = values_from_json(
-        ALL_KINDS, '{"strength": 2, "tint": "#00ff00", "style": "paper", "num_steps": 3}'
-    )
-    assert values == {"strength": 2.0, "tint": Colour(0.0, 1.0, 0.0, 1.0), "num_steps": 3}
-    assert isinstance(values["strength"], float)
-    assert layers == {"style": "paper"}
-    with pytest.raises(ValueError, match="JSON"):
-        values_from_json(ALL_KINDS, "{nope")
-    with pytest.raises(ValueError, match="object"):
-        values_from_json(ALL_KINDS, "[1]")
-
-
-def test_parse_colour_rejects_garbage() -> None:
-    """Colours must be #RRGGBB or #RRGGBBAA."""
-    assert parse_colour("#336699") == Colour(0.2, 0.4, 0.6, 1.0)
-    with pytest.raises(ValueError):
-        parse_colour("#12345")

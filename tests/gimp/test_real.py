@@ -27,6 +27,7 @@ from PIL import Image
 
 from backend.registry import Registry
 from backend.server import create_server
+from nlf_client.session import schema_to_json
 from tests.conftest import ROOT, require_editors, tiny_context
 from tests.editor_installs import CACHE, Install, gimp_binary, gimp_installs
 from tests.fakes import TEST_FILTERS
@@ -87,7 +88,7 @@ def _dead_address() -> str:
 
 def _plan_filters(live_server: Any, specs: list) -> list[dict[str, Any]]:
     sys.path.insert(0, str(PLUGIN_SRC))
-    from nlf_gimp.filter_schema import procedure_name
+    from nlf_gimp.store import procedure_name
 
     out = []
     for spec in specs:
@@ -144,7 +145,6 @@ def gimp_session(
     from backend.install_gimp import install_plugin
 
     sys.path.insert(0, str(PLUGIN_SRC))
-    from nlf_gimp.filter_schema import schema_to_json
 
     base = rootfs / "opt" / "nlf"
     profile, out, tests_dir, batch_in = (
@@ -405,7 +405,7 @@ def test_batch_over_folder(gimp_session: dict[str, Any]) -> None:
     _assert_check(gimp_session, "batch_folder")
     out = gimp_session["out"] / "batch"
     for i, seed in enumerate((1, 2)):
-        got = np.asarray(Image.open(out / f"img{i}-test_invert.png").convert("RGBA"))
+        got = np.asarray(Image.open(out / f"img{i}.test_invert.png").convert("RGBA"))
         src = _src_u8(seed)
         want = src.copy()
         want[..., :3] = 255 - src[..., :3]

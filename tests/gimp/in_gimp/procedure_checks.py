@@ -24,8 +24,10 @@ from harness import (
     settings,
     src_u8,
 )
-from nlf_gimp.arguments import argument_name, parse_colour
+from nlf_gimp.arguments import argument_name
 from nlf_gimp.document import Colours
+
+from nlf_client.session import parse_colour
 
 SRC = src_u8()
 
