@@ -1,4 +1,4 @@
-"""Schema -> GIMP procedure arguments, and procedure config -> parameter values (no GIMP)."""
+"""Filter parameters -> GIMP procedure arguments, procedure config -> form values (no GIMP)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from nlf_gimp.arguments import (
-    DYNAMIC_NOTE,
-    add_to_procedure,
-    argument_name,
-    arguments_for,
-    read_values,
-)
+from nlf_gimp.arguments import DYNAMIC_NOTE, add_arguments, argument_name, read_values
 from nlf_gimp.store import filters
 
 from nlf_client.api import Colour, FilterSpec, Layer, ParamSpec
@@ -61,6 +55,13 @@ FAKE_GOBJECT = SimpleNamespace(ParamFlags=SimpleNamespace(READWRITE="RW"))
 FAKE_COLOURS = SimpleNamespace(to_gegl=lambda c: ("gegl", c), from_gegl=lambda v: v[1])
 
 
+def _declared(spec: FilterSpec) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    proc = FakeProcedure()
+    add_arguments(proc, spec, FAKE_GIMP, FAKE_GOBJECT, FAKE_COLOURS)
+    assert len(proc.calls) == len(spec.params)
+    return {args[0]: (name, args[1:]) for name, args in proc.calls}
+
+
 def test_argument_names_are_valid_gparam_names() -> None:
     """Underscores become dashes; reserved and non-letter starts are renamed."""
     assert argument_name("num_steps") == "num-steps"
@@ -71,64 +72,59 @@ def test_argument_names_are_valid_gparam_names() -> None:
 
 
 def test_every_kind_maps_to_one_gimp_argument() -> None:
-    """Each schema kind becomes the GIMP argument type the module table promises."""
-    args = {a.param: a for a in arguments_for(ALL_KINDS)}
-    assert (args["strength"].kind, args["strength"].min, args["strength"].max) == ("double", 0, 4)
-    assert args["free"].kind == "double" and args["free"].min < -1000 < 1000 < args["free"].max
-    assert (args["num_steps"].kind, args["num_steps"].name) == ("int", "num-steps")
-    assert args["keep_colours"].kind == "boolean" and args["keep_colours"].default is True
-    assert args["preset"].kind == "choice" and args["preset"].choices == ("fast", "final")
-    assert args["model"].kind == "string" and args["model"].default == ""
-    assert args["model"].blurb.endswith(DYNAMIC_NOTE)
-    assert args["note"].kind == "string" and args["note"].default == "hi"
-    assert args["tint"].kind == "color"
-    assert args["tint"].default == parse_colour("#ff800040")
-    assert args["style"].kind == "drawable" and args["style_map"].kind == "drawable"
+    """Each kind becomes the GIMP argument the module table promises, in GIMP 3.0's argument
+    order (name, nick, blurb, ..., flags)."""
+    calls = _declared(ALL_KINDS)
+    assert calls["strength"] == (
+        "add_double_argument",
+        ("Strength", "how much", 0.0, 4.0, 1.5, "RW"),
+    )
+    name, args = calls["free"]
+    assert name == "add_double_argument" and args[2] < -1000 < 1000 < args[3]
+    assert calls["num-steps"] == ("add_int_argument", ("Steps", "Steps", 1, 500, 20, "RW"))
+    assert calls["keep-colours"] == (
+        "add_boolean_argument",
+        ("Keep colours", "Keep colours", True, "RW"),
+    )
+    name, args = calls["preset"]
+    assert name == "add_choice_argument" and args[3] == "final"
+    assert [i[0] for i in args[2].items] == ["fast", "final"]
+    assert calls["model"] == ("add_string_argument", ("Model", "Model" + DYNAMIC_NOTE, "", "RW"))
+    assert calls["note"] == ("add_string_argument", ("Note", "Note", "hi", "RW"))
+    name, args = calls["tint"]
+    assert name == "add_color_argument" and args[2] is True
+    assert args[3] == ("gegl", parse_colour("#ff800040"))
+    # none_ok even for a required layer, else GIMP refuses to open the dialog
+    assert calls["style"] == ("add_drawable_argument", ("Style", "Style", True, "RW"))
+    assert calls["style-map"][0] == "add_drawable_argument"
 
 
 def test_defaults_are_clamped_into_range() -> None:
     """A default outside min/max would make GIMP reject the argument: it is clamped."""
-    spec = FilterSpec(
-        "x",
-        "X",
-        params=(
-            ParamSpec("a", "float", "A", 9.0, min=0.0, max=1.0),
-            ParamSpec("b", "int", "B", -5, min=0, max=3),
-        ),
+    params = (
+        ParamSpec("a", "float", "A", 9.0, min=0.0, max=1.0),
+        ParamSpec("b", "int", "B", -5, min=0, max=3),
     )
-    a, b = arguments_for(spec)
-    assert a.default == 1.0 and b.default == 0
+    calls = _declared(FilterSpec("x", "X", params=params))
+    assert calls["a"][1][4] == 1.0 and calls["b"][1][4] == 0
 
 
-def test_add_to_procedure_calls_gimp_api() -> None:
-    """The declarations become add_*_argument calls with GIMP 3.0's argument order."""
-    proc = FakeProcedure()
-    add_to_procedure(proc, arguments_for(ALL_KINDS), FAKE_GIMP, FAKE_GOBJECT, FAKE_COLOURS)
-    calls = dict((args[0], (name, args)) for name, args in proc.calls)
-    assert calls["strength"] == (
-        "add_double_argument",
-        ("strength", "Strength", "how much", 0.0, 4.0, 1.5, "RW"),
-    )
-    assert calls["num-steps"][1][3:] == (1, 500, 20, "RW")
-    name, args = calls["preset"]
-    assert name == "add_choice_argument" and args[4] == "final"
-    assert [i[0] for i in args[3].items] == ["fast", "final"]
-    assert calls["model"][0] == "add_string_argument"
-    assert calls["tint"][0] == "add_color_argument" and calls["tint"][1][3] is True
-    # none_ok even for a required layer, else GIMP refuses to open the dialog
-    assert calls["style"] == ("add_drawable_argument", ("style", "Style", "Style", True, "RW"))
-    assert len(proc.calls) == len(ALL_KINDS.params)
+def test_clashing_names_and_unknown_kinds_are_refused() -> None:
+    """Two parameters that map to one argument name, or an unknown kind, fail registration."""
+    twins = (ParamSpec("a_b", "bool", "1"), ParamSpec("a-b", "bool", "2"))
+    with pytest.raises(ValueError, match="a-b"):
+        _declared(FilterSpec("x", "X", params=twins))
+    with pytest.raises(ValueError, match="unknown kind"):
+        _declared(FilterSpec("x", "X", params=(ParamSpec("a", "matrix", "A"),)))
 
 
 def test_read_values_round_trip() -> None:
     """Config values come back under schema names, typed; the session core then drops an empty
     dynamic choice and an unset layer, and names a required layer left empty."""
-    args = arguments_for(ALL_KINDS)
-    props = {a.name: a.default for a in args}
-    props["tint"] = ("gegl", Colour(1.0, 0.0, 0.0, 1.0))
-    props["style"] = "LAYER"
-    config = SimpleNamespace(get_property=props.__getitem__)
-    values = read_values(args, config, FAKE_COLOURS)
+    props = {name: args[-2] for name, (_, args) in _declared(ALL_KINDS).items()}
+    props["preset"], props["tint"] = "final", ("gegl", Colour(1.0, 0.0, 0.0, 1.0))
+    props["style"], props["style-map"] = "LAYER", None
+    values = read_values(ALL_KINDS, SimpleNamespace(get_property=props.__getitem__), FAKE_COLOURS)
     assert values == {
         "strength": 1.5,
         "free": 2.0,
@@ -150,14 +146,12 @@ def test_read_values_round_trip() -> None:
 
 
 def test_committed_schema_maps_without_clashes() -> None:
-    """Every filter in schema.json gets unique, valid arguments (registration cannot fail)."""
+    """Every filter in schema.json registers (unique names, defaults within range)."""
     specs = list(filters().values())
     assert specs, "schema.json has no filters"
     for spec in specs:
-        args = arguments_for(spec)
-        assert len({a.name for a in args}) == len(args)
-        for a in args:
-            if a.kind in ("double", "int"):
-                assert a.min <= a.default <= a.max, (spec.id, a)
-            if a.kind == "choice":
-                assert a.default in a.choices, (spec.id, a)
+        for name, args in _declared(spec).values():
+            if name in ("add_double_argument", "add_int_argument"):
+                assert args[2] <= args[4] <= args[3], (spec.id, args)
+            if name == "add_choice_argument":
+                assert args[3] in [i[0] for i in args[2].items], (spec.id, args)

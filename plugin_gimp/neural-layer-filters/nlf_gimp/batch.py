@@ -11,7 +11,7 @@ from typing import Any
 
 from gi.repository import Gimp, Gio, GLib
 
-from nlf_client.session import UserError, image_files, output_paths, run_each, values_from_json
+from nlf_client.session import UserError, image_files, output_paths, values_from_json
 
 from .arguments import choice_label
 from .document import find_layer, pixel_layers
@@ -58,12 +58,8 @@ def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
         run.progress.label = spec.label
         image.undo_group_start()  # one undo step for the whole batch
         try:
-            run_each(
-                len(targets),
-                lambda i, report: run.filter(spec, image, targets[i], values, report),
-                run.progress.overall,
-                lambda i, created: None,
-                lambda: False,
+            run.each(
+                len(targets), lambda i, report: run.filter(spec, image, targets[i], values, report)
             )
         finally:
             image.undo_group_end()
@@ -111,9 +107,8 @@ def _filter_file(run: Run, spec: Any, values: Any, path: str, out_dir: str, repo
         merged = len(layers) > 1
         source = image.merge_visible_layers(Gimp.MergeType.CLIP_TO_IMAGE) if merged else layers[0]
         created = run.filter(spec, image, source, values, report)
-        for new, out in zip(
-            created, output_paths(path, out_dir, spec.id, len(created)), strict=True
-        ):
+        outs = output_paths(path, out_dir, spec.id, len(created))
+        for new, out in zip(created, outs, strict=True):
             for lay in image.get_layers():
                 lay.set_visible(lay.get_id() == new.get_id())
             if not Gimp.file_save(mode, image, Gio.File.new_for_path(out), None):
@@ -139,14 +134,8 @@ def run_folder(procedure, config, run_data):
         out_dir = _folder(config, "output-folder")
         os.makedirs(out_dir, exist_ok=True)
         run.progress.label = spec.label
-        failures = run_each(
-            len(files),
-            lambda i, report: _filter_file(run, spec, values, files[i], out_dir, report),
-            run.progress.overall,
-            lambda i, none: None,
-            lambda: False,
-            keep_going=True,
-        )
+        one = lambda i, report: _filter_file(run, spec, values, files[i], out_dir, report)  # noqa: E731
+        failures = run.each(len(files), one, keep_going=True)
         if failures:
             lines = ["%s: %s" % (os.path.basename(files[i]), text) for i, text in failures]
             count = "%d of %d images failed" % (len(failures), len(files))

@@ -18,13 +18,10 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import BackendError, Client  # noqa: E402
-from nlf_client.session import UserError, connect, describe, execute, finish, prepare  # noqa: E402
-from nlf_client.session.launch import LOG_NAME  # noqa: E402
-from nlf_client.session.settings import DEFAULT_ADDRESS  # noqa: E402
+from nlf_client import BackendError, Client, FilterSpec, ParamSpec, session  # noqa: E402
 
 from . import store  # noqa: E402
-from .arguments import add_to_procedure, arguments_for, read_values  # noqa: E402
+from .arguments import add_arguments, argument_name, read_values  # noqa: E402
 from .document import Colours, GimpDocument, GimpProgress  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -36,6 +33,15 @@ IMAGE_TYPES = "RGB*, GRAY*"  # grayscale results come back as grayscale layers
 SETTINGS = "plug-in-nlf-settings"
 RW = GObject.ParamFlags.READWRITE
 FILTERS = store.filters()
+SETTINGS_FORM = FilterSpec("settings", "Settings", params=(
+    ParamSpec("address", "string", "Backend address", session.DEFAULT_ADDRESS, "host[:port] "
+              "(port 50051 when left out); several separated by commas, or dns:///name:port"),
+    ParamSpec("token", "string", "Token", "", "empty = none (local backend)"),
+    ParamSpec("tls_ca", "string", "TLS CA file", "", "PEM file of a TLS backend's CA; "
+              "empty = no TLS"),
+    ParamSpec("autostart", "bool", "Start a local backend when none answers", True,
+              "uses the command the installer saved"),
+))  # fmt: skip
 
 
 def new_procedure(plugin: Any, name: str, run: Any, label: str, blurb: str, text: str,
@@ -133,8 +139,8 @@ class Run:
 
     def client(self) -> Client:
         if self._client is None:
-            log_path = os.path.join(Gimp.directory(), LOG_NAME)
-            self._client = connect(self.settings, log_path, self.progress.text)
+            log_path = os.path.join(Gimp.directory(), session.launch.LOG_NAME)
+            self._client = session.connect(self.settings, log_path, self.progress.text)
         return self._client
 
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
@@ -143,9 +149,9 @@ class Run:
         try:
             work(self)
         except BackendError as exc:
-            text = describe(exc, self.label, self.settings.address, SETTINGS_PLACE)
+            text = session.describe(exc, self.label, self.settings.address, SETTINGS_PLACE)
             return fail(procedure, run_mode, text)
-        except (UserError, ValueError) as exc:
+        except (session.UserError, ValueError) as exc:
             return fail(procedure, run_mode, "%s: %s" % (self.label, exc))
         except Exception as exc:  # the action boundary: log everything, never crash GIMP
             log.exception("%s failed", self.label)
@@ -157,12 +163,19 @@ class Run:
         Gimp.displays_flush()
         return result(procedure, Gimp.PDBStatusType.SUCCESS)
 
+    def each(self, count: int, one: Callable, keep_going: bool = False) -> list:
+        """Items ``0..count-1`` with overall progress: the session core's ``run_each``."""
+        return session.run_each(
+            count, one, self.progress.overall, lambda i, r: None, lambda: False, keep_going
+        )
+
     def filter(self, spec: Any, image: Any, drawable: Any, values: Any, report: Any = None):
         """One drawable (+ selection, + layer parameters) through the backend; the named results
         go above it. ``values``: form values (a layer parameter's value is a drawable)."""
         doc = GimpDocument(image, drawable)
-        job = prepare(doc, spec, values, drawable)
-        return finish(doc, job, execute(self.client(), job, report or self.progress))
+        job = session.prepare(doc, spec, values, drawable)
+        answer = session.execute(self.client(), job, report or self.progress)
+        return session.finish(doc, job, answer)
 
 
 def run_on_drawable(procedure, run_mode, image, drawables, config, run_data):
@@ -172,7 +185,7 @@ def run_on_drawable(procedure, run_mode, image, drawables, config, run_data):
     if len(drawables) != 1:
         message = "%s works on exactly one layer; %d are selected." % (spec.label, len(drawables))
         return result(procedure, Gimp.PDBStatusType.CALLING_ERROR, message)
-    values = read_values(arguments_for(spec), config, Colours)
+    values = read_values(spec, config, Colours)
     work = lambda run: run.filter(spec, image, drawables[0], values)  # noqa: E731
     return Run(spec.label).guarded(procedure, run_mode, work)
 
@@ -187,7 +200,7 @@ def create_filter_procedure(plugin: Any, name: str) -> Any:
     blurb = spec.description or spec.label
     proc = new_procedure(plugin, name, run_on_drawable, spec.label + "…", blurb, text, True)
     proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
-    add_to_procedure(proc, arguments_for(spec), Gimp, GObject, Colours)
+    add_arguments(proc, spec, Gimp, GObject, Colours)
     return proc
 
 
@@ -195,16 +208,14 @@ def run_settings(procedure, config, run_data):
     run_mode, profile = config.get_property("run-mode"), Gimp.directory()
     if run_mode == Gimp.RunMode.INTERACTIVE:  # the dialog shows what is stored, not the env
         current = store.load_settings(profile, env={})
-        for key in ("address", "token", "tls_ca", "autostart"):
-            config.set_property(key.replace("_", "-"), getattr(current, key))
+        for p in SETTINGS_FORM.params:
+            config.set_property(argument_name(p.name), getattr(current, p.name))
     if cancelled_dialog(procedure, run_mode, config, "Neural Layer Filters settings"):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
-    address = (config.get_property("address") or "").strip()
-    if not address:
+    values = read_values(SETTINGS_FORM, config, Colours)
+    values["address"], values["tls_ca"] = values["address"].strip(), values["tls_ca"].strip()
+    if not values["address"]:
         return fail(procedure, run_mode, "Settings: the backend address must not be empty")
-    values = {"address": address, "autostart": bool(config.get_property("autostart"))}
-    values["token"] = config.get_property("token") or ""
-    values["tls_ca"] = (config.get_property("tls-ca") or "").strip()
     try:
         log.info("settings saved to %s", store.save_settings(profile, values))
     except OSError as exc:
@@ -222,11 +233,5 @@ def create_settings_procedure(plugin: Any, name: str) -> Any:
         "Saved to neural-layer-filters.json in the GIMP profile folder. The environment "
         "variables NLF_SERVER, NLF_TOKEN, NLF_TLS_CA and NLF_AUTOSTART override the file.",
     )
-    hint = "host[:port] (port 50051 when left out); several separated by commas, or dns:///name"
-    proc.add_string_argument("address", "Backend address", hint, DEFAULT_ADDRESS, RW)
-    proc.add_string_argument("token", "Token", "empty = none (local backend)", "", RW)
-    hint = "PEM file of a TLS backend's CA; empty = no TLS"
-    proc.add_string_argument("tls-ca", "TLS CA file", hint, "", RW)
-    label, hint = "Start a local backend when none answers", "uses the command the installer saved"
-    proc.add_boolean_argument("autostart", label, hint, True, RW)
+    add_arguments(proc, SETTINGS_FORM, Gimp, GObject, Colours)
     return proc
