@@ -78,10 +78,12 @@ def execute(
     job: Job,
     on_progress: Optional[Callable[[Progress], None]] = None,
     on_preview: Optional[Callable[[Preview], None]] = None,
+    cancel: Optional[threading.Event] = None,
 ) -> RunResult:
-    r = job.request
+    """Run ``job`` on the backend; ``cancel`` (else ``job.cancel``) stops it when set."""
+    r, stop = job.request, cancel or job.cancel
     return client.run(
-        job.spec.id, job.layer, job.mask, r.params, r.extras, on_progress, on_preview, job.cancel
+        job.spec.id, job.layer, job.mask, r.params, r.extras, on_progress, on_preview, stop
     )
 
 

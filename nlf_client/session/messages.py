@@ -14,15 +14,19 @@ class UserError(Exception):
     """Something the person can fix in the editor (no layer, no selection…); shown as is."""
 
 
-def describe(exc: BackendError, what: str, address: str, settings_place: str = "Settings") -> str:
+def describe(
+    exc: BackendError, what: str, address: str, settings_place: str = "Settings", run: bool = False
+) -> str:
     """One message for a failed call: what happened, the server's own words, and what to do.
 
     ``what``: the filter's label (or "Backend"); ``settings_place``: where the editor keeps the
-    backend's address (e.g. "Filters > Neural Layer Filters > Settings").
+    backend's address (e.g. "Filters > Neural Layer Filters > Settings"); ``run``: the call was
+    a filter run, so the message says the image was left as it was.
     """
     code, text = exc.code, (exc.message or "").strip()
     if code == "CANCELLED":
-        return "%s was cancelled (%s); nothing was changed." % (what, text or "by you")
+        why = "" if text.lower() in ("", "cancelled") else " (%s)" % text
+        return "Cancelled %s%s; nothing else was changed." % (what, why)
     if code == "UNAVAILABLE":
         where = "" if address in text else " at %s" % address
         body = (
@@ -47,7 +51,7 @@ def describe(exc: BackendError, what: str, address: str, settings_place: str = "
         body = "the backend refused the token (%s). Check the token in %s." % (text, settings_place)
     else:
         body = text or "failed"
-    return "%s: %s [%s]" % (what, body, code)
+    return "%s: %s [%s]%s" % (what, body, code, " The image was not changed." if run else "")
 
 
 def status_line(status: Status, filter_id: str = "") -> str:

@@ -1,9 +1,12 @@
-"""The "Neural Layer Filters" docker: status, filter, generated form, run, batch, settings."""
+"""The "Neural Layer Filters" docker: status, filter, generated form, run, batch, settings.
+
+Each tab is built by one ``_*_tab`` method listed in ``TABS``; a new mode adds its own tab there.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from krita import DockWidget, Krita
 
@@ -30,16 +33,24 @@ from .qt import (
 )
 from .widgets import ParamForm
 
-DOCKER_ID = "neural_layer_filters_docker"
 BATCH_MODES = (
     ("selected", "Every selected layer"),
     ("children", "Every layer in the active group"),
     ("folder", "Every image in a folder"),
 )
+ERROR_STYLE = "color: #d05050"
+SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
 
-def _named(widget: Any, name: str) -> Any:
+def _named(
+    widget: Any, name: str, slot: Optional[Callable[..., Any]] = None, wrap: bool = False
+) -> Any:
     widget.setObjectName(name)
+    if slot is not None:
+        widget.clicked.connect(slot)
+    if wrap:
+        widget.setWordWrap(True)
+        widget.setTextInteractionFlags(SELECTABLE)
     return widget
 
 
@@ -49,63 +60,51 @@ def document_layers() -> List[Tuple[str, str]]:
 
 
 class NlfDocker(DockWidget):
+    TABS = (("Filter", "_filter_tab"), ("Batch", "_batch_tab"), ("Settings", "_settings_tab"))
+
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("Neural Layer Filters")
-        self.ctl = controller.instance()
+        self.ctl = ctl = controller.instance()
         root = QWidget(self)
         box = QVBoxLayout(root)
-
         top = QHBoxLayout()
-        self.status = _named(QLabel("Backend: connecting…"), "nlf_status")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        refresh = _named(QPushButton("Refresh"), "nlf_refresh")
-        refresh.clicked.connect(self.ctl.refresh)
+        self.status = _named(QLabel("Backend: connecting…"), "nlf_status", wrap=True)
         top.addWidget(self.status, 1)
-        top.addWidget(refresh)
+        top.addWidget(_named(QPushButton("Refresh"), "nlf_refresh", ctl.refresh))
         box.addLayout(top)
-
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._filter_tab(), "Filter")
-        self.tabs.addTab(self._batch_tab(), "Batch")
-        self.tabs.addTab(self._settings_tab(), "Settings")
+        for title, build in self.TABS:
+            self.tabs.addTab(getattr(self, build)(), title)
         box.addWidget(self.tabs, 1)
-
         run = QHBoxLayout()
-        self.apply_button = _named(QPushButton("Apply"), "nlf_apply")
-        self.apply_button.clicked.connect(self.apply)
-        self.preview_button = _named(QPushButton("Preview"), "nlf_preview_button")
+        self.apply_button = _named(QPushButton("Apply"), "nlf_apply", self.apply)
+        self.preview_button = _named(QPushButton("Preview"), "nlf_preview_button", self.run_preview)
         self.preview_button.setToolTip("A quick low-resolution run, shown here; adds no layer")
-        self.preview_button.clicked.connect(self.run_preview)
-        self.cancel_button = _named(QPushButton("Cancel"), "nlf_cancel")
+        self.cancel_button = _named(QPushButton("Cancel"), "nlf_cancel", ctl.cancel)
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.ctl.cancel)
-        run.addWidget(self.apply_button)
-        run.addWidget(self.preview_button)
-        run.addWidget(self.cancel_button)
+        for w in (self.apply_button, self.preview_button, self.cancel_button):
+            run.addWidget(w)
         box.addLayout(run)
         self.progress = _named(QProgressBar(), "nlf_progress")
         self.progress.setRange(0, 1000)
         self.stage = _named(QLabel(""), "nlf_stage")
-        self.message = _named(QLabel(""), "nlf_message")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = _named(QLabel(""), "nlf_message", wrap=True)
         for w in (self.progress, self.stage, self.message):
             box.addWidget(w)
         self.setWidget(root)
 
-        self.ctl.filters_changed.connect(self.set_filters)
-        self.ctl.status_changed.connect(self.show_status)
-        self.ctl.busy_changed.connect(self.set_busy)
-        self.ctl.progressed.connect(self.show_progress)
-        self.ctl.previewed.connect(self.show_preview)
-        self.ctl.finished.connect(lambda text: self.show_message(text, error=False))
-        self.ctl.failed.connect(lambda text: self.show_message(text, error=True))
-        self.ctl.filter_requested.connect(self.select_filter)
-        if self.ctl.filters:
-            self.set_filters(list(self.ctl.filters.values()))
-        self.ctl.refresh()
+        ctl.filters_changed.connect(self.set_filters)
+        ctl.status_changed.connect(self.show_status)
+        ctl.busy_changed.connect(self.set_busy)
+        ctl.progressed.connect(self.show_progress)
+        ctl.previewed.connect(self.show_preview)
+        ctl.finished.connect(lambda text: self.show_message(text, error=False))
+        ctl.failed.connect(lambda text: self.show_message(text, error=True))
+        ctl.filter_requested.connect(self.select_filter)
+        if ctl.filters:
+            self.set_filters(list(ctl.filters.values()))
+        ctl.refresh()
 
     def _filter_tab(self) -> QWidget:
         tab = QWidget()
@@ -121,9 +120,8 @@ class NlfDocker(DockWidget):
         self.previews = _named(QCheckBox("Show previews while it runs"), "nlf_previews")
         self.previews.toggled.connect(lambda on: setattr(self.ctl, "want_previews", on))
         self.preview = _named(QLabel(), "nlf_preview")
-        for w in (self.filter_box, self.description):
-            lay.addWidget(w)
-        lay.addWidget(scroll, 1)
+        for w, stretch in ((self.filter_box, 0), (self.description, 0), (scroll, 1)):
+            lay.addWidget(w, stretch)
         lay.addWidget(self.previews)
         lay.addWidget(self.preview)
         return tab
@@ -139,15 +137,11 @@ class NlfDocker(DockWidget):
         form.addRow("Apply to", self.batch_mode)
         for label, edit in (("Input folder", self.in_dir), ("Output folder", self.out_dir)):
             row = QHBoxLayout()
-            browse = QPushButton("…")
-            browse.clicked.connect(lambda _=False, e=edit: self._browse(e))
             row.addWidget(edit, 1)
-            row.addWidget(browse)
+            row.addWidget(_named(QPushButton("…"), "", lambda _=False, e=edit: self._browse(e)))
             form.addRow(label, row)
-        run = _named(QPushButton("Run batch"), "nlf_batch_run")
-        run.clicked.connect(self.apply_batch)
-        self.batch_run = run
-        form.addRow(run)
+        self.batch_run = _named(QPushButton("Run batch"), "nlf_batch_run", self.apply_batch)
+        form.addRow(self.batch_run)
         return tab
 
     def _settings_tab(self) -> QWidget:
@@ -163,13 +157,12 @@ class NlfDocker(DockWidget):
         self.autostart.setChecked(s.autostart)
         self.python = _named(QLineEdit(s.python), "nlf_python")
         self.python.setPlaceholderText("python3 (an interpreter with the backend installed)")
-        save = _named(QPushButton("Save and reconnect"), "nlf_save_settings")
-        save.clicked.connect(self.save_settings)
-        for label, w in (("Server", self.address), ("Token", self.token), ("", self.autostart)):
+        rows = (("Server", self.address), ("Token", self.token), ("", self.autostart))
+        for label, w in rows + (("TLS CA file", self.tls_ca), ("Python", self.python)):
             form.addRow(label, w)
-        form.addRow("TLS CA file", self.tls_ca)
-        form.addRow("Python", self.python)
-        form.addRow(save)
+        form.addRow(
+            _named(QPushButton("Save and reconnect"), "nlf_save_settings", self.save_settings)
+        )
         return tab
 
     def _browse(self, edit: QLineEdit) -> None:
@@ -193,7 +186,7 @@ class NlfDocker(DockWidget):
         spec = self.ctl.filters.get(self.filter_box.itemData(index) or "")
         if spec is None:
             return
-        if self.form.spec is None or self.form.spec != spec:
+        if self.form.spec != spec:
             self.form.build(spec)
         self.description.setText(spec.description)
         self.ctl.describe_status(spec.id)
@@ -208,12 +201,11 @@ class NlfDocker(DockWidget):
 
     def show_status(self, text: str, ok: bool) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet("" if ok else "color: #d05050")
+        self.status.setStyleSheet("" if ok else ERROR_STYLE)
 
     def set_busy(self, busy: bool) -> None:
-        self.apply_button.setEnabled(not busy)
-        self.preview_button.setEnabled(not busy)
-        self.batch_run.setEnabled(not busy)
+        for button in (self.apply_button, self.preview_button, self.batch_run):
+            button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         if busy:
             self.message.setText("")
@@ -229,7 +221,7 @@ class NlfDocker(DockWidget):
 
     def show_message(self, text: str, error: bool) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet("color: #d05050" if error else "")
+        self.message.setStyleSheet(ERROR_STYLE if error else "")
         if not error:
             self.progress.setValue(1000)
 
@@ -237,35 +229,31 @@ class NlfDocker(DockWidget):
     def values(self) -> dict:
         return self.form.values()
 
-    def apply(self) -> None:
-        if self.form.spec is not None:
-            self.ctl.apply(self.form.spec.id, self.values())
-        else:
+    def _spec_id(self) -> str:
+        if self.form.spec is None:
             self.show_message("no filter available: is the backend running?", error=True)
+            return ""
+        return self.form.spec.id
+
+    def apply(self) -> None:
+        if self._spec_id():
+            self.ctl.apply(self.form.spec.id, self.values())
 
     def run_preview(self) -> None:
-        if self.form.spec is not None:
+        if self._spec_id():
             self.ctl.preview(self.form.spec.id, self.values())
 
     def apply_batch(self) -> None:
-        if self.form.spec is None:
-            self.show_message("no filter available: is the backend running?", error=True)
-            return
-        mode = self.batch_mode.currentData()
-        self.ctl.apply_batch(
-            self.form.spec.id, self.values(), mode, self.in_dir.text(), self.out_dir.text()
-        )
+        if self._spec_id():
+            mode, paths = self.batch_mode.currentData(), (self.in_dir.text(), self.out_dir.text())
+            self.ctl.apply_batch(self.form.spec.id, self.values(), mode, *paths)
 
     def save_settings(self) -> None:
-        s = replace(
-            self.ctl.settings,
-            address=self.address.text().strip(),
-            token=self.token.text(),
-            tls_ca=self.tls_ca.text().strip(),
-            autostart=self.autostart.isChecked(),
-            python=self.python.text().strip(),
+        edits = dict(address=self.address.text().strip(), token=self.token.text())
+        edits.update(tls_ca=self.tls_ca.text().strip(), python=self.python.text().strip())
+        self.ctl.set_settings(
+            replace(self.ctl.settings, autostart=self.autostart.isChecked(), **edits)
         )
-        self.ctl.set_settings(s)
 
     def canvasChanged(self, canvas: Any) -> None:
         self.form.refresh_layers()

@@ -57,7 +57,9 @@ def test_unavailable_names_the_serve_command_and_the_settings_place():
     text = describe(BackendError("UNAVAILABLE", "no answer"), "Backend", "h:1", "Settings tab")
     assert "'python -m backend serve'" in text and "Settings tab" in text
     cancelled = describe(BackendError("CANCELLED", "after 1 of 3"), "DFI", "h:1")
-    assert "was cancelled (after 1 of 3); nothing was changed" in cancelled
+    assert cancelled == "Cancelled DFI (after 1 of 3); nothing else was changed."
+    run = describe(BackendError("INTERNAL", "boom"), "DFI", "h:1", run=True)
+    assert run == "DFI: boom [INTERNAL] The image was not changed."
 
 
 def test_status_line_says_ready_busy_or_what_is_missing():

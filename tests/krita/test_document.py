@@ -1,10 +1,10 @@
-"""Pixel formats, selection, layer insertion and naming against the fake krita module."""
+"""Pixel formats, selection and layer insertion against the fake krita module."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.plugin_krita import qt_binding  # isort: skip
+from tests.krita import qt_binding  # isort: skip
 
 pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 
@@ -14,19 +14,16 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nlf_client import Colour, FilterSpec, Layer, Mask, ParamSpec
-from tests.plugin_krita.mock_krita import Document, Selection
+from nlf_client import Layer
+from nlf_client.session import UserError as DocumentError
+from tests.krita.mock_krita import Document, Selection
 
 from neural_layer_filters.document import (  # isort: skip
-    DocumentError,
     KritaDocument,
-    downscale,
     find_node,
     from_wire,
     layer_tree,
     node_id,
-    result_layer_name,
-    rgba8,
     to_wire,
 )
 
@@ -158,12 +155,12 @@ def test_masks_cannot_be_filtered_and_no_document_is_an_error():
 def test_selection_becomes_the_exact_mask():
     """No selection -> no mask; a (feathered) selection -> its bytes, unchanged."""
     doc, _ = _doc(4, 3)
-    assert KritaDocument(doc).selection_mask() is None
+    assert KritaDocument(doc).selection() is None
     sel = Selection(4, 3)
     sel.select(1, 1, 2, 1, 255)
     sel.select(0, 2, 1, 1, 37)
     doc.setSelection(sel)
-    mask = KritaDocument(doc).selection_mask()
+    mask = KritaDocument(doc).selection()
     assert (mask.width, mask.height) == (4, 3)
     assert mask.pixels == bytes([0, 0, 0, 0, 0, 255, 255, 0, 37, 0, 0, 0])
 
@@ -180,7 +177,7 @@ def test_results_go_directly_above_the_source_in_order_and_source_is_untouched()
     src.setPixelData(bytes([9, 8, 7, 6]), 0, 0, 1, 1)
     before, writes = bytes(src.data), src.writes
     results = [Layer(bytes([1, 2, 3, 255]), 1, 1, "u8"), Layer(bytes([4, 5, 6, 255]), 1, 1, "u8")]
-    created = KritaDocument(doc).insert_layers(results, ["A", "B"], above=src)
+    created = KritaDocument(doc).insert(src, results, ["A", "B"])
     assert [n.name() for n in group.childNodes()] == ["Paint", "A", "B", "Top"]
     assert created[0].pixelData(0, 0, 1, 1) == bytes([3, 2, 1, 255])
     assert (bytes(src.data), src.writes) == (before, writes)
@@ -191,7 +188,7 @@ def test_results_in_a_16_bit_document_are_written_at_16_bits():
     """u16 results become U16 layers with Krita's channel order."""
     doc, bg = _doc(1, 1, depth="U16")
     wire = struct.pack("<4H", 1, 2, 3, 4)
-    (node,) = KritaDocument(doc).insert_layers([Layer(wire, 1, 1, "u16")], ["r"], above=bg)
+    (node,) = KritaDocument(doc).insert(bg, [Layer(wire, 1, 1, "u16")], ["r"])
     assert struct.unpack("<4H", node.pixelData(0, 0, 1, 1)) == (3, 2, 1, 4)
 
 
@@ -207,59 +204,3 @@ def test_layer_tree_lists_layers_top_first_without_masks():
     assert labels == ["G", "G / c", "Background"]
     assert find_node(doc.rootNode(), node_id(child)) is child
     assert find_node(doc.rootNode(), "{nope}") is None
-
-
-SPEC = FilterSpec(
-    "dfi",
-    "Deep Feature Interpolation",
-    params=(
-        ParamSpec("attribute", "choice", "Attribute", "smile", choices=("smile", "old")),
-        ParamSpec("strength", "float", "Strength", 1.0),
-        ParamSpec("iters", "int", "Iterations", 50),
-        ParamSpec("keep", "bool", "Keep colours", False),
-        ParamSpec("tint", "colour", "Tint", Colour(1, 0, 0, 1)),
-        ParamSpec("style", "layer", "Style"),
-    ),
-)
-
-
-def test_layer_name_shows_filter_choices_and_changed_params():
-    """The name is "[NLF] <filter> <choices> <params that differ from defaults>"."""
-    assert result_layer_name(SPEC, SPEC.defaults()) == "[NLF] Deep Feature Interpolation smile"
-    values = dict(SPEC.defaults(), attribute="old", strength=2.5, keep=True)
-    values["tint"] = Colour(0, 0, 1, 1)
-    name = result_layer_name(SPEC, values, {"style": "Paper"})
-    assert name == (
-        "[NLF] Deep Feature Interpolation old strength=2.5 keep=on tint=#0000ff style=Paper"
-    )
-
-
-def test_layer_name_names_each_of_several_results_and_stays_short():
-    """Several results get the backend's name appended; long names are cut."""
-    assert result_layer_name(SPEC, {}, result_name="map", count=2).endswith("smile (map)")
-    long = dict(SPEC.defaults(), attribute="x" * 200)
-    assert len(result_layer_name(SPEC, long)) == 96
-
-
-def test_downscale_keeps_format_and_samples_layer_and_mask_alike():
-    """Previews shrink the layer and the mask with the same nearest-neighbour grid."""
-    w, h = 8, 4
-    px = b"".join(struct.pack("<4H", x, y, 7, 65535) for y in range(h) for x in range(w))
-    mask = Mask(bytes(10 * x + y for y in range(h) for x in range(w)), w, h)
-    small, small_mask = downscale(Layer(px, w, h, "u16"), mask, 4)
-    assert (small.width, small.height, small.format) == (4, 2, "u16")
-    got = [struct.unpack("<4H", small.pixels[i : i + 8])[:2] for i in range(0, 64, 8)]
-    assert got == [(1, 1), (3, 1), (5, 1), (7, 1), (1, 3), (3, 3), (5, 3), (7, 3)]
-    assert list(small_mask.pixels) == [10 * x + y for x, y in got]
-    same, _ = downscale(Layer(px, w, h, "u16"), None, 8)
-    assert same.pixels == px
-
-
-def test_rgba8_converts_any_wire_format_for_display():
-    """u16 and f32 layers become 8-bit RGBA (rounded, clamped) for previews and files."""
-    assert rgba8(Layer(struct.pack("<4H", 65535, 0, 32768, 65535), 1, 1, "u16")) == bytes(
-        [255, 0, 128, 255]
-    )
-    assert rgba8(Layer(struct.pack("<4f", 2.0, -1.0, 0.5, 1.0), 1, 1, "f32")) == bytes(
-        [255, 0, 128, 255]
-    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin_krita import qt_binding  # isort: skip
+from tests.krita import qt_binding  # isort: skip
 
 pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 

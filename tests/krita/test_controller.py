@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugin_krita import qt_binding  # isort: skip
+from tests.krita import qt_binding  # isort: skip
 
 pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 
@@ -13,10 +13,13 @@ import struct
 import time
 
 from nlf_client import FilterSpec, ParamSpec
-from tests.plugin_krita.mock_krita import Document, Selection
+from tests.krita.mock_krita import Document, Selection
 
 from neural_layer_filters.controller import Controller  # isort: skip
-from neural_layer_filters.document import DocumentError, KritaDocument, node_id  # isort: skip
+from nlf_client.session import Settings, build_request
+from nlf_client.session import UserError as DocumentError
+
+from neural_layer_filters.document import KritaDocument, node_id  # isort: skip
 from neural_layer_filters.qt import QApplication, QImage  # isort: skip
 
 W, H = 16, 12
@@ -170,7 +173,7 @@ def test_connection_lost_mid_job_leaves_the_document_as_it_was(krita, make_backe
     wait_until(lambda: any(f > 0 for f, _ in r.progress))
     backend.server.stop(grace=0).wait()
     r.wait()
-    assert len(r.errors) == 1 and "the image was not changed" in r.errors[0]
+    assert len(r.errors) == 1 and "The image was not changed" in r.errors[0]
     assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"]
     assert bytes(bg.data) == before
 
@@ -260,10 +263,10 @@ def test_batch_over_a_folder_writes_results(run, tmp_path):
     run.ctl.apply_batch("test_invert", {}, "folder", str(src), str(out))
     run.wait()
     assert run.errors == [] and sorted(p.name for p in out.iterdir()) == [
-        "img0_test_invert.png",
-        "img1_test_invert.png",
+        "img0.test_invert.png",
+        "img1.test_invert.png",
     ]
-    got = QImage(str(out / "img1_test_invert.png"))
+    got = QImage(str(out / "img1.test_invert.png"))
     c = got.pixelColor(2, 2)
     assert (c.red(), c.green(), c.blue()) == (255, 127, 0)
 
@@ -297,14 +300,13 @@ def test_layer_params_send_the_chosen_layers_pixels(krita):
         "X",
         params=(ParamSpec("style", "layer", "Style", required=True), ParamSpec("k", "int", "K", 3)),
     )
-    ctl = Controller()
-    params, extras, names = ctl._request(KritaDocument(doc), spec, {"style": node_id(style)})
-    assert params == {"k": 3} and names == {"style": "Paper"}
-    assert extras["style"].pixels[:4] == bytes((3, 2, 1, 4))
+    req = build_request(spec, {"style": node_id(style)}, KritaDocument(doc))
+    assert req.params == {"k": 3} and req.layer_names == {"style": "Paper"}
+    assert req.extras["style"].pixels[:4] == bytes((3, 2, 1, 4))
     with pytest.raises(DocumentError, match="choose a layer for 'Style'"):
-        ctl._request(KritaDocument(doc), spec, {"style": ""})
+        build_request(spec, {"style": ""}, KritaDocument(doc))
     with pytest.raises(DocumentError, match="no longer exists"):
-        ctl._request(KritaDocument(doc), spec, {"style": "{gone}"})
+        build_request(spec, {"style": "{gone}"}, KritaDocument(doc))
 
 
 def test_filters_that_need_a_selection_say_so(krita):
@@ -381,6 +383,26 @@ def test_unexpected_errors_are_shown_not_raised(krita, monkeypatch):
     def broken(*args):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(KritaDocument, "selection_mask", broken)
+    monkeypatch.setattr(KritaDocument, "selection", broken)
     assert r.ctl.apply("x", {}) is None
     assert r.errors == ["ZeroDivisionError: boom"] and r.ctl.job is None
+
+
+def test_settings_come_from_kritarc_and_the_environment_wins(krita, monkeypatch):
+    """kritarc holds strings (the installer writes python and backend_dir); NLF_* env wins."""
+    from dataclasses import replace
+
+    from neural_layer_filters.controller import GROUP, load_settings, save_settings
+
+    for key, value in (("autostart", "false"), ("python", "/opt/py"), ("address", "h:1")):
+        krita.writeSetting(GROUP, key, value)
+    for var in ("NLF_SERVER", "NLF_TLS_CA", "NLF_AUTOSTART"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NLF_TOKEN", "t")
+    s = load_settings()
+    assert (s.address, s.autostart, s.python, s.token) == ("h:1", False, "/opt/py", "t")
+    assert load_settings().connect_timeout == 3.0 and Settings().autostart is True
+    save_settings(replace(s, autostart=True, address="h:2"))
+    assert krita.readSetting(GROUP, "autostart", "") == "true"
+    monkeypatch.setenv("NLF_AUTOSTART", "0")
+    assert (load_settings().address, load_settings().autostart) == ("h:2", False)

@@ -3,11 +3,11 @@
 Each test runs once per Krita in tests/editor_installs.py: Debian 12's Krita 5.1.5 on the host,
 Krita 5.3.4 (Qt 5) in the Debian sid chroot and Krita 6.0.4 (Qt 6, PyQt6) in the experimental
 one (``bash scripts/setup_chroot.sh sid|krita6``); in a chroot Krita reaches the backend on the
-host over loopback. One Krita start runs tests/krita/gui_suite.py through the CI-only
-test-driver plug-in; every test below checks one scenario of that run. The plug-in is installed
-with the real installer (``python -m backend install-plugin krita``, ``--root ROOTFS`` for a
-chroot) into a throwaway profile, restored from the cache that
-``scripts/setup_krita.sh`` warms. Krita is bounded by a watchdog inside (exit 124) and by
+host over loopback. One Krita start runs tests/krita/gui_suite.py (with gui_product.py) through
+the CI-only test-driver plug-in; every test below checks one scenario of that run. The plug-in is
+installed with the real installer (``python -m backend install-plugin krita``, ``--root ROOTFS``
+for a chroot) into a throwaway profile, restored from the cache that ``scripts/setup_krita.sh``
+warms. Krita is bounded by a watchdog inside (exit 124) and by
 ``timeout`` outside, so a hung dialog can never hang CI. Artefacts: artifacts/krita/ (host),
 artifacts/krita-6.0-experimental/ and so on. A chroot Krita's warmed profile is cached as
 ~/.cache/nlf/krita-profile-X.Y.tar.zst after its first good run.
@@ -43,6 +43,13 @@ ARTIFACTS = ROOT / "artifacts" / "krita"
 INSTALLS = krita_installs()
 GENKI_FACE = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
 REAL_WEIGHTS = ("vgg16-hed", "mtcnn")
+SUITE_FILES = ("gui_suite.py", "gui_product.py")
+
+
+def copy_suite(dest: Path) -> None:
+    """The GUI suite's files (gui_suite.py imports gui_product.py from its own folder)."""
+    for name in SUITE_FILES:
+        shutil.copy2(ROOT / "tests/krita" / name, dest)
 
 
 def profile_cache(install: Install) -> Path:
@@ -113,6 +120,7 @@ def run_krita(
         "HOME": inner(home),
         "KRITA_TEST_SCRIPT": inner(script),
         "KRITA_TEST_TIMEOUT": str(WATCHDOG_S),
+        "NLF_AUTOSTART": "0",  # backend_down must reach nothing, not start a backend there
         "NLF_TEST_OUT": inner(out),
         **env_extra,
     }
@@ -207,7 +215,7 @@ def krita_run(
         home, out, tests = base / "home", base / "out", base / "tests"
         for d in (home, tests):
             d.mkdir(parents=True)
-        shutil.copy2(ROOT / "tests/krita/gui_suite.py", tests)
+        copy_suite(tests)
         script = tests / "gui_suite.py"
     make_profile(home, install)
     shutil.rmtree(out, ignore_errors=True)
@@ -281,7 +289,7 @@ def test_vendored_grpc_wheels_load_in_krita_6(live_server, tmp_path_factory):
     home, out, tests = base / "home", base / "out", base / "tests"
     for d in (home, out, tests):
         d.mkdir(parents=True)
-    shutil.copy2(ROOT / "tests/krita/gui_suite.py", tests)
+    copy_suite(tests)
     make_profile(home, install, ["--python-version", "3.14"])
     vendor = home / ".local/share/krita/pykrita/neural_layer_filters/vendor"
     assert (vendor / "grpc").is_dir() and list((vendor / "grpc/_cython").glob("*cpython-314*"))

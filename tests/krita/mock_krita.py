@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Dict, List, Optional
 
-from tests.plugin_krita import qt_binding
+from tests.krita import qt_binding
 
 QObject = qt_binding.load("QtCore").QObject
 QDockWidget = qt_binding.load("QtWidgets").QDockWidget

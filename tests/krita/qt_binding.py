@@ -1,6 +1,6 @@
 """Which PyQt the plug-in's unit tests run on: PyQt5 (the dev dependency) unless NLF_TEST_QT=6.
 
-``NLF_TEST_QT=6 python -m pytest tests/plugin_krita`` runs the same tests on PyQt6, as in
+``NLF_TEST_QT=6 python -m pytest tests/krita`` runs the same tests on PyQt6, as in
 Krita 6. The plug-in's own ``neural_layer_filters.qt`` then picks the binding loaded here.
 """
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from tests.plugin_krita import qt_binding  # isort: skip
-from tests.plugin_krita.conftest import PLUGIN_DIR
+from tests.krita import qt_binding  # isort: skip
+from tests.krita.conftest import PLUGIN_DIR
 
 pytest.importorskip(f"{qt_binding.NAME}.QtWidgets", reason=qt_binding.REASON)
 

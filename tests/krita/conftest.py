@@ -15,14 +15,14 @@ import pytest
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin_krita"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from tests.plugin_krita import qt_binding  # noqa: E402
+from tests.krita import qt_binding  # noqa: E402
 
 try:
     QtWidgets = qt_binding.load("QtWidgets")
 except ImportError:
     QtWidgets = None
 else:
-    from tests.plugin_krita import mock_krita
+    from tests.krita import mock_krita
 
     sys.modules.setdefault("krita", mock_krita)
     if str(PLUGIN_DIR) not in sys.path:
