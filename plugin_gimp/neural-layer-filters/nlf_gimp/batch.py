@@ -55,7 +55,7 @@ def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
         values.update({k: find_layer(image, n) for k, n in layer_names.items()})
         skip = {values[k].get_id() for k in layer_names}
         targets = [lay for lay in pixel_layers(image.get_layers()) if lay.get_id() not in skip]
-        run.progress.label = spec.label
+        run.label = spec.label
         image.undo_group_start()  # one undo step for the whole batch
         try:
             run.each(
@@ -68,18 +68,15 @@ def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
 
 
 def create_batch_layers_procedure(plugin: Any, name: str) -> Any:
-    proc = new_procedure(
-        plugin,
-        name,
-        run_on_layers,
+    docs = (
         "Batch: filter every layer…",
         "Run one Neural Layer Filter on every layer of the image",
         "Each pixel layer (groups descended; layers named by layer parameters skipped) gets its "
         "results above it, using the current selection. 'params' is a JSON object of parameter "
         'values, e.g. {"amount": 0.5}; layer parameters name a layer of the image. One undo '
         "step for the whole batch.",
-        image=True,
     )
+    proc = new_procedure(plugin, name, run_on_layers, docs, image=True)
     mask = Gimp.ProcedureSensitivityMask
     proc.set_sensitivity_mask(mask.DRAWABLE | mask.DRAWABLES | mask.NO_DRAWABLES)
     _add_filter_arguments(proc)
@@ -133,7 +130,7 @@ def run_folder(procedure, config, run_data):
         files = image_files(_folder(config, "input-folder"), exts)
         out_dir = _folder(config, "output-folder")
         os.makedirs(out_dir, exist_ok=True)
-        run.progress.label = spec.label
+        run.label = spec.label
         one = lambda i, report: _filter_file(run, spec, values, files[i], out_dir, report)  # noqa: E731
         failures = run.each(len(files), one, keep_going=True)
         if failures:
@@ -145,16 +142,14 @@ def run_folder(procedure, config, run_data):
 
 
 def create_batch_folder_procedure(plugin: Any, name: str) -> Any:
-    proc = new_procedure(
-        plugin,
-        name,
-        run_folder,
+    docs = (
         "Batch: filter a folder of images…",
         "Run one Neural Layer Filter on every image file in a folder",
         "Each image (its visible layers merged) is filtered as a whole and every result layer is "
         "saved as OUTPUT/<name>.<filter>.png (<name>.<filter>.<N>.png for several results). "
         "'params' is a JSON object of parameter values.",
     )
+    proc = new_procedure(plugin, name, run_folder, docs, image=False)
     _add_filter_arguments(proc)
     action = Gimp.FileChooserAction
     proc.add_file_argument(

@@ -19,8 +19,8 @@ gi.require_version("Gegl", "0.4")
 gi.require_version("Babl", "0.1")
 from gi.repository import Babl, Gegl, Gimp, GLib  # noqa: E402
 
-from nlf_client.api import Colour, FilterSpec, Layer, Mask, Progress  # noqa: E402
-from nlf_client.session import UserError, execute, finish, prepare, progress_text  # noqa: E402
+from nlf_client.api import Colour, Layer, Mask  # noqa: E402
+from nlf_client.session import UserError  # noqa: E402
 
 BABL = {"u8": "R'G'B'A u8", "u16": "R'G'B'A u16", "f32": "R'G'B'A float"}
 WIRE = {"U8": "u8", "U16": "u16", "U32": "f32", "HALF": "f32", "FLOAT": "f32", "DOUBLE": "f32"}
@@ -110,42 +110,6 @@ class GimpDocument:
         finally:
             self.image.undo_group_end()
         return created
-
-
-class GimpProgress:
-    """``on_progress`` for a run: GIMP's progress bar with the stage text."""
-
-    def __init__(self, label: str) -> None:
-        self.label, self._text = label, ""
-        Gimp.progress_init(label + "…")
-
-    def text(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            Gimp.progress_set_text(text)
-
-    def __call__(self, p: Progress) -> None:
-        self.overall(p.fraction, progress_text(p) or "working", p.queue_position >= 0)
-
-    def overall(self, fraction: float, text: str, waiting: bool = False) -> None:
-        self.text("%s: %s" % (self.label, text))
-        if waiting:
-            Gimp.progress_pulse()
-        else:
-            Gimp.progress_update(max(0.0, min(1.0, fraction)))
-
-    def end(self) -> None:
-        Gimp.progress_end()
-
-
-def filter_layer(
-    client: Any, spec: FilterSpec, image: Any, drawable: Any, values: Any, progress: Any = None
-) -> List[Any]:
-    """Send one drawable (+ selection, + layer parameters) to the backend; insert the named
-    results above it. ``values``: form values, a layer parameter's value is a drawable."""
-    doc = GimpDocument(image, drawable)
-    job = prepare(doc, spec, values, drawable)
-    return finish(doc, job, execute(client, job, progress))
 
 
 def find_layer(image: Any, name: str) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import gi
 
@@ -18,11 +18,11 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import BackendError, Client, FilterSpec, ParamSpec, session  # noqa: E402
+from nlf_client import BackendError, Client, FilterSpec, ParamSpec, Progress, session  # noqa: E402
 
 from . import store  # noqa: E402
 from .arguments import add_arguments, argument_name, read_values  # noqa: E402
-from .document import Colours, GimpDocument, GimpProgress  # noqa: E402
+from .document import Colours, GimpDocument  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,14 @@ SETTINGS_FORM = FilterSpec("settings", "Settings", params=(
 ))  # fmt: skip
 
 
-def new_procedure(plugin: Any, name: str, run: Any, label: str, blurb: str, text: str,
-                  image: bool = False) -> Any:  # fmt: skip
-    """A procedure in the plug-in's menu: an image procedure (``run`` takes the image and its
-    drawables) or a plain one with a run-mode argument."""
+def new_procedure(plugin: Any, name: str, run: Any, docs: Sequence[str], image: bool) -> Any:
+    """A procedure in the plug-in's menu; ``docs`` = (menu label, blurb, help). An image
+    procedure's ``run`` takes the image and its drawables; a plain one gets a run-mode argument."""
     kind = Gimp.ImageProcedure if image else Gimp.Procedure
     proc = kind.new(plugin, name, Gimp.PDBProcType.PLUGIN, run, None)
-    proc.set_menu_label(label)
+    proc.set_menu_label(docs[0])
     proc.add_menu_path(MENU)
-    proc.set_documentation(blurb, text, name)
+    proc.set_documentation(docs[1], docs[2], name)
     proc.set_attribution("Neural Layer Filters", "Neural Layer Filters", "2026")
     if image:
         proc.set_image_types(IMAGE_TYPES)
@@ -84,21 +83,14 @@ def cancelled_dialog(procedure: Any, run_mode: Any, config: Any, title: str) -> 
         dialog.fill(None)  # run-mode, image and drawables are not shown
     else:  # a plain procedure: everything but its run-mode argument
         dialog.fill([a.get_name() for a in procedure.get_arguments() if a.get_name() != "run-mode"])
-    answer = _test_answer(procedure.get_name())
+    # test hook: NLF_TEST_DIALOG="proc=ok,other-proc=cancel" answers those dialogs by itself
+    items = os.environ.get("NLF_TEST_DIALOG", "").split(",")
+    answer = dict(item.strip().partition("=")[::2] for item in items).get(procedure.get_name())
     if answer:
-        _answer_by_itself(dialog, procedure.get_name(), answer)
+        GLib.timeout_add(500, _answer_by_itself, dialog, procedure.get_name(), answer)
     ok = dialog.run()
     dialog.destroy()
     return not ok
-
-
-def _test_answer(name: str) -> str:
-    """Test hook: NLF_TEST_DIALOG="proc=ok,other-proc=cancel" answers those dialogs by itself."""
-    for item in os.environ.get("NLF_TEST_DIALOG", "").split(","):
-        proc, _, answer = item.partition("=")
-        if proc.strip() == name:
-            return answer.strip()
-    return ""
 
 
 def _widget_types(widget: Any) -> list:
@@ -108,44 +100,55 @@ def _widget_types(widget: Any) -> list:
     return names
 
 
-def _answer_by_itself(dialog: Any, name: str, answer: str) -> None:
-    """Once the dialog shows: log its widget types (for the test), click its OK or Cancel."""
+def _answer_by_itself(dialog: Any, name: str, answer: str) -> bool:
+    """The test hook, once the dialog shows: log its widget types, click its OK or Cancel."""
     gi.require_version("Gtk", "3.0")
     from gi.repository import Gtk
 
-    def respond() -> bool:
-        log.info("NLF_DIALOG %s %s", name, " ".join(sorted(set(_widget_types(dialog)))))
-        response = Gtk.ResponseType.OK if answer == "ok" else Gtk.ResponseType.CANCEL
-        button = dialog.get_widget_for_response(response)
-        if button is None or not button.get_visible() or not button.get_sensitive():
-            log.info("NLF_DIALOG_BUTTON %s none", name)
-            dialog.response(Gtk.ResponseType.DELETE_EVENT)  # neither OK nor Cancel: tests fail
-        else:  # click the dialog's own button, as a user does
-            log.info("NLF_DIALOG_BUTTON %s %s", name, button.get_label())
-            button.clicked()
-        return False
-
-    GLib.timeout_add(500, respond)
+    log.info("NLF_DIALOG %s %s", name, " ".join(sorted(set(_widget_types(dialog)))))
+    button = dialog.get_widget_for_response(getattr(Gtk.ResponseType, answer.upper()))
+    if button is None or not button.get_visible() or not button.get_sensitive():
+        log.info("NLF_DIALOG_BUTTON %s none", name)
+        dialog.response(Gtk.ResponseType.DELETE_EVENT)  # neither OK nor Cancel: tests fail
+    else:  # click the dialog's own button, as a user does
+        log.info("NLF_DIALOG_BUTTON %s %s", name, button.get_label())
+        button.clicked()
+    return False
 
 
 class Run:
-    """One procedure call: the progress bar and the backend link (connected on first use,
-    auto-starting a local backend when the settings allow)."""
+    """One procedure call: its progress bar (``on_progress`` for the session core) and the
+    backend link, connected on first use (auto-starting a local backend when allowed)."""
 
     def __init__(self, label: str) -> None:
         self.label, self.settings = label, store.load_settings(Gimp.directory())
-        self.progress: Optional[GimpProgress] = None
+        self._text = ""
         self._client: Optional[Client] = None
+
+    def text(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            Gimp.progress_set_text(text)
+
+    def __call__(self, p: Progress) -> None:
+        self.overall(p.fraction, session.progress_text(p) or "working", p.queue_position >= 0)
+
+    def overall(self, fraction: float, text: str, waiting: bool = False) -> None:
+        self.text("%s: %s" % (self.label, text))
+        if waiting:
+            Gimp.progress_pulse()
+        else:
+            Gimp.progress_update(max(0.0, min(1.0, fraction)))
 
     def client(self) -> Client:
         if self._client is None:
             log_path = os.path.join(Gimp.directory(), session.launch.LOG_NAME)
-            self._client = session.connect(self.settings, log_path, self.progress.text)
+            self._client = session.connect(self.settings, log_path, self.text)
         return self._client
 
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
         """Run ``work(self)``; every failure becomes a readable EXECUTION_ERROR."""
-        self.progress = GimpProgress(self.label)
+        Gimp.progress_init(self.label + "…")
         try:
             work(self)
         except BackendError as exc:
@@ -157,7 +160,7 @@ class Run:
             log.exception("%s failed", self.label)
             return fail(procedure, run_mode, "%s failed unexpectedly: %s" % (self.label, exc))
         finally:
-            self.progress.end()
+            Gimp.progress_end()
             if self._client is not None:
                 self._client.close()
         Gimp.displays_flush()
@@ -165,17 +168,15 @@ class Run:
 
     def each(self, count: int, one: Callable, keep_going: bool = False) -> list:
         """Items ``0..count-1`` with overall progress: the session core's ``run_each``."""
-        return session.run_each(
-            count, one, self.progress.overall, lambda i, r: None, lambda: False, keep_going
-        )
+        nothing = lambda *a: None  # noqa: E731
+        return session.run_each(count, one, self.overall, nothing, lambda: False, keep_going)
 
     def filter(self, spec: Any, image: Any, drawable: Any, values: Any, report: Any = None):
         """One drawable (+ selection, + layer parameters) through the backend; the named results
         go above it. ``values``: form values (a layer parameter's value is a drawable)."""
         doc = GimpDocument(image, drawable)
         job = session.prepare(doc, spec, values, drawable)
-        answer = session.execute(self.client(), job, report or self.progress)
-        return session.finish(doc, job, answer)
+        return session.finish(doc, job, session.execute(self.client(), job, report or self))
 
 
 def run_on_drawable(procedure, run_mode, image, drawables, config, run_data):
@@ -197,8 +198,8 @@ def create_filter_procedure(plugin: Any, name: str) -> Any:
         "selection) and adds the results as new layers above it; the layer itself is not "
         "changed." % spec.id
     )
-    blurb = spec.description or spec.label
-    proc = new_procedure(plugin, name, run_on_drawable, spec.label + "…", blurb, text, True)
+    docs = (spec.label + "…", spec.description or spec.label, text)
+    proc = new_procedure(plugin, name, run_on_drawable, docs, image=True)
     proc.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
     add_arguments(proc, spec, Gimp, GObject, Colours)
     return proc
@@ -224,14 +225,12 @@ def run_settings(procedure, config, run_data):
 
 
 def create_settings_procedure(plugin: Any, name: str) -> Any:
-    proc = new_procedure(
-        plugin,
-        name,
-        run_settings,
+    docs = (
         "Settings…",
         "Backend address(es), token, TLS CA file and auto-start for Neural Layer Filters",
         "Saved to neural-layer-filters.json in the GIMP profile folder. The environment "
         "variables NLF_SERVER, NLF_TOKEN, NLF_TLS_CA and NLF_AUTOSTART override the file.",
     )
+    proc = new_procedure(plugin, name, run_settings, docs, image=False)
     add_arguments(proc, SETTINGS_FORM, Gimp, GObject, Colours)
     return proc
