@@ -10,17 +10,10 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VENDOR = os.path.join(
-    HERE, "vendor"
-)  # grpcio + protobuf wheels, only when GIMP's Python lacks them
-for path in (HERE, VENDOR) if os.path.isdir(VENDOR) else (HERE,):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-logging.basicConfig(
-    level=logging.INFO,
-    format="[neural-layer-filters] %(levelname)s %(name)s: %(message)s",
-    stream=sys.stderr,
-)
+VENDOR = os.path.join(HERE, "vendor")  # grpcio + protobuf wheels when GIMP's Python lacks them
+sys.path[:0] = [p for p in (VENDOR, HERE) if os.path.isdir(p) and p not in sys.path]
+FORMAT = "[neural-layer-filters] %(levelname)s %(name)s: %(message)s"
+logging.basicConfig(level=logging.INFO, format=FORMAT, stream=sys.stderr)
 
 import gi  # noqa: E402
 

@@ -55,7 +55,7 @@ def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
         values.update({k: find_layer(image, n) for k, n in layer_names.items()})
         skip = {values[k].get_id() for k in layer_names}
         targets = [lay for lay in pixel_layers(image.get_layers()) if lay.get_id() not in skip]
-        run.label = spec.label
+        run.title = spec.label
         image.undo_group_start()  # one undo step for the whole batch
         try:
             run.each(
@@ -130,7 +130,7 @@ def run_folder(procedure, config, run_data):
         files = image_files(_folder(config, "input-folder"), exts)
         out_dir = _folder(config, "output-folder")
         os.makedirs(out_dir, exist_ok=True)
-        run.label = spec.label
+        run.title = spec.label
         one = lambda i, report: _filter_file(run, spec, values, files[i], out_dir, report)  # noqa: E731
         failures = run.each(len(files), one, keep_going=True)
         if failures:

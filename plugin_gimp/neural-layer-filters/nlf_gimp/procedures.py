@@ -121,7 +121,8 @@ class Run:
     backend link, connected on first use (auto-starting a local backend when allowed)."""
 
     def __init__(self, label: str) -> None:
-        self.label, self.settings = label, store.load_settings(Gimp.directory())
+        self.label = self.title = label  # in messages / on the progress bar
+        self.settings = store.load_settings(Gimp.directory())
         self._text = ""
         self._client: Optional[Client] = None
 
@@ -134,7 +135,7 @@ class Run:
         self.overall(p.fraction, session.progress_text(p) or "working", p.queue_position >= 0)
 
     def overall(self, fraction: float, text: str, waiting: bool = False) -> None:
-        self.text("%s: %s" % (self.label, text))
+        self.text("%s: %s" % (self.title, text))
         if waiting:
             Gimp.progress_pulse()
         else:
@@ -148,7 +149,7 @@ class Run:
 
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
         """Run ``work(self)``; every failure becomes a readable EXECUTION_ERROR."""
-        Gimp.progress_init(self.label + "…")
+        Gimp.progress_init(self.title + "…")
         try:
             work(self)
         except BackendError as exc:
