@@ -9,6 +9,12 @@ Settings (:mod:`.settings`)
     ``with_env(s, env=None)`` applies NLF_SERVER / NLF_TOKEN / NLF_TLS_CA / NLF_AUTOSTART;
     ``as_dict``, ``read_json(path)``, ``write_json(path, changes)``; ``DEFAULT_PORT`` 50051,
     ``USER_FIELDS`` (what a settings form edits).
+Session (:mod:`.session`)
+    ``Session(settings, settings_place, log_path)``: ``client()`` (lazy, thread-safe connect),
+    ``forget_client()``, ``use_settings(s)``, ``fetch(filters=True) -> (status, specs)``,
+    ``update(status, specs) -> status line``, ``status_line(filter_id)``, ``lost(exc)``,
+    ``spec(filter_id)``, ``remember(filter_id, values)`` / ``last``, ``describe(exc, what, run)``,
+    ``close()``; attributes ``settings``, ``filters``, ``status``, ``current_filter``.
 Connecting (:mod:`.launch`)
     ``connect(s, log_path="", on_wait=None) -> Client``: a missing port is 50051; when nothing
     answers at a loopback address, ``autostart`` is on and a command is known
@@ -50,6 +56,7 @@ from .naming import file_names, layer_name, output_paths
 from .pixels import convert, downscale, rgba8
 from .request import Request, build_request, values_from_json
 from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
+from .session import Session
 from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, Settings, merge, with_env
 
 __all__ = [
@@ -59,6 +66,7 @@ __all__ = [
     "Document",
     "Job",
     "Request",
+    "Session",
     "Settings",
     "UserError",
     "build_request",

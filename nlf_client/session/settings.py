@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..api import ParamSpec
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 50051
@@ -125,5 +127,13 @@ def write_json(path: str, changes: Mapping[str, Any]) -> str:
 
 
 _NAMES = frozenset(f.name for f in fields(Settings))
-USER_FIELDS: List[str] = ["address", "token", "tls_ca", "autostart", "python"]
-"""The fields a person edits in the plug-ins' settings forms."""
+FORM = (
+    ParamSpec("address", "string", "Server", DEFAULT_ADDRESS, "host:port; several separated by "
+              "commas, or dns:///name:port"),
+    ParamSpec("token", "string", "Token", "", "empty = none (a local backend)"),
+    ParamSpec("tls_ca", "string", "TLS CA file", "", "CA (PEM) of a TLS backend; empty = no TLS"),
+    ParamSpec("autostart", "bool", "Start a local backend when none answers", True),
+    ParamSpec("python", "string", "Python", "", "an interpreter with the backend installed"),
+)  # fmt: skip
+"""The fields a person edits in a settings form, as parameters (editors build forms from them)."""
+USER_FIELDS: List[str] = [p.name for p in FORM]

@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from krita import Krita
 
-from .client import BackendError, Client, FilterSpec, Preview, Status, UserError, session
+from .client import BackendError, FilterSpec, Preview, Status, UserError, session
 from .document import KritaDocument, batch_nodes, node_id, read_image, write_image
 from .qt import QObject, pyqtSignal
 from .worker import Job
@@ -59,7 +58,9 @@ def boundary(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class Controller(QObject):
+class Controller(QObject, session.Session):
+    """The session core's ``Session`` with Qt signals, Krita settings and worker threads."""
+
     filters_changed = pyqtSignal(object)
     """list[FilterSpec], after each successful refresh."""
     status_changed = pyqtSignal(str, bool)
@@ -73,98 +74,52 @@ class Controller(QObject):
     """A Filter-menu entry asks the dockers to show this filter."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.settings = load_settings()
-        self.filters: Dict[str, FilterSpec] = {}
-        self.status: Optional[Status] = None
-        self.last: Optional[Tuple[str, Values]] = None
+        QObject.__init__(self)
+        session.Session.__init__(self, load_settings(), SETTINGS_PLACE)
         self.job: Optional[Job] = None
         self.want_previews = False
-        self.current_filter = ""
         self._label = ""
-        self._client: Optional[Client] = None
-        self._lock = threading.Lock()
-
-    # -- backend link (the client is only used on worker threads) --
-    def client(self) -> Client:
-        with self._lock:
-            if self._client is None:
-                self._client = session.connect(self.settings)
-            return self._client
-
-    def forget_client(self) -> None:
-        with self._lock:
-            old, self._client = self._client, None
-        if old is not None:
-            old.close()
 
     def set_settings(self, new: Any) -> None:
         save_settings(new)
-        self.settings = load_settings()
-        self.forget_client()
+        self.use_settings(load_settings())
         self.refresh()
 
-    def _background(self, fn: Callable[[Job], Any], done: Callable[[Any], None]) -> Job:
-        job = Job(fn)
-        job.succeeded.connect(done)
-        job.failed.connect(self._link_failed)
+    def refresh(self, filters: bool = True) -> Job:
+        """Fetch status (and the filter list) in the background."""
+        job = Job(lambda job: self.fetch(filters))
+        job.succeeded.connect(lambda result: self._refreshed(*result))
+        job.failed.connect(lambda exc: self.status_changed.emit(self.lost(exc), False))
         return job.start_job()
 
-    def refresh(self) -> Job:
-        """Fetch status and the filter list in the background."""
-        return self._background(
-            lambda job: (self.client().status(), self.client().list_filters()), self._refreshed
-        )
-
-    def refresh_status(self) -> Job:
-        """Fetch only the status line (after each job: ready / busy / missing)."""
-        return self._background(lambda job: (self.client().status(), None), self._refreshed)
-
-    def _refreshed(self, result: Tuple[Status, Optional[List[FilterSpec]]]) -> None:
-        self.status, specs = result
+    def _refreshed(self, status: Status, specs: Optional[List[FilterSpec]]) -> None:
+        line = self.update(status, specs)
         if specs is not None:
-            self.filters = {f.id: f for f in specs}
             self.filters_changed.emit(specs)
-        self.status_changed.emit(session.status_line(self.status, self.current_filter), True)
-
-    def _link_failed(self, exc: Exception) -> None:
-        self.forget_client()
-        self.status = None
-        self.status_changed.emit(self._describe(exc, "Backend"), False)
-
-    def _describe(self, exc: Exception, what: str, run: bool = False) -> str:
-        if isinstance(exc, BackendError):
-            return session.describe(exc, what, self.settings.address, SETTINGS_PLACE, run)
-        return f"{what}: {exc}"
+        self.status_changed.emit(line, True)
 
     def describe_status(self, filter_id: str) -> None:
-        self.current_filter = filter_id
-        if self.status is not None:
-            self.status_changed.emit(session.status_line(self.status, filter_id), True)
+        line = self.status_line(filter_id)
+        if line:
+            self.status_changed.emit(line, True)
 
     def shutdown(self, wait_ms: int = 3000) -> None:
         """Krita is quitting: stop the running job, close the link, stop a started backend."""
         if self.job is not None:
             self.job.cancel()
             self.job.wait(wait_ms)
-        self.forget_client()
-        session.stop_started()
+        self.close()
 
     # -- jobs --
     def cancel(self) -> None:
         if self.job is not None:
             self.job.cancel()
 
-    def _spec(self, filter_id: str) -> FilterSpec:
-        if filter_id not in self.filters:
-            raise UserError(f"filter '{filter_id}' is not offered by the backend (refresh?)")
-        return self.filters[filter_id]
-
     def _prepare(self, filter_id: str, values: Values, need_doc: bool = True) -> Tuple[Any, Any]:
         """(document, session job on its active layer), read on the UI thread."""
         if self.job is not None:
             raise UserError("a filter is already running; wait or cancel it")
-        spec, doc = self._spec(filter_id), Krita.instance().activeDocument()
+        spec, doc = self.spec(filter_id), Krita.instance().activeDocument()
         if not need_doc:
             kdoc = KritaDocument(doc) if doc else None
             return kdoc, session.Job(spec, values, session.build_request(spec, values, kdoc), None)
@@ -197,15 +152,14 @@ class Controller(QObject):
 
     def _job_failed(self, exc: Exception) -> None:
         if isinstance(exc, BackendError) and exc.code == "UNAVAILABLE":
-            self.forget_client()
-            self.status_changed.emit(self._describe(exc, "Backend"), False)
-        self.failed.emit(self._describe(exc, self._label, run=True))
+            self.status_changed.emit(self.lost(exc), False)
+        self.failed.emit(self.describe(exc, self._label, run=True))
 
     def _job_ended(self) -> None:
         self.job = None
         self.busy_changed.emit(False)
         if self._client is not None:
-            self.refresh_status()
+            self.refresh(filters=False)
 
     def _execute(self, job: Job, prepared: Any, report: Any = None, previews: bool = False) -> Any:
         on_preview = job.preview if previews else None
@@ -221,7 +175,7 @@ class Controller(QObject):
     def apply(self, filter_id: str, values: Values) -> Optional[Job]:
         """Run a filter on the active layer + selection; the result goes in above it."""
         kdoc, prepared = self._prepare(filter_id, values)
-        self.last = (filter_id, dict(values))
+        self.remember(filter_id, values)
 
         def done(result: Any) -> None:
             created = self._insert(kdoc, prepared, result)
@@ -269,7 +223,7 @@ class Controller(QObject):
             nodes = batch_nodes(mode, kdoc.doc.activeNode(), view.selectedNodes() if view else [])
             ready = [replace(first, layer=kdoc.layer_pixels(n), source=node_id(n)) for n in nodes]
             jobs = [lambda p=p: p for p in ready]
-        self.last = (filter_id, dict(values))
+        self.remember(filter_id, values)
 
         def save(i: int, result: Any) -> None:
             paths = session.output_paths(files[i], out_dir, first.spec.id, len(result.layers))

@@ -1,6 +1,6 @@
 """The "Neural Layer Filters" docker: status, filter, generated form, run, batch, settings.
 
-Each tab is built by one ``_*_tab`` method listed in ``TABS``; a new mode adds its own tab there.
+Each tab is built by one method named in ``TABS``; a new mode adds its tab there.
 """
 
 from __future__ import annotations
@@ -10,27 +10,9 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from krita import DockWidget, Krita
 
-from . import controller
-from .client import FilterSpec
+from . import controller, qt
+from .client import FilterSpec, session
 from .document import layer_tree, node_id
-from .qt import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QImage,
-    QLabel,
-    QLineEdit,
-    QPixmap,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    Qt,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
 from .widgets import ParamForm
 
 BATCH_MODES = (
@@ -39,19 +21,16 @@ BATCH_MODES = (
     ("folder", "Every image in a folder"),
 )
 ERROR_STYLE = "color: #d05050"
-SELECTABLE = Qt.TextInteractionFlag.TextSelectableByMouse
 
 
-def _named(
-    widget: Any, name: str, slot: Optional[Callable[..., Any]] = None, wrap: bool = False
-) -> Any:
-    widget.setObjectName(name)
+def _named(w: Any, name: str, slot: Optional[Callable[..., Any]] = None, wrap: bool = False) -> Any:
+    w.setObjectName(name)
     if slot is not None:
-        widget.clicked.connect(slot)
+        w.clicked.connect(slot)
     if wrap:
-        widget.setWordWrap(True)
-        widget.setTextInteractionFlags(SELECTABLE)
-    return widget
+        w.setWordWrap(True)
+        w.setTextInteractionFlags(qt.Qt.TextInteractionFlag.TextSelectableByMouse)
+    return w
 
 
 def document_layers() -> List[Tuple[str, str]]:
@@ -66,107 +45,102 @@ class NlfDocker(DockWidget):
         super().__init__()
         self.setWindowTitle("Neural Layer Filters")
         self.ctl = ctl = controller.instance()
-        root = QWidget(self)
-        box = QVBoxLayout(root)
-        top = QHBoxLayout()
-        self.status = _named(QLabel("Backend: connecting…"), "nlf_status", wrap=True)
+        root = qt.QWidget(self)
+        box, top, run = qt.QVBoxLayout(root), qt.QHBoxLayout(), qt.QHBoxLayout()
+        self.status = _named(qt.QLabel("Backend: connecting…"), "nlf_status", wrap=True)
         top.addWidget(self.status, 1)
-        top.addWidget(_named(QPushButton("Refresh"), "nlf_refresh", ctl.refresh))
+        top.addWidget(_named(qt.QPushButton("Refresh"), "nlf_refresh", ctl.refresh))
         box.addLayout(top)
-        self.tabs = QTabWidget()
+        self.tabs = qt.QTabWidget()
         for title, build in self.TABS:
             self.tabs.addTab(getattr(self, build)(), title)
         box.addWidget(self.tabs, 1)
-        run = QHBoxLayout()
-        self.apply_button = _named(QPushButton("Apply"), "nlf_apply", self.apply)
-        self.preview_button = _named(QPushButton("Preview"), "nlf_preview_button", self.run_preview)
+        self.apply_button = _named(qt.QPushButton("Apply"), "nlf_apply", self.apply)
+        self.preview_button = _named(
+            qt.QPushButton("Preview"), "nlf_preview_button", self.run_preview
+        )
         self.preview_button.setToolTip("A quick low-resolution run, shown here; adds no layer")
-        self.cancel_button = _named(QPushButton("Cancel"), "nlf_cancel", ctl.cancel)
+        self.cancel_button = _named(qt.QPushButton("Cancel"), "nlf_cancel", ctl.cancel)
         self.cancel_button.setEnabled(False)
         for w in (self.apply_button, self.preview_button, self.cancel_button):
             run.addWidget(w)
         box.addLayout(run)
-        self.progress = _named(QProgressBar(), "nlf_progress")
+        self.progress = _named(qt.QProgressBar(), "nlf_progress")
         self.progress.setRange(0, 1000)
-        self.stage = _named(QLabel(""), "nlf_stage")
-        self.message = _named(QLabel(""), "nlf_message", wrap=True)
+        self.stage = _named(qt.QLabel(""), "nlf_stage")
+        self.message = _named(qt.QLabel(""), "nlf_message", wrap=True)
         for w in (self.progress, self.stage, self.message):
             box.addWidget(w)
         self.setWidget(root)
-
-        ctl.filters_changed.connect(self.set_filters)
-        ctl.status_changed.connect(self.show_status)
-        ctl.busy_changed.connect(self.set_busy)
-        ctl.progressed.connect(self.show_progress)
-        ctl.previewed.connect(self.show_preview)
-        ctl.finished.connect(lambda text: self.show_message(text, error=False))
-        ctl.failed.connect(lambda text: self.show_message(text, error=True))
-        ctl.filter_requested.connect(self.select_filter)
+        for signal, slot in (
+            (ctl.filters_changed, self.set_filters),
+            (ctl.status_changed, self.show_status),
+            (ctl.busy_changed, self.set_busy),
+            (ctl.progressed, self.show_progress),
+            (ctl.previewed, self.show_preview),
+            (ctl.finished, lambda text: self.show_message(text, error=False)),
+            (ctl.failed, lambda text: self.show_message(text, error=True)),
+            (ctl.filter_requested, self.select_filter),
+        ):
+            signal.connect(slot)
         if ctl.filters:
             self.set_filters(list(ctl.filters.values()))
         ctl.refresh()
 
-    def _filter_tab(self) -> QWidget:
-        tab = QWidget()
-        lay = QVBoxLayout(tab)
-        self.filter_box = _named(QComboBox(), "nlf_filter")
+    def _filter_tab(self) -> Any:
+        tab = qt.QWidget()
+        lay = qt.QVBoxLayout(tab)
+        self.filter_box = _named(qt.QComboBox(), "nlf_filter")
         self.filter_box.currentIndexChanged.connect(self._filter_chosen)
-        self.description = QLabel("")
-        self.description.setWordWrap(True)
+        self.description = _named(qt.QLabel(""), "nlf_description", wrap=True)
         self.form = ParamForm(layer_source=document_layers)
-        scroll = QScrollArea()
+        scroll = qt.QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
-        self.previews = _named(QCheckBox("Show previews while it runs"), "nlf_previews")
+        self.previews = _named(qt.QCheckBox("Show previews while it runs"), "nlf_previews")
         self.previews.toggled.connect(lambda on: setattr(self.ctl, "want_previews", on))
-        self.preview = _named(QLabel(), "nlf_preview")
+        self.preview = _named(qt.QLabel(), "nlf_preview")
         for w, stretch in ((self.filter_box, 0), (self.description, 0), (scroll, 1)):
             lay.addWidget(w, stretch)
         lay.addWidget(self.previews)
         lay.addWidget(self.preview)
         return tab
 
-    def _batch_tab(self) -> QWidget:
-        tab = QWidget()
-        form = QFormLayout(tab)
-        self.batch_mode = _named(QComboBox(), "nlf_batch_mode")
+    def _batch_tab(self) -> Any:
+        tab = qt.QWidget()
+        form = qt.QFormLayout(tab)
+        self.batch_mode = _named(qt.QComboBox(), "nlf_batch_mode")
         for key, label in BATCH_MODES:
             self.batch_mode.addItem(label, key)
-        self.in_dir = _named(QLineEdit(), "nlf_batch_input")
-        self.out_dir = _named(QLineEdit(), "nlf_batch_output")
         form.addRow("Apply to", self.batch_mode)
+        self.in_dir = _named(qt.QLineEdit(), "nlf_batch_input")
+        self.out_dir = _named(qt.QLineEdit(), "nlf_batch_output")
         for label, edit in (("Input folder", self.in_dir), ("Output folder", self.out_dir)):
-            row = QHBoxLayout()
+            row = qt.QHBoxLayout()
             row.addWidget(edit, 1)
-            row.addWidget(_named(QPushButton("…"), "", lambda _=False, e=edit: self._browse(e)))
+            row.addWidget(_named(qt.QPushButton("…"), "", lambda _=False, e=edit: self._browse(e)))
             form.addRow(label, row)
-        self.batch_run = _named(QPushButton("Run batch"), "nlf_batch_run", self.apply_batch)
+        self.batch_run = _named(qt.QPushButton("Run batch"), "nlf_batch_run", self.apply_batch)
         form.addRow(self.batch_run)
         return tab
 
-    def _settings_tab(self) -> QWidget:
-        tab = QWidget()
-        form = QFormLayout(tab)
-        s = self.ctl.settings
-        self.address = _named(QLineEdit(s.address), "nlf_address")
-        self.token = _named(QLineEdit(s.token), "nlf_token")
-        self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.tls_ca = _named(QLineEdit(s.tls_ca), "nlf_tls_ca")
-        self.tls_ca.setPlaceholderText("CA file (PEM) of a TLS backend; empty = no TLS")
-        self.autostart = _named(QCheckBox("Start a local backend when none answers"), "nlf_auto")
-        self.autostart.setChecked(s.autostart)
-        self.python = _named(QLineEdit(s.python), "nlf_python")
-        self.python.setPlaceholderText("python3 (an interpreter with the backend installed)")
-        rows = (("Server", self.address), ("Token", self.token), ("", self.autostart))
-        for label, w in rows + (("TLS CA file", self.tls_ca), ("Python", self.python)):
-            form.addRow(label, w)
-        form.addRow(
-            _named(QPushButton("Save and reconnect"), "nlf_save_settings", self.save_settings)
+    def _settings_tab(self) -> Any:
+        """The session core's settings form (address, token, TLS CA, autostart, Python)."""
+        tab = qt.QWidget()
+        lay = qt.QVBoxLayout(tab)
+        self.settings_form = ParamForm()
+        self.settings_form.build(FilterSpec("settings", "Settings", params=session.settings.FORM))
+        self.settings_form.set_values(session.settings.as_dict(self.ctl.settings))
+        self.settings_form.widgets["token"].setEchoMode(qt.QLineEdit.EchoMode.Password)
+        lay.addWidget(self.settings_form)
+        lay.addWidget(
+            _named(qt.QPushButton("Save and reconnect"), "nlf_save_settings", self.save_settings)
         )
+        lay.addStretch(1)
         return tab
 
-    def _browse(self, edit: QLineEdit) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text())
+    def _browse(self, edit: Any) -> None:
+        path = qt.QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text())
         if path:
             edit.setText(path)
 
@@ -184,12 +158,11 @@ class NlfDocker(DockWidget):
 
     def _filter_chosen(self, index: int) -> None:
         spec = self.ctl.filters.get(self.filter_box.itemData(index) or "")
-        if spec is None:
-            return
-        if self.form.spec != spec:
-            self.form.build(spec)
-        self.description.setText(spec.description)
-        self.ctl.describe_status(spec.id)
+        if spec is not None:
+            if self.form.spec != spec:
+                self.form.build(spec)
+            self.description.setText(spec.description)
+            self.ctl.describe_status(spec.id)
 
     def select_filter(self, filter_id: str) -> None:
         index = self.filter_box.findData(filter_id)
@@ -216,8 +189,8 @@ class NlfDocker(DockWidget):
         self.stage.setText(stage)
 
     def show_preview(self, p: Any) -> None:
-        img = QImage(p.pixels, p.width, p.height, 4 * p.width, QImage.Format.Format_RGBA8888)
-        self.preview.setPixmap(QPixmap.fromImage(img.copy()).scaledToWidth(240))
+        img = qt.QImage(p.pixels, p.width, p.height, 4 * p.width, qt.QImage.Format.Format_RGBA8888)
+        self.preview.setPixmap(qt.QPixmap.fromImage(img.copy()).scaledToWidth(240))
 
     def show_message(self, text: str, error: bool) -> None:
         self.message.setText(text)
@@ -229,31 +202,33 @@ class NlfDocker(DockWidget):
     def values(self) -> dict:
         return self.form.values()
 
-    def _spec_id(self) -> str:
+    def _filter_id(self) -> str:
         if self.form.spec is None:
             self.show_message("no filter available: is the backend running?", error=True)
             return ""
         return self.form.spec.id
 
     def apply(self) -> None:
-        if self._spec_id():
-            self.ctl.apply(self.form.spec.id, self.values())
+        if self._filter_id():
+            self.ctl.apply(self._filter_id(), self.values())
 
     def run_preview(self) -> None:
-        if self._spec_id():
-            self.ctl.preview(self.form.spec.id, self.values())
+        if self._filter_id():
+            self.ctl.preview(self._filter_id(), self.values())
 
     def apply_batch(self) -> None:
-        if self._spec_id():
-            mode, paths = self.batch_mode.currentData(), (self.in_dir.text(), self.out_dir.text())
-            self.ctl.apply_batch(self.form.spec.id, self.values(), mode, *paths)
+        if self._filter_id():
+            folders = (self.in_dir.text().strip(), self.out_dir.text().strip())
+            self.ctl.apply_batch(
+                self._filter_id(), self.values(), self.batch_mode.currentData(), *folders
+            )
 
     def save_settings(self) -> None:
-        edits = dict(address=self.address.text().strip(), token=self.token.text())
-        edits.update(tls_ca=self.tls_ca.text().strip(), python=self.python.text().strip())
-        self.ctl.set_settings(
-            replace(self.ctl.settings, autostart=self.autostart.isChecked(), **edits)
-        )
+        edits = {
+            k: v.strip() if isinstance(v, str) else v
+            for k, v in self.settings_form.values().items()
+        }
+        self.ctl.set_settings(replace(self.ctl.settings, **edits))
 
     def canvasChanged(self, canvas: Any) -> None:
         self.form.refresh_layers()

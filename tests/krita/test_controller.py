@@ -406,3 +406,27 @@ def test_settings_come_from_kritarc_and_the_environment_wins(krita, monkeypatch)
     assert krita.readSetting(GROUP, "autostart", "") == "true"
     monkeypatch.setenv("NLF_AUTOSTART", "0")
     assert (load_settings().address, load_settings().autostart) == ("h:2", False)
+
+
+def test_docker_settings_tab_is_the_core_form_and_saves_to_kritarc(krita, monkeypatch):
+    """The Settings tab is built from nlf_client.session.settings.FORM; Save writes kritarc."""
+    from neural_layer_filters import controller, docker, worker
+    from neural_layer_filters.controller import GROUP
+
+    for var in ("NLF_SERVER", "NLF_TOKEN", "NLF_TLS_CA", "NLF_AUTOSTART"):
+        monkeypatch.delenv(var, raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        krita.writeSetting(GROUP, "address", "127.0.0.1:%d" % s.getsockname()[1])
+    monkeypatch.setattr(controller, "_instance", None)
+    dock = docker.NlfDocker()
+    form = dock.settings_form
+    assert list(form.widgets) == ["address", "token", "tls_ca", "autostart", "python"]
+    assert form.values()["autostart"] is True and form.values()["address"].startswith("127.")
+    form.set_values({"address": " 127.0.0.1:9 ", "autostart": False, "token": "t"})
+    dock.save_settings()
+    assert krita.readSetting(GROUP, "address", "") == "127.0.0.1:9"
+    assert (krita.readSetting(GROUP, "autostart", ""), dock.ctl.settings.token) == ("false", "t")
+    wait_until(lambda: not worker._running)
+    assert "cannot reach" in dock.status.text()
+    dock.ctl.forget_client()

@@ -134,3 +134,24 @@ def test_batch_runs_in_order_reports_progress_and_keeps_going_past_bad_items():
         run_each(2, lost, lambda f, t: None, keep, lambda: False, keep_going=True)
     with pytest.raises(BackendError, match="cancelled after 0 of 2"):
         run_each(2, run_one, lambda f, t: None, keep, lambda: True)
+
+
+def test_session_keeps_the_link_the_filters_and_the_last_run(live_server):
+    from nlf_client.session import Session, Settings
+
+    s = Session(Settings(address=live_server.address, autostart=False), "the Settings tab")
+    status, specs = s.fetch()
+    assert s.update(status, specs).startswith("Backend ready") and "test_invert" in s.filters
+    assert s.client() is s.client()  # one connection, made on first use
+    assert s.spec("test_invert").label == "Invert (test)"
+    with pytest.raises(UserError, match="not offered"):
+        s.spec("nope")
+    s.remember("test_invert", {"amount": 0.5})
+    assert s.last == ("test_invert", {"amount": 0.5})
+    text = s.lost(BackendError("UNAVAILABLE", "gone"))
+    assert s.status is None and s._client is None and "the Settings tab" in text
+    assert s.describe(UserError("no layer"), "Invert") == "Invert: no layer"
+    s.use_settings(Settings(address="127.0.0.1:1", autostart=False, connect_timeout=0.3))
+    with pytest.raises(BackendError):
+        s.client()
+    s.close()
