@@ -18,7 +18,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import BackendError, Client, FilterSpec, ParamSpec, Progress, session  # noqa: E402
+from nlf_client import BackendError, Client, FilterSpec, Progress, session  # noqa: E402
 
 from . import store  # noqa: E402
 from .arguments import add_arguments, argument_name, read_values  # noqa: E402
@@ -33,15 +33,7 @@ IMAGE_TYPES = "RGB*, GRAY*"  # grayscale results come back as grayscale layers
 SETTINGS = "plug-in-nlf-settings"
 RW = GObject.ParamFlags.READWRITE
 FILTERS = store.filters()
-SETTINGS_FORM = FilterSpec("settings", "Settings", params=(
-    ParamSpec("address", "string", "Backend address", session.DEFAULT_ADDRESS, "host[:port] "
-              "(port 50051 when left out); several separated by commas, or dns:///name:port"),
-    ParamSpec("token", "string", "Token", "", "empty = none (local backend)"),
-    ParamSpec("tls_ca", "string", "TLS CA file", "", "PEM file of a TLS backend's CA; "
-              "empty = no TLS"),
-    ParamSpec("autostart", "bool", "Start a local backend when none answers", True,
-              "uses the command the installer saved"),
-))  # fmt: skip
+SETTINGS_FORM = FilterSpec("settings", "Settings", params=session.settings.FORM)
 
 
 def new_procedure(plugin: Any, name: str, run: Any, docs: Sequence[str], image: bool) -> Any:
@@ -215,7 +207,7 @@ def run_settings(procedure, config, run_data):
     if cancelled_dialog(procedure, run_mode, config, "Neural Layer Filters settings"):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
     values = read_values(SETTINGS_FORM, config, Colours)
-    values["address"], values["tls_ca"] = values["address"].strip(), values["tls_ca"].strip()
+    values.update({k: v.strip() for k, v in values.items() if k in ("address", "tls_ca")})
     if not values["address"]:
         return fail(procedure, run_mode, "Settings: the backend address must not be empty")
     try:
@@ -228,7 +220,8 @@ def run_settings(procedure, config, run_data):
 def create_settings_procedure(plugin: Any, name: str) -> Any:
     docs = (
         "Settings…",
-        "Backend address(es), token, TLS CA file and auto-start for Neural Layer Filters",
+        "Backend address(es), token, TLS CA file and auto-start (the Python that has the "
+        "backend) for Neural Layer Filters; the same form as in Krita",
         "Saved to neural-layer-filters.json in the GIMP profile folder. The environment "
         "variables NLF_SERVER, NLF_TOKEN, NLF_TLS_CA and NLF_AUTOSTART override the file.",
     )
