@@ -21,6 +21,23 @@ BATCH_LAYERS = "plug-in-nlf-batch-layers"
 BATCH_FOLDER = "plug-in-nlf-batch-folder"
 IMAGE_EXTENSIONS = "png,jpg,jpeg,tif,tiff,webp,xcf"
 SPECS = {s.id: s for s in FILTERS.values()}
+DOCS = {  # menu label, blurb, help
+    BATCH_LAYERS: (
+        "Batch: filter every layer…",
+        "Run one Neural Layer Filter on every layer of the image",
+        "Each pixel layer (groups descended; layers named by layer parameters skipped) gets its "
+        "results above it, using the current selection. 'params' is a JSON object of parameter "
+        'values, e.g. {"amount": 0.5}; layer parameters name a layer of the image. One undo '
+        "step for the whole batch.",
+    ),
+    BATCH_FOLDER: (
+        "Batch: filter a folder of images…",
+        "Run one Neural Layer Filter on every image file in a folder",
+        "Each image (its visible layers merged) is filtered as a whole and every result layer is "
+        "saved as OUTPUT/<name>.<filter>.png (<name>.<filter>.<N>.png for several results). "
+        "'params' is a JSON object of parameter values.",
+    ),
+}
 
 
 def _filter_choice() -> Any:
@@ -68,15 +85,7 @@ def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
 
 
 def create_batch_layers_procedure(plugin: Any, name: str) -> Any:
-    docs = (
-        "Batch: filter every layer…",
-        "Run one Neural Layer Filter on every layer of the image",
-        "Each pixel layer (groups descended; layers named by layer parameters skipped) gets its "
-        "results above it, using the current selection. 'params' is a JSON object of parameter "
-        'values, e.g. {"amount": 0.5}; layer parameters name a layer of the image. One undo '
-        "step for the whole batch.",
-    )
-    proc = new_procedure(plugin, name, run_on_layers, docs, image=True)
+    proc = new_procedure(plugin, name, run_on_layers, DOCS[name], image=True)
     mask = Gimp.ProcedureSensitivityMask
     proc.set_sensitivity_mask(mask.DRAWABLE | mask.DRAWABLES | mask.NO_DRAWABLES)
     _add_filter_arguments(proc)
@@ -142,14 +151,7 @@ def run_folder(procedure, config, run_data):
 
 
 def create_batch_folder_procedure(plugin: Any, name: str) -> Any:
-    docs = (
-        "Batch: filter a folder of images…",
-        "Run one Neural Layer Filter on every image file in a folder",
-        "Each image (its visible layers merged) is filtered as a whole and every result layer is "
-        "saved as OUTPUT/<name>.<filter>.png (<name>.<filter>.<N>.png for several results). "
-        "'params' is a JSON object of parameter values.",
-    )
-    proc = new_procedure(plugin, name, run_folder, docs, image=False)
+    proc = new_procedure(plugin, name, run_folder, DOCS[name], image=False)
     _add_filter_arguments(proc)
     action = Gimp.FileChooserAction
     proc.add_file_argument(
