@@ -1,42 +1,18 @@
 # In-GIMP checks of the INTERACTIVE path (GimpUi.ProcedureDialog), run by python-fu-eval in the
-# GUI binary gimp-3.0 under Xvfb. The plug-in answers its own dialogs because the test sets
+# GUI binary gimp-3.x under Xvfb. The plug-in answers its own dialogs because the test sets
 # NLF_TEST_DIALOG="proc=ok|cancel,..."; it prints "NLF_DIALOG <proc> <widget types>" for each.
-# Writes OUT/dialog_report.json like run_checks.py and raises at the end when a check failed.
+# Writes OUT/dialog_report.json through harness.run_all (see harness.py).
 import json
 import os
-import time
-import traceback
-
-import gi
-
-gi.require_version("Gimp", "3.0")
-gi.require_version("Gegl", "0.4")
-from gi.repository import Gegl, Gimp  # noqa: E402
+import sys
 
 with open(os.environ["NLF_PLAN"]) as _fh:
-    PLAN = json.load(_fh)
-OUT = PLAN["out"]
+    sys.path.insert(0, json.load(_fh)["tests_dir"])
+
+from gi.repository import Gegl, Gimp
+from harness import PDB, PLAN, check, run_all
+
 W, H = 32, 24
-PDB = Gimp.get_pdb()
-REPORT = {"checks": {}}
-
-
-def check(name):
-    def deco(fn):
-        t0 = time.monotonic()
-        try:
-            detail, ok = fn() or "", True
-        except Exception as exc:
-            ok, detail = False, "%s\n%s" % (exc, traceback.format_exc())
-        REPORT["checks"][name] = {
-            "ok": ok,
-            "detail": str(detail),
-            "seconds": round(time.monotonic() - t0, 3),
-        }
-        print("CHECK %s %s %s" % ("ok" if ok else "FAILED", name, str(detail)[:300]), flush=True)
-        return fn
-
-    return deco
 
 
 def image_with_layer():
@@ -103,8 +79,4 @@ def _():
     return saved
 
 
-with open(os.path.join(OUT, "dialog_report.json"), "w") as fh:
-    json.dump(REPORT, fh, indent=2)
-failed = [k for k, v in REPORT["checks"].items() if not v["ok"]]
-assert not failed, "failed checks: %s" % failed
-print("NLF_GIMP_DIALOG_CHECKS_OK", flush=True)
+run_all("dialog_report.json", "NLF_GIMP_DIALOG_CHECKS_OK")

@@ -2,9 +2,9 @@
 
 Every test runs once per GIMP in tests/editor_installs.py, with the binaries found by version
 (``gimp-console-3.0``/``gimp-3.0``, ``gimp-console-3.2``/``gimp-3.2``). One GIMP session
-(tests/gimp/run_checks.py, through python-fu-eval) calls every procedure through the PDB against
-the ``live_server`` backend on 127.0.0.1 (the chroot shares the host's network)
-and writes a report; each test below asserts one part of it. Needs root and the rootfs from
+(in_gimp/run_checks.py, through python-fu-eval) calls every procedure through the PDB against
+the ``live_server`` backend on 127.0.0.1 (the chroot shares the host's network) and writes a
+report; each test below asserts one part of it. Needs root and the rootfs from
 ``bash scripts/setup_gimp.sh`` / ``bash scripts/setup_chroot.sh sid``; skipped without them
 unless NLF_REQUIRE_EDITORS=1 (CI), where that is a failure.
 """
@@ -27,6 +27,7 @@ from PIL import Image
 
 from backend.registry import Registry
 from backend.server import create_server
+from nlf_client.session import schema_to_json
 from tests.conftest import ROOT, require_editors, tiny_context
 from tests.editor_installs import CACHE, Install, gimp_binary, gimp_installs
 from tests.fakes import TEST_FILTERS
@@ -87,7 +88,7 @@ def _dead_address() -> str:
 
 def _plan_filters(live_server: Any, specs: list) -> list[dict[str, Any]]:
     sys.path.insert(0, str(PLUGIN_SRC))
-    from nlf_gimp.filter_schema import procedure_name
+    from nlf_gimp.store import procedure_name
 
     out = []
     for spec in specs:
@@ -144,7 +145,6 @@ def gimp_session(
     from backend.install_gimp import install_plugin
 
     sys.path.insert(0, str(PLUGIN_SRC))
-    from nlf_gimp.filter_schema import schema_to_json
 
     base = rootfs / "opt" / "nlf"
     profile, out, tests_dir, batch_in = (
@@ -164,7 +164,7 @@ def gimp_session(
         specs = client.list_filters()
     # The live backend also serves the test-only filters: register procedures for them too.
     (dest / "schema.json").write_text(json.dumps(schema_to_json(specs), indent=2))
-    for f in (ROOT / "tests" / "gimp").glob("*.py"):
+    for f in (ROOT / "tests" / "gimp" / "in_gimp").glob("*.py"):
         shutil.copy2(f, tests_dir / f.name)
     for i, seed in enumerate((1, 2)):
         Image.fromarray(_src_u8(seed), "RGBA").save(batch_in / f"img{i}.png")
@@ -180,6 +180,7 @@ def gimp_session(
         "token": TOKEN,
         "dead_server": _dead_address(),
         "out": "/opt/nlf/out",
+        "tests_dir": "/opt/nlf/tests",
         "plugin_dir": "/opt/nlf/profile/plug-ins/neural-layer-filters",
         "batch_in": "/opt/nlf/in/batch",
         "filters": _plan_filters(live_server, specs),
@@ -404,7 +405,7 @@ def test_batch_over_folder(gimp_session: dict[str, Any]) -> None:
     _assert_check(gimp_session, "batch_folder")
     out = gimp_session["out"] / "batch"
     for i, seed in enumerate((1, 2)):
-        got = np.asarray(Image.open(out / f"img{i}-test_invert.png").convert("RGBA"))
+        got = np.asarray(Image.open(out / f"img{i}.test_invert.png").convert("RGBA"))
         src = _src_u8(seed)
         want = src.copy()
         want[..., :3] = 255 - src[..., :3]

@@ -8,14 +8,7 @@ import stat
 import sys
 from pathlib import Path
 
-from nlf_gimp.filter_schema import (
-    SCHEMA_FILE,
-    by_procedure,
-    filter_from_json,
-    load_schema,
-    procedure_name,
-    schema_to_json,
-)
+from nlf_gimp.store import SCHEMA_FILE
 
 from backend.filters.base import Context
 from backend.install_gimp import PLUGIN, copy_plugin, grpc_plan, install_plugin
@@ -58,23 +51,6 @@ def test_schema_snapshot_is_current(tmp_path: Path) -> None:
     )
 
 
-def test_schema_round_trips_through_client_specs() -> None:
-    """Loading the snapshot into FilterSpecs and writing it back loses nothing."""
-    with open(SCHEMA_FILE, encoding="utf-8") as f:
-        raw = json.load(f)
-    specs = load_schema()
-    assert [s.id for s in specs] == [f["id"] for f in raw["filters"]]
-    again = schema_to_json(specs, raw["protocol_version"])
-    assert again == raw
-    assert filter_from_json(raw["filters"][0]) == specs[0]
-
-
-def test_procedure_names() -> None:
-    """One plug-in-nlf-<id> procedure per filter, dashes for underscores."""
-    assert procedure_name("test_invert") == "plug-in-nlf-test-invert"
-    assert set(by_procedure(load_schema())) == {procedure_name(s.id) for s in load_schema()}
-
-
 def test_install_layout(tmp_path: Path) -> None:
     """Folder name = entry file name, run bit set, nlf_client beside nlf_gimp, install.json."""
     dest = install_plugin(tmp_path / "profile", python=None)
@@ -84,6 +60,7 @@ def test_install_layout(tmp_path: Path) -> None:
     assert stat.S_IMODE(entry.stat().st_mode) & 0o111 == 0o111
     assert (dest / "nlf_client" / "__init__.py").is_file()
     assert (dest / "nlf_client" / "proto" / "filters_pb2.py").is_file()
+    assert (dest / "nlf_client" / "session" / "__init__.py").is_file()
     assert (dest / "nlf_gimp" / "procedures.py").is_file()
     assert (dest / "schema.json").read_text() == Path(SCHEMA_FILE).read_text()
     info = json.loads((dest / "install.json").read_text())
