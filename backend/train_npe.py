@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.errors import NlfError
 from backend.nets.npe import NpeConfig, NpeNet, NpeTrainNets
 from backend.train_dtn.checkpoints import save_atomic
 from backend.train_dtn.data import as_batch, load_folder
@@ -305,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
             images = aligned_folder(args.images, opts.size, weights_dir(args.weights_dir))
         else:
             images, _, _ = load_folder(args.images, opts.size)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, NlfError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     run_dir.mkdir(parents=True, exist_ok=True)
