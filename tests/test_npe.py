@@ -79,10 +79,15 @@ class TestPaint:
         recon = torch.rand(1, 3, 16, 16) * 2 - 1
         painted = recon.clone()
         painted[..., :4, :4] += 0.5
-        y, m = masked_blend(x, recon, painted, smoothing=0.0)
+        y, m = masked_blend(x, recon, painted, smoothing=0.0, blend="paper")
         assert torch.equal(y[..., 8:, 8:], x[..., 8:, 8:])
         assert float(m[..., :4, :4].min()) == 1.0
-        assert torch.allclose(y[..., :4, :4], painted[..., :4, :4])
+        assert torch.allclose(y[..., :4, :4], painted[..., :4, :4])  # M = 1: the model's face
+        d, m2 = masked_blend(x, recon, painted, smoothing=0.0, blend="detail")
+        assert torch.equal(m2, m) and torch.equal(d[..., 8:, 8:], x[..., 8:, 8:])
+        assert torch.allclose(d[..., :4, :4], x[..., :4, :4] + 0.5)  # the photo + the change
+        with pytest.raises(ValueError):
+            masked_blend(x, recon, painted, 0.0, blend="other")
 
     def test_blur_keeps_mass_and_range(self) -> None:
         m = torch.zeros(1, 1, 16, 16)
