@@ -50,7 +50,7 @@ from backend.params import LayerRef, param
 BUILTIN = "genki64"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "packs" / "npe" / "genki64.pt"
 """The default face model (64 px, trained on GENKI-4K; provenance in backend/packs/README.md)."""
-BUILTIN_SHA256 = "89dae5a6957966c4d67d2f717cf280bcb67a58c83cc0ade1adde0e0ff979020d"
+BUILTIN_SHA256 = "92b562c24a58c0eb6558ea49afe8e4302b85ebe06d6810cd3cf729cacb2a62fe"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 TRAIN_COMMAND = "python -m backend train npe --images DIR --name NAME"
 RESULT = "Contextual paintbrush"
