@@ -19,7 +19,6 @@ stroke sent twice moves further. A state from another model or another selection
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import dir_flag, store_for
+from backend.models import dir_flag, sha256_of, store_for
 from backend.nets.npe import NpeNet, build, infer_config
 from backend.npe_edit import edit_face
 from backend.npe_paint import BLENDS
@@ -120,14 +119,6 @@ class NpeParams:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_builtin(path: Path = BUILTIN_FILE) -> NpeNet:
     """The committed fp16 model as a float32 :class:`NpeNet` in eval mode."""
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -184,7 +175,7 @@ class ContextualPaintbrush(Filter):
             with self._lock:
                 if self._builtin is None:
                     repair = "git checkout -- backend/packs/npe"
-                    digest = _sha256(BUILTIN_FILE)
+                    digest = sha256_of(BUILTIN_FILE)
                     if digest != BUILTIN_SHA256:
                         raise Broken(f"the built-in face model {BUILTIN_FILE} has changed", repair)
                     try:
