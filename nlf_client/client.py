@@ -24,6 +24,7 @@ class Client:
         timeout: float = 10.0,
         tls_ca: Optional[str] = None,
         shared_memory: bool = True,
+        result_views: bool = False,
     ) -> Client:
         """Connect and wait until a backend answers (BackendError UNAVAILABLE otherwise).
 
@@ -33,8 +34,11 @@ class Client:
         travels as TLS call credentials. Without TLS a token is only sent to this machine.
         ``shared_memory``: offer pixels through shared memory to a backend on this machine
         (it must open and verify them, or the job streams as usual); False always streams.
+        ``result_views``: a result layer that came back through shared memory has as
+        ``pixels`` a read-only ``memoryview`` of the segment instead of a ``bytes`` copy (saves
+        a copy of every result; the segment is reused only once every view of it is gone).
         """
-        t = Transport(address, token, timeout, tls_ca, shared_memory)
+        t = Transport(address, token, timeout, tls_ca, shared_memory, result_views)
         try:
             t.wait_ready()
         except BackendError:

@@ -55,8 +55,12 @@ class Transport:
         timeout: float,
         tls_ca: Optional[str] = None,
         shared_memory: bool = True,
+        result_views: bool = False,
     ) -> None:
         self.address = address
+        self.result_views = result_views
+        """Results that came through shared memory are read-only memoryviews of it, not
+        copies (``Client.connect(result_views=True)``)."""
         self.timeout = timeout
         self._channel, self._metadata, self.target = open_channel(address, token, tls_ca, OPTIONS)
         self._stub = pb_grpc.FiltersStub(self._channel)
@@ -209,7 +213,7 @@ class Transport:
 
             threading.Thread(target=watch, name="nlf-cancel-watch", daemon=True).start()
         try:
-            return _collect(call, on_progress, on_preview, seg)
+            return _collect(call, on_progress, on_preview, seg, self.result_views)
         except grpc.RpcError as exc:
             if seg is not None and _refused(exc):
                 raise _SharedRefused() from None
@@ -356,6 +360,7 @@ def _collect(
     on_progress: Optional[Callable[[Progress], None]],
     on_preview: Optional[Callable[[Preview], None]],
     seg: Optional[shm.Segment] = None,
+    views: bool = False,
 ) -> RunResult:
     layers: List[Layer] = []
     current: Optional[Tuple[str, Any, bytearray]] = None
@@ -375,7 +380,7 @@ def _collect(
             fmt = FORMAT_FROM_PB[info.format]
             size = info.width * info.height * 4 * BYTES_PER_CHANNEL[fmt]
             if event.layer.HasField("shared"):
-                pixels = _shared_result(seg, event.layer.shared, size)
+                pixels = _shared_result(seg, event.layer.shared, size, views)
                 layers.append(
                     Layer(pixels, info.width, info.height, fmt, info.x, info.y, event.layer.name)
                 )
@@ -398,10 +403,10 @@ def _collect(
     raise BackendError("UNAVAILABLE", "the backend closed the job before sending its result")
 
 
-def _shared_result(seg: Optional[shm.Segment], sp: Any, size: int) -> bytes:
+def _shared_result(seg: Optional[shm.Segment], sp: Any, size: int, view: bool) -> Any:
     data = None
     if seg is not None and sp.segment == seg.name and sp.size == size:
-        data = seg.read(sp.offset, sp.size, sp.crc32)
+        data = seg.read(sp.offset, sp.size, sp.crc32, as_view=view)
     if data is None:
         raise BackendError(
             "DATA_LOSS", "a result layer in shared memory is missing or fails its checksum"
