@@ -98,7 +98,9 @@ class Segment:
         self.name = name
         self.size = size
         self._lent: Optional[mmap.mmap] = None
-        """A read-only mapping whose views were handed out as results (see ``read``)."""
+        """A read-only mapping whose views are handed out as results (see ``read``)."""
+        self._lent_refs: Optional[int] = None
+        """References to ``_lent`` when no result view holds it."""
 
     def write(self, offset: int, data: Any) -> int:
         """Copy ``data`` in at ``offset``; return its crc32."""
@@ -128,8 +130,10 @@ class Segment:
             view.release()
 
     def _map_for_result(self) -> Optional[mmap.mmap]:
-        if not self.reclaim():
-            return None
+        """The read-only mapping results are lent from: made (and its pages mapped) once per
+        segment, then kept; None while an earlier result still holds it."""
+        if self._lent is not None:
+            return self._lent if self.reclaim() else None
         try:
             fd = os.open(os.path.join(SHM_DIR, self.name), os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
@@ -141,14 +145,22 @@ class Segment:
             return None
         finally:
             os.close(fd)
+        if hasattr(sys, "getrefcount"):
+            self._lent_refs = sys.getrefcount(self._lent)
         return self._lent
 
     def reclaim(self) -> bool:
-        """True when no result view of this segment is alive any more (it may be lent again)."""
+        """True when no result view of this segment is alive any more (it may be lent again).
+
+        Every view of the mapping, and anything made from one, holds a reference to it; without
+        ``sys.getrefcount`` (not CPython) the mapping is closed instead, which is refused
+        while any view exists, and made again for the next result."""
         if self._lent is None:
             return True
+        if self._lent_refs is not None:
+            return sys.getrefcount(self._lent) <= self._lent_refs
         try:
-            self._lent.close()  # refused while a view (or anything made from one) exists
+            self._lent.close()
         except BufferError:
             return False
         self._lent = None
@@ -156,7 +168,12 @@ class Segment:
 
     def destroy(self) -> None:
         """Unmap and unlink; a result view still alive keeps its own mapping until dropped."""
-        self.reclaim()
+        if self._lent is not None:
+            try:
+                self._lent.close()
+            except BufferError:
+                pass
+            self._lent = None
         try:
             self.shm.close()
         except BufferError:

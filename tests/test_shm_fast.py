@@ -86,10 +86,16 @@ def test_result_checksum_from_blocks_spans_many_blocks(live_server, monkeypatch)
 
 
 @needs_shm
-def test_result_views_are_read_only_and_kept_until_dropped(live_server) -> None:
+@pytest.mark.parametrize("refcount", [True, False], ids=["refcount", "close-probe"])
+def test_result_views_are_read_only_and_kept_until_dropped(
+    live_server, monkeypatch, refcount: bool
+) -> None:
     """``result_views=True``: results are read-only views of the segment; a segment held by a
     live view is not lent to the next job (the view keeps its bytes); once the views are gone
-    it is used again; closing the client unlinks it while a view still reads."""
+    it is used again; closing the client unlinks it while a view still reads. Also for a
+    Python without ``sys.getrefcount``."""
+    if not refcount:
+        monkeypatch.delattr(shm.sys, "getrefcount")
     a, b = make_layer(64, 48, seed=1), make_layer(64, 48, seed=2)
     with Client.connect(live_server.address, result_views=True) as c:
         (first,) = c.run("test_invert", a).layers
