@@ -73,7 +73,10 @@ class Client:
         cancel_event: Optional[threading.Event] = None,
         timeout: Optional[float] = None,
     ) -> RunResult:
-        """Run a filter; result layers have the input layer's size, format and offset."""
+        """Run a filter; result layers have the input layer's size, format and offset.
+
+        A job whose backend becomes unavailable before it is done is sent again (a few times;
+        with several backends, or a proxy in front of them, it runs on another one)."""
         if len(layer.pixels) != layer.expected_size:
             raise BackendError(
                 "INVALID_ARGUMENT",
@@ -91,6 +94,11 @@ class Client:
             cancel_event,
             timeout,
         )
+
+    @property
+    def retried_jobs(self) -> int:
+        """Jobs ``run`` sent again because their backend became unavailable mid-way."""
+        return self._t.retried_jobs
 
     def close(self) -> None:
         self._t.close()

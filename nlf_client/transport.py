@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import grpc
@@ -28,6 +29,9 @@ from .channel import open_channel
 from .errors import BackendError
 
 CHUNK = 3 << 20
+RETRIES = 3
+"""Times one job is sent again after UNAVAILABLE (its backend died or restarted)."""
+RETRY_WAIT = 0.5
 SHARED_REFUSED_KEY = "nlf-shared-memory"
 OPTIONS = [
     ("grpc.max_send_message_length", 64 << 20),
@@ -70,6 +74,9 @@ class Transport:
         self.shared_jobs = 0
         """Jobs whose pixels went through shared memory (tests and benchmarks read it)."""
         self.shared_refusals = 0
+        self.retried_jobs = 0
+        """Jobs sent again after their backend became unavailable (``run``)."""
+        self._lock = threading.Lock()
 
     def wait_ready(self) -> None:
         try:
@@ -126,6 +133,36 @@ class Transport:
         ]
 
     def run(
+        self,
+        filter_id: str,
+        layer: Layer,
+        mask: Optional[Mask],
+        params: Dict[str, Any],
+        extra_layers: Dict[str, Layer],
+        on_progress: Optional[Callable[[Progress], None]],
+        on_preview: Optional[Callable[[Preview], None]],
+        cancel_event: Optional[threading.Event],
+        timeout: Optional[float],
+    ) -> RunResult:
+        """One job; sent again (at most RETRIES times) when its backend became unavailable in
+        the middle of it: filters are pure, and with several backends or a proxy in front of
+        them round_robin picks one that is up. The caller sees the last error otherwise."""
+        job = (filter_id, layer, mask, params, extra_layers, on_progress, on_preview)
+        for attempt in range(RETRIES + 1):
+            try:
+                return self._run_once(*job, cancel_event, timeout)
+            except BackendError as exc:
+                cancelled = cancel_event is not None and cancel_event.is_set()
+                if exc.code != "UNAVAILABLE" or attempt == RETRIES or cancelled:
+                    raise
+            with self._lock:
+                self.retried_jobs += 1
+            if on_progress is not None:
+                on_progress(Progress(0.0, "retrying", "the backend went away; sending again"))
+            time.sleep(RETRY_WAIT * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _run_once(
         self,
         filter_id: str,
         layer: Layer,
