@@ -3,8 +3,8 @@
     python benchmarks/transport.py [--repeat 3]      # about 30 s on an idle 2-core machine
 
 The filter passes pixels through and the selection is one pixel, so the time is the transport
-path. Three clients run side by side on the same server: "streamed" = client chunking, gRPC
-over 127.0.0.1, server assembly + validation, result copy, chunks back, client assembly;
+path. Three clients take turns job by job on the same server: "streamed" = client chunking,
+gRPC over 127.0.0.1, server assembly + validation, result copy, chunks back, client assembly;
 "shm" = the layer and mask copied into a shared-memory segment with their crc32, the server
 verifying them in place (crc32 by blocks), blending the result over the layer's bytes in the
 segment and folding its crc32 from the blocks, the client verifying every byte and copying
@@ -78,8 +78,8 @@ def main() -> int:
             mask_bytes[0] = 255
             mask = Mask(bytes(mask_bytes), side, side)
             row = [f"{side}² {fmt.upper():>3}".rjust(14) + f" {size / 2**20:4.0f}"]
-            for name, client in clients.items():
-                row.append(f"{name:>9} " + _time(client, layer, mask, args.repeat, proc.pid))
+            stats = _rounds(clients, layer, mask, args.repeat, proc.pid)
+            row += [f"{name:>9} {stats[name]}" for name in clients]
             t0 = time.perf_counter()
             zlib.crc32(layer.pixels)
             row.append(f"{time.perf_counter() - t0:7.3f}")
@@ -92,29 +92,44 @@ def main() -> int:
     return 0
 
 
-def _time(client: Client, layer: Layer, mask: Mask, repeat: int, server: int) -> str:
-    """``best median MB/s cpu`` of ``repeat`` round trips (shm: after one warm-up, not
-    counted); cpu = CPU seconds of client and server processes together per round trip."""
-    shared = client._t._shared_wanted
-    before = client._t.shared_jobs
-    times, cpu = [], 0.0
+def _rounds(
+    clients: dict[str, Client], layer: Layer, mask: Mask, repeat: int, server: int
+) -> dict[str, str]:
+    """``best median MB/s cpu`` per client over ``repeat`` rounds, each round running every
+    client once (so a change in the machine's load hits all of them alike); a shm client's
+    first job (a new segment's fresh pages) is a warm-up, not counted. cpu = CPU seconds of
+    client and server processes together per round trip."""
     expected = np.frombuffer(layer.pixels, np.uint8)[8:]  # all but the selected pixel
-    warm = 1 if shared else 0  # a new segment's first use pays for fresh pages: not counted
-    for i in range(repeat + warm):
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    cpu = dict.fromkeys(clients, 0.0)
+    before = {name: c._t.shared_jobs for name, c in clients.items()}
+
+    def once(name: str) -> None:
         c0, s0 = time.process_time(), _server_cpu(server)
         t0 = time.perf_counter()
-        (out,) = client.run("passthrough", layer, mask).layers
-        times.append(time.perf_counter() - t0)
-        if i >= warm:
-            cpu += time.process_time() - c0 + _server_cpu(server) - s0
+        (out,) = clients[name].run("passthrough", layer, mask).layers
+        times[name].append(time.perf_counter() - t0)
+        cpu[name] += time.process_time() - c0 + _server_cpu(server) - s0
         assert np.array_equal(np.frombuffer(out.pixels, np.uint8)[8:], expected)
-        del out
-    used = client._t.shared_jobs - before
-    assert used == (repeat + warm if shared else 0), "shm path not taken"
-    times = sorted(times[warm:])
-    best, median = times[0], times[len(times) // 2]
-    mbs = 2 * len(layer.pixels) / 1e6 / median
-    return f"{best:4.3f} {median:6.3f} {mbs:6.0f} {cpu / repeat:6.3f}"
+
+    for name, client in clients.items():
+        if client._t._shared_wanted:
+            once(name)
+            times[name].clear()
+            cpu[name] = 0.0
+    for _ in range(repeat):
+        for name in clients:
+            once(name)
+    out = {}
+    for name, client in clients.items():
+        used = client._t.shared_jobs - before[name]
+        shared = client._t._shared_wanted
+        assert used == (repeat + 1 if shared else 0), f"{name}: shm path not taken"
+        t = sorted(times[name])
+        best, median = t[0], t[len(t) // 2]
+        mbs = 2 * len(layer.pixels) / 1e6 / median
+        out[name] = f"{best:4.3f} {median:6.3f} {mbs:6.0f} {cpu[name] / repeat:6.3f}"
+    return out
 
 
 if __name__ == "__main__":
