@@ -1,6 +1,6 @@
 """Round trip of big layers through the real client and a server process over loopback.
 
-    python benchmarks/transport.py [--repeat 3]      # about 30 s on an idle 2-core machine
+    python benchmarks/transport.py [--repeat 3] [--checksums]   # ~30 s on an idle 2-core box
 
 The filter passes pixels through and the selection is one pixel, so the time is the transport
 path. Three clients take turns job by job on the same server: "streamed" = client chunking,
@@ -46,12 +46,43 @@ def _server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def checksums(repeat: int) -> None:
+    """Full-buffer checksums in this Python's stdlib: median seconds and GiB/s."""
+    import binascii
+    import hashlib
+
+    funcs = {
+        "zlib.crc32": zlib.crc32,
+        "zlib.adler32": zlib.adler32,
+        "binascii.crc32": binascii.crc32,
+        **{f"hashlib.{h}": getattr(hashlib, h) for h in ("sha1", "sha256", "md5", "blake2b")},
+    }
+    print(f"{'checksum':>16} | " + " | ".join(f"{mib:>4} MiB s  GiB/s" for mib in (64, 512)))
+    data = {mib: bytes(os.urandom(1 << 20)) * mib for mib in (64, 512)}
+    for name, fn in funcs.items():
+        cells = []
+        for mib, buf in data.items():
+            t = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                fn(buf)
+                t.append(time.perf_counter() - t0)
+            med = sorted(t)[len(t) // 2]
+            cells.append(f"{med:10.3f} {mib / 1024 / med:6.2f}")
+        print(f"{name:>16} | " + " | ".join(cells), flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--checksums", action="store_true", help="compare the stdlib's full checksums first"
+    )
     args = parser.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load} on {os.cpu_count()} cores, --repeat {args.repeat}")
+    if args.checksums:
+        checksums(args.repeat)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "benchmarks" / "_passthrough_server.py")],
