@@ -77,6 +77,7 @@ class Transport:
         self.retried_jobs = 0
         """Jobs sent again after their backend became unavailable (``run``)."""
         self._lock = threading.Lock()
+        self._closed = False
 
     def wait_ready(self) -> None:
         try:
@@ -87,6 +88,7 @@ class Transport:
             ) from None
 
     def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.close()
         self._channel.close()
@@ -153,7 +155,8 @@ class Transport:
                 return self._run_once(*job, cancel_event, timeout)
             except BackendError as exc:
                 cancelled = cancel_event is not None and cancel_event.is_set()
-                if exc.code != "UNAVAILABLE" or attempt == RETRIES or cancelled:
+                over = attempt == RETRIES or cancelled or self._closed
+                if exc.code != "UNAVAILABLE" or over:
                     raise
             with self._lock:
                 self.retried_jobs += 1
