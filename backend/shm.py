@@ -13,12 +13,11 @@ from __future__ import annotations
 import mmap
 import os
 import re
-import zlib
 from typing import Any
 
 import numpy as np
 
-from backend import crc
+from nlf_client import crc
 from nlf_client._proto import filters_pb2 as pb
 
 SHM_DIR = "/dev/shm"
@@ -49,7 +48,7 @@ class SharedSession:
         self._verified: set[str] = set()
         self._result: tuple[mmap.mmap, int, int] | None = None  # map, next offset, end
         self._checked: dict[tuple[str, int, int], list[int]] = {}
-        """crc32 by block (``backend.crc``) of each verified image: (segment, offset, size)."""
+        """crc32 by block (``nlf_client.crc``) of each verified image: (segment, offset, size)."""
 
     def _open(self, segment: str) -> mmap.mmap:
         if segment in self._maps:
@@ -126,7 +125,7 @@ class SharedSession:
             if in_place and changed is not None and blocks is not None:
                 checksum = crc.with_changes(blocks, target, *changed)
             else:
-                checksum = zlib.crc32(target) & 0xFFFFFFFF
+                checksum = crc.checksum(target)
         finally:
             target.release()
         self._result = (m, offset + n, end)

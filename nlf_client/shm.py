@@ -20,8 +20,9 @@ import secrets
 import sys
 import threading
 import weakref
-import zlib
 from typing import Any, Dict, List, Optional, Tuple
+
+from . import crc
 
 PREFIX = "nlf-"
 SHM_DIR = "/dev/shm"
@@ -56,7 +57,7 @@ def available() -> bool:
 
 
 def checksum(data: Any) -> int:
-    return zlib.crc32(data) & 0xFFFFFFFF
+    return crc.checksum(data)
 
 
 def sweep_dead(shm_dir: str = SHM_DIR) -> List[str]:

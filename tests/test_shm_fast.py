@@ -11,12 +11,11 @@ import zlib
 import numpy as np
 import pytest
 
-from backend import crc
 from backend.filters.base import Context, Filter, FilterInput, OutputLayer, StepCallback
 from backend.imaging import WireImage
 from backend.jobs import Job, execute
 from backend.registry import Registry
-from nlf_client import Client, shm
+from nlf_client import Client, crc, shm
 from tests.fakes import InvertParams, as_array, make_layer, rect_mask
 
 needs_shm = pytest.mark.skipif(
