@@ -127,7 +127,7 @@ def _rounds(
     clients: dict[str, Client], layer: Layer, mask: Mask, repeat: int, server: int
 ) -> dict[str, str]:
     """``best median MB/s cpu`` per client over ``repeat`` rounds, each round running every
-    client once (so a change in the machine's load hits all of them alike); a shm client's
+    client once in turn (so a change in the machine's load hits all alike); a shm client's
     first job (a new segment's fresh pages) is a warm-up, not counted. cpu = CPU seconds of
     client and server processes together per round trip."""
     expected = np.frombuffer(layer.pixels, np.uint8)[8:]  # all but the selected pixel
@@ -148,8 +148,9 @@ def _rounds(
             once(name)
             times[name].clear()
             cpu[name] = 0.0
-    for _ in range(repeat):
-        for name in clients:
+    names = list(clients)
+    for r in range(repeat):  # each round starts with the next client
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             once(name)
     out = {}
     for name, client in clients.items():
