@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nlf_client import crc
-from nlf_client._proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2 as pb
 
 SHM_DIR = "/dev/shm"
 NAME = re.compile(r"nlf-[0-9]{1,10}-[0-9a-f]{12}")

@@ -12,7 +12,7 @@ from backend.imaging import WireImage
 from backend.jobs import Job
 from backend.params import Colour, ParamSpec
 from backend.shm import SharedRefused, SharedSession
-from nlf_client._proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2 as pb
 
 CHUNK = 3 << 20
 """Bytes of pixels per message: under gRPC's 4 MiB default even if a peer forgets the limits."""

@@ -9,8 +9,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import grpc
 
 from . import shm
-from ._proto import filters_pb2 as pb
-from ._proto import filters_pb2_grpc as pb_grpc
 from .api import (
     BYTES_PER_CHANNEL,
     Colour,
@@ -27,6 +25,8 @@ from .api import (
 )
 from .channel import open_channel
 from .errors import BackendError
+from .proto import filters_pb2 as pb
+from .proto import filters_pb2_grpc as pb_grpc
 
 CHUNK = 3 << 20
 RETRIES = 3

@@ -151,7 +151,7 @@ def test_batch_over_three_backends_survives_one_killed(tmp_path: Path, capsys) -
 
 
 def _busy(client: Client) -> bool:
-    from nlf_client._proto import filters_pb2 as pb
+    from nlf_client.proto import filters_pb2 as pb
 
     return client._t._stub.GetStatus(pb.StatusRequest(), timeout=5).busy
 

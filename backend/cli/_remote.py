@@ -12,6 +12,7 @@ from backend.params import Colour, ParamSpec
 from backend.secrets import token_from
 from nlf_client import BackendError, Client, Layer, Mask
 from nlf_client import Colour as WireColour
+from nlf_client.session.launch import with_port
 
 
 def _to_wire_value(v: Any) -> Any:
@@ -23,10 +24,11 @@ def remote_runner(
 ) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
     token = token_from(args)
     try:
+        tls_ca = getattr(args, "tls_ca", None)
         client = Client.connect(
-            args.server,
+            with_port(args.server),
             token=token,
-            tls_ca=getattr(args, "tls_ca", None),
+            tls_ca=tls_ca,
             result_views=True,  # results only go to files: no copy out of shared memory
         )
         spec = next((f for f in client.list_filters() if f.id == args.filter_id), None)
