@@ -126,7 +126,12 @@ def execute(
         rgb = imaging.from_tensor(out.image)
         if not np.isfinite(rgb).all():
             raise RuntimeError(f"filter {flt.id} produced non-finite pixels")
-        pixels = imaging.composite(layer, fmt, mask, crop, rgb)
+        if out.alpha is None:
+            pixels = imaging.composite(layer, fmt, mask, crop, rgb)
+        else:
+            if tuple(out.alpha.shape) != (1, 1, crop.height, crop.width):
+                raise RuntimeError(f"filter {flt.id} returned alpha {tuple(out.alpha.shape)}")
+            pixels = imaging.sticker(layer, fmt, crop, rgb, imaging.from_tensor(out.alpha))
         results.append(
             WireImage(w, h, fmt, memoryview(pixels).cast("B"), job.layer.x, job.layer.y, out.name)
         )
