@@ -195,7 +195,7 @@ def strip(photos: Tensor, emoji: Tensor, scale: int = 64) -> Image.Image:
     """Faces (top row) above their emoji (bottom row, on a light checkerboard), ``scale`` px."""
     n = len(photos)
     sheet = Image.new("RGB", (n * scale, 2 * scale), (255, 255, 255))
-    cell = np.indices((scale, scale)).sum(0) // 8 % 2
+    cell = (np.indices((scale, scale)) // 8).sum(0) % 2
     checker = np.where(cell[..., None] == 1, 205, 250).astype(np.uint8).repeat(3, 2)
     for i in range(n):
         face = photos[i].permute(1, 2, 0).numpy()
