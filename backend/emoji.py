@@ -71,11 +71,13 @@ class Emoji:
     tone: int  # 0 = default yellow, 1..5 = Fitzpatrick 1-2, 3, 4, 5, 6
     hair: str  # default | red | curly | white | bald | blond | beard
     age: str  # adult | child | older | none
+    recoloured: bool = False  # a smiley redrawn in skin tone ``tone`` (see :func:`recolour`)
 
     @property
     def code(self) -> str:
         """File-name form of the sequence: lowercase hex code points joined by '-' (no ZWJ/VS16)."""
-        return "-".join(f"{ord(c):x}" for c in self.text if c not in (ZWJ, VS16))
+        code = "-".join(f"{ord(c):x}" for c in self.text if c not in (ZWJ, VS16))
+        return f"{code}-tone{self.tone}" if self.recoloured else code
 
 
 def sequence_name(text: str) -> str:
@@ -143,6 +145,18 @@ def catalogue() -> list[Emoji]:
     return out
 
 
+def toned_smileys(entries: Sequence[Emoji]) -> list[Emoji]:
+    """Every smiley of ``entries`` once more in each of the five skin tones (drawn by
+    :func:`recolour`). Unicode gives smileys no skin tones; without these, a faces → emoji model
+    could keep a face's expression (smileys) or its skin tone (people) but not both."""
+    return [
+        Emoji(e.text, e.name, e.kind, e.expression, tone, e.hair, e.age, recoloured=True)
+        for e in entries
+        if e.kind == "smiley" and not e.recoloured
+        for tone in range(1, len(TONES) + 1)
+    ]
+
+
 def font_path(roots: Sequence[Path] = FONT_PATHS) -> Path | None:
     """The first Noto Color Emoji font found, or None."""
     return next((p for p in roots if p.is_file()), None)
@@ -153,8 +167,46 @@ def _font(path: Path) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), FONT_SIZE)
 
 
+SMILEY_YELLOW = (255, 202, 40)
+"""The face colour of the font's default (yellow) people and smileys."""
+
+
+@cache
+def tone_colours(font: Path) -> tuple[tuple[int, int, int], ...]:
+    """The font's skin colour of each tone 1..5: the median of a cheek patch of WOMAN + tone."""
+    out = []
+    for tone in TONES:
+        img = glyph(_labels("\U0001f469" + tone, "person"), font)
+        assert img is not None
+        a = np.asarray(img.convert("RGBA"))
+        h, w = a.shape[:2]
+        patch = a[int(0.6 * h) : int(0.7 * h), int(0.2 * w) : int(0.3 * w), :3].reshape(-1, 3)
+        out.append(tuple(int(v) for v in np.median(patch, 0)))
+    return tuple(out)
+
+
+def recolour(img: Image.Image, colour: Sequence[int]) -> Image.Image:
+    """A yellow smiley with its face (yellow-orange, saturated, bright pixels) painted ``colour``,
+    keeping the shading: each such pixel becomes ``colour`` × its luma / the yellow's luma."""
+    a = np.asarray(img.convert("RGBA")).astype(np.float32)
+    rgb = a[..., :3] / 255.0
+    hi, lo = rgb.max(-1), rgb.min(-1)
+    sat = (hi - lo) / np.maximum(hi, 1e-6)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    hue = np.degrees(np.arctan2(np.sqrt(3) * (g - b), 2 * r - g - b)) % 360
+    face = (hue > 20) & (hue < 62) & (sat > 0.45) & (hi > 0.5)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    ref = float(np.dot(np.array(SMILEY_YELLOW) / 255.0, [0.299, 0.587, 0.114]))
+    new = np.asarray(colour, np.float32)[None, None] * (luma / ref)[..., None]
+    a[..., :3] = np.where(face[..., None], np.clip(new, 0, 255), a[..., :3])
+    return Image.fromarray(a.round().astype(np.uint8), "RGBA")
+
+
 def glyph(emoji: Emoji, font: Path) -> Image.Image | None:
     """The emoji drawn once, cropped to its alpha; None when the font lacks it as one glyph."""
+    if emoji.recoloured:
+        base = glyph(Emoji(emoji.text, emoji.name, emoji.kind, emoji.expression, 0, "", ""), font)
+        return None if base is None else recolour(base, tone_colours(font)[emoji.tone - 1])
     if not features.check("raqm"):
         raise RuntimeError("Pillow lacks raqm layout: emoji sequences would draw as pieces")
     f = _font(font)
@@ -178,7 +230,9 @@ def variant(img: Image.Image, size: int, rng: np.random.Generator) -> Image.Imag
     return out
 
 
-MANIFEST_FIELDS = ("file", "codepoints", "name", "kind", "expression", "tone", "hair", "age")
+MANIFEST_FIELDS = (
+    "file", "codepoints", "name", "kind", "expression", "tone", "hair", "age", "recoloured"
+)  # fmt: skip
 
 
 def build(
@@ -188,15 +242,21 @@ def build(
     variants: int = 8,
     seed: int = 0,
     entries: Sequence[Emoji] | None = None,
+    toned: bool = False,
 ) -> Iterator[tuple[Emoji, int]]:
     """Write ``variants`` RGBA PNGs of each entry (default: the catalogue) and ``manifest.csv``.
+
+    With ``toned``, every smiley is drawn once more in each skin tone (:func:`toned_smileys`).
 
     Deterministic for a given font, size, variants and seed. Yields (entry, files written); an entry
     the font cannot draw as one glyph yields 0 and is left out of the manifest.
     """
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for index, emoji in enumerate(catalogue() if entries is None else entries):
+    chosen = list(catalogue() if entries is None else entries)
+    if toned:
+        chosen += toned_smileys(chosen)
+    for index, emoji in enumerate(chosen):
         img = glyph(emoji, font)
         if img is None:
             yield emoji, 0
@@ -215,7 +275,8 @@ def build(
 
 def _row(file: str, e: Emoji) -> tuple[object, ...]:
     codepoints = " ".join(f"U+{ord(c):04X}" for c in e.text)
-    return (file, codepoints, e.name, e.kind, e.expression, e.tone, e.hair, e.age)
+    row = (file, codepoints, e.name, e.kind, e.expression, e.tone, e.hair, e.age)
+    return (*row, int(e.recoloured))
 
 
 def read_manifest(folder: Path) -> list[dict[str, str]]:

@@ -181,6 +181,18 @@ def composite(
     return out
 
 
+def sticker(
+    layer: np.ndarray, fmt: str, crop: Rect, rgb: np.ndarray, alpha: np.ndarray
+) -> np.ndarray:
+    """A new layer shaped like ``layer``: transparent, but for ``rgb`` (crop-sized (h, w, 3)) with
+    ``alpha`` ((h, w, 1)) inside ``crop``. The input layer is not read beyond its shape."""
+    out = np.zeros_like(layer)
+    region = out[crop.y0 : crop.y1, crop.x0 : crop.x1]
+    region[..., :3] = from_unit(np.clip(rgb, 0.0, 1.0), fmt)
+    region[..., 3:] = from_unit(np.clip(alpha, 0.0, 1.0), fmt)
+    return out
+
+
 def preview_rgba8(image: Tensor, max_side: int = 256) -> tuple[int, int, bytes]:
     """A small RGBA u8 preview of a (1, 3, H, W) tensor in [0, 1]."""
     h, w = image.shape[-2:]

@@ -151,17 +151,23 @@ def execute_job(
                 f"filter {flt.id} returned {tuple(out.image.shape)} for a "
                 f"{crop.width}x{crop.height} crop"
             )
+        if out.alpha is not None and tuple(out.alpha.shape) != (1, 1, crop.height, crop.width):
+            raise RuntimeError(f"filter {flt.id} returned alpha {tuple(out.alpha.shape)}")
     if not outputs:
         raise BadImage(f"filter {flt.id} produced no layer for this input")
     rgbs = [imaging.from_tensor(out.image) for out in outputs]
     if not all(np.isfinite(rgb).all() for rgb in rgbs):
         raise RuntimeError(f"filter {flt.id} produced non-finite pixels")
-    in_place = job.in_place and layer.flags.writeable
+    in_place = job.in_place and layer.flags.writeable and outputs[0].alpha is None
+
+    def pixels_of(i: int) -> np.ndarray:
+        out, rgb = outputs[i], rgbs[i]
+        if out.alpha is not None:  # a sticker: the output's own alpha, nothing of the layer
+            return imaging.sticker(layer, fmt, crop, rgb, imaging.from_tensor(out.alpha))
+        return imaging.composite(layer, fmt, mask, crop, rgb, in_place=in_place and i == 0)
+
     # the first result last: blended in place, the layer's bytes are gone for the others
-    pixels = [
-        imaging.composite(layer, fmt, mask, crop, rgb, in_place=in_place and i == 0)
-        for i, rgb in reversed(list(enumerate(rgbs)))
-    ][::-1]
+    pixels = [pixels_of(i) for i in reversed(range(len(outputs)))][::-1]
     bpp = 4 * imaging.DTYPES[fmt].itemsize  # bytes from the crop's first to last pixel:
     changed = ((crop.y0 * w + crop.x0) * bpp, ((crop.y1 - 1) * w + crop.x1) * bpp)
     results = [

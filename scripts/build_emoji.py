@@ -28,13 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64, help="square side in pixels (default 64)")
     ap.add_argument("--variants", type=int, default=8, help="augmented copies per emoji")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--toned-smileys",
+        action="store_true",
+        help="also draw every smiley in the five skin tones (the faces → emoji DTN needs them)",
+    )
     args = ap.parse_args(argv)
     font = emoji.font_path()
     if font is None:
         print(f"Noto Color Emoji not found; {emoji.INSTALL_HINT}", file=sys.stderr)
         return 2
     written, skipped = Counter(), []
-    for entry, n in emoji.build(args.out, font, args.size, args.variants, args.seed):
+    for entry, n in emoji.build(
+        args.out, font, args.size, args.variants, args.seed, toned=args.toned_smileys
+    ):
         if n:
             written[(entry.kind, entry.expression)] += n
         else:

@@ -88,3 +88,25 @@ def test_skin_tones_draw_darker(tmp_path: Path) -> None:
         face = img[h // 3 : 2 * h // 3, w // 3 : 2 * w // 3]  # the middle of the face
         lum.append(float((face[..., :3] @ [0.299, 0.587, 0.114]).mean()))
     assert lum == sorted(lum, reverse=True), lum
+
+
+def test_toned_smileys_keep_the_expression_and_take_the_fonts_skin_tones(tmp_path):
+    font = _font()
+    grinning = next(e for e in CATALOGUE if e.name == "GRINNING FACE")
+    toned = emoji.toned_smileys([grinning])
+    assert [e.tone for e in toned] == [1, 2, 3, 4, 5]
+    assert all(e.expression == "smiling" and e.recoloured for e in toned)
+    assert len({e.code for e in toned}) == 5 and grinning.code not in {e.code for e in toned}
+    lumas = []
+    for e, colour in zip(toned, emoji.tone_colours(font), strict=True):
+        img = np.asarray(emoji.glyph(e, font).convert("RGBA"), dtype=np.float32)
+        h, w = img.shape[:2]
+        cheek = img[int(0.45 * h) : int(0.55 * h), int(0.1 * w) : int(0.2 * w), :3]
+        assert np.abs(np.median(cheek.reshape(-1, 3), 0) - colour).max() < 40
+        lumas.append(float(cheek.mean()))
+    assert lumas == sorted(lumas, reverse=True)  # tone 1 lightest … tone 5 darkest
+    done = list(emoji.build(tmp_path, font, size=32, variants=1, entries=[grinning], toned=True))
+    assert [n for _, n in done] == [1] * 6
+    rows = emoji.read_manifest(tmp_path)
+    assert [r["tone"] for r in rows] == ["0", "1", "2", "3", "4", "5"]
+    assert [r["recoloured"] for r in rows] == ["0"] + ["1"] * 5

@@ -91,10 +91,15 @@ class OutputLayer:
 
     The runner composites it through the selection into a layer the size of the input layer, so
     every pixel outside the selection is bit-identical to the input and alpha is kept.
+
+    With ``alpha`` (1, 1, H, W) in [0, 1] the layer is a *sticker* instead: ``image`` (straight
+    colour) with that alpha inside the crop, and transparent everywhere else, so it stacks on the
+    untouched source layer.
     """
 
     name: str
     image: Tensor
+    alpha: Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ A DTN model is G = g∘f at a small fixed size (32×32 for digits). The selectio
 resized to that size, translated, and resized back; with ``tile`` > 0 the box is cut into a grid of
 tiles of that many pixels (a sheet of digits or icons) and every tile is translated on its own.
 Models come from ``python -m backend train dtn`` or ``python -m backend models import --kind dtn``.
+
+A faces → emoji model (RGBA output, ``train dtn --f face``) works on faces instead: every face the
+face finder sees in the selection is aligned to the GENKI-4K frame the model was trained on,
+turned into an emoji and warped back over the face, on a *sticker* layer whose alpha is the
+emoji's silhouette (transparent elsewhere). ``tile`` does not apply to such a model.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from backend.errors import Missing, ParamError
+from backend.errors import Missing, NoFace, ParamError
 from backend.filters.base import (
     Filter,
     FilterInput,
@@ -44,7 +49,12 @@ class DtnParams:
         help="0: the whole selection is one image; else a grid of tiles of this many pixels",
     )
     amount: float = param(
-        1.0, label="Amount", min=0.0, max=1.0, step=0.05, help="blend of translation and input"
+        1.0,
+        label="Amount",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+        help="blend of translation and input (a face sticker's opacity)",
     )
     upscale: str = param(
         "smooth",
@@ -101,6 +111,49 @@ def translate(
     return out
 
 
+GREY = 0.5
+"""What an RGBA model's colour is composited over (backend.train_dtn.faces.GREY)."""
+
+
+def straight(out: Tensor) -> tuple[Tensor, Tensor]:
+    """(straight colour (N, 3, S, S), alpha (N, 1, S, S)) of an RGBA model's output in [0, 1]
+    (colour composited over :data:`GREY`, then alpha)."""
+    a = out[:, 3:].clamp(0, 1)
+    rgb = (out[:, :3] - GREY * (1 - a)) / a.clamp_min(1e-3)
+    return rgb.clamp(0, 1), a
+
+
+def face_stickers(
+    net: nets.DomainTransfer,
+    image: Tensor,
+    landmarks: Sequence[Tensor],
+    on_step: StepCallback | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Each face (its five landmarks) of ``image`` (1, 3, H, W) in [0, 1] aligned to the GENKI
+    frame, translated by the RGBA ``net`` and warped back: (colour (1, 3, H, W), alpha
+    (1, 1, H, W)), the faces' emoji composited over one another in the order given."""
+    from backend.faces import DEFAULT_TEMPLATE, paste_back
+    from backend.filters.dfi_align import to_frame
+
+    report = on_step or (lambda step: None)
+    h, w = image.shape[-2:]
+    premul = image.new_zeros(1, 3, h, w)
+    alpha = image.new_zeros(1, 1, h, w)
+    report(Step(0, len(landmarks), "faces", f"{len(landmarks)} face(s)"))
+    for i, points in enumerate(landmarks):
+        frame, tf = to_frame(image, points, DEFAULT_TEMPLATE, net.cfg.size)
+        rgb, a = straight(net(frame).float())
+        big = 4 * net.cfg.size  # resample smoothly before the warp back
+        layer = _resize(torch.cat([rgb * a, a], 1), big, big)
+        content, inside = paste_back(layer, tf, (h, w), feather=0.0)
+        a_face = content[:, 3:] * inside
+        premul = content[:, :3] * inside + premul * (1 - a_face)
+        alpha = a_face + alpha * (1 - a_face)
+        report(Step(i + 1, len(landmarks), "faces", f"face {i + 1} of {len(landmarks)}"))
+    colour = torch.where(alpha > 1e-4, premul / alpha.clamp_min(1e-4), torch.zeros_like(premul))
+    return colour.clamp(0, 1), alpha.clamp(0, 1)
+
+
 @register_filter
 class DomainTransfer(Filter):
     """Translate the selection with an installed DTN model (e.g. printed → handwritten digits)."""
@@ -139,8 +192,32 @@ class DomainTransfer(Filter):
 
     def run(self, job: FilterInput, p: DtnParams, on_step: StepCallback) -> list[OutputLayer]:
         net = self._network(p.model)
+        if net.cfg.channels == 4:
+            return [self._stickers(net, job, p, on_step)]
         with torch.inference_mode():
             result = translate(net, job.image, p.tile, p.upscale, on_step)
             if p.amount < 1.0:
                 result = torch.lerp(job.image, result, p.amount)
         return [OutputLayer(f"DTN {p.model}", result.clone())]
+
+    def _stickers(
+        self, net: nets.DomainTransfer, job: FilterInput, p: DtnParams, on_step: StepCallback
+    ) -> OutputLayer:
+        """The faces → emoji sticker layer of every face in the selection."""
+        from backend.filters.dfi import faces_in
+
+        missing = self.ctx.face_finder_missing()
+        if missing:
+            raise missing[0]
+        image = job.image.to(self.ctx.device, torch.float32)
+        on_step(Step(0, 1, "faces", "finding faces"))
+        faces = faces_in(self.ctx.face_finder().find(image), job.box)
+        if not faces:
+            raise NoFace("no face found in the selection: select a face (loosely)")
+        with torch.inference_mode():
+            colour, alpha = face_stickers(net, image, [f.landmarks for f in faces], on_step)
+        x0, y0, x1, y1 = job.box
+        inside = torch.zeros_like(alpha)
+        inside[..., y0:y1, x0:x1] = 1.0
+        alpha = alpha * inside * p.amount
+        return OutputLayer(f"DTN {p.model}", colour.to(job.image).clone(), alpha.to(job.image))

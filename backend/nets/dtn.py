@@ -39,11 +39,14 @@ class DtnConfig:
     code_dim: int = 128
     width: float = 1.0
     classes: int = 10
+    channels: int = 3
+    """Channels of g's output and D's input: 3 (RGB) or 4 (RGBA targets such as emoji)."""
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size & (self.size - 1):
             raise ValueError(f"DTN size must be a power of two >= 32, got {self.size}")
-        if self.code_dim < 1 or round(64 * self.width) < 4 or self.classes < 2:
+        bad = self.code_dim < 1 or round(64 * self.width) < 4 or self.classes < 2
+        if bad or self.channels not in (3, 4):
             raise ValueError(f"bad DTN config {self}")
 
     @property
@@ -56,12 +59,14 @@ class DtnConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> DtnConfig:
-        known = {k: raw[k] for k in ("size", "code_dim", "width", "classes") if k in raw}
+        names = ("size", "code_dim", "width", "classes", "channels")
+        known = {k: raw[k] for k in names if k in raw}
         return cls(
             size=int(known.get("size", 32)),  # type: ignore[arg-type]
             code_dim=int(known.get("code_dim", 128)),  # type: ignore[arg-type]
             width=float(known.get("width", 1.0)),  # type: ignore[arg-type]
             classes=int(known.get("classes", 10)),  # type: ignore[arg-type]
+            channels=int(known.get("channels", 3)),  # type: ignore[arg-type]
         )
 
 
@@ -127,7 +132,8 @@ class Generator(nn.Module):
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             ]
-        layers += [nn.ConvTranspose2d(chans[-1], 3, 3, 2, 1, output_padding=1), nn.Tanh()]
+        out = cfg.channels
+        layers += [nn.ConvTranspose2d(chans[-1], out, 3, 2, 1, output_padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.cfg = cfg
 
@@ -143,7 +149,7 @@ class Discriminator(nn.Module):
         chans = _down_channels(cfg, 128)[: cfg.downsamples]
         chans = [min(c, _ch(512, cfg.width)) for c in chans]
         layers: list[nn.Module] = []
-        c_in = 3
+        c_in = cfg.channels
         for i, c in enumerate(chans):
             layers.append(nn.Conv2d(c_in, c, 3, 2, 1, bias=i == 0))
             if i:
@@ -158,7 +164,9 @@ class Discriminator(nn.Module):
 
 
 class DomainTransfer(nn.Module):
-    """G = g∘f on images in [0, 1] at the model's size: the inference half of a DTN."""
+    """G = g∘f on images in [0, 1] at the model's size: the inference half of a DTN.
+
+    With ``cfg.channels`` 4 the output is RGBA: colour composited over mid grey, then alpha."""
 
     def __init__(self, cfg: DtnConfig) -> None:
         super().__init__()
@@ -167,7 +175,7 @@ class DomainTransfer(nn.Module):
         self.g = Generator(cfg)
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, 3, S, S) in [0, 1] → (N, 3, S, S) in [0, 1]."""
+        """(N, 3, S, S) in [0, 1] → (N, channels, S, S) in [0, 1]."""
         return (self.g(self.f(x * 2 - 1)) + 1) / 2
 
 
@@ -254,8 +262,17 @@ def infer_config(state: Mapping[str, Tensor]) -> dict[str, Any]:
     first, last = convs[0][1], convs[-1][1]
     if first.shape[1] != 3 or last.shape[2:] != (4, 4):
         raise ValueError(f"unexpected encoder shapes {tuple(first.shape)} / {tuple(last.shape)}")
+    g_convs = sorted(
+        (int(k.split(".")[2]), v)
+        for k, v in state.items()
+        if k.startswith("g.net.") and k.endswith(".weight") and v.ndim == 4
+    )
+    channels = int(g_convs[-1][1].shape[1]) if g_convs else 3
     cfg = DtnConfig(
-        size=4 * 2 ** (len(convs) - 1), code_dim=int(last.shape[0]), width=first.shape[0] / 64
+        size=4 * 2 ** (len(convs) - 1),
+        code_dim=int(last.shape[0]),
+        width=first.shape[0] / 64,
+        channels=channels,
     )
     return cfg.to_dict()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import sys
@@ -22,7 +23,7 @@ from backend.train_dtn.checkpoints import (
 )
 from backend.train_dtn.data import load_folder
 from backend.train_dtn.loop import train
-from backend.train_dtn.options import CONSTANCY, DtnOptions
+from backend.train_dtn.options import CONSTANCY, F_KINDS, FACE_PRESET, DtnOptions
 from backend.train_dtn.pretrain import pretrain_classifier
 from backend.train_dtn.progress import ProgressBar
 
@@ -50,7 +51,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
     if not _has(parser, "--device"):
         parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
-    choices = {"constancy": CONSTANCY}
+    choices = {"constancy": CONSTANCY, "f": F_KINDS}
     helps = {
         "size": "image side (power of two >= 32)",
         "width": "channel multiplier of f, g and D (1 = the paper's digit nets)",
@@ -65,30 +66,73 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
         "f_iterations": "steps of f pretraining (when no --encoder is given)",
         "constancy": "L_CONST on f's codes (the paper) or its class posteriors (labelled source)",
+        "f": "pretrain f on the source's class sub-folders, or (face) on GENKI-4K face crops "
+        "labelled smile × skin-tone × hair/background tertiles; face also sets the faces → emoji "
+        "defaults (shown in brackets) for options not given",
+        "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",
+        "target_alpha": "RGBA targets (set by itself for an emoji folder with manifest.csv)",
     }
     for fld in fields(DtnOptions):
         flag = "--" + fld.name.replace("_", "-")
         if _has(parser, flag):
             continue
-        if isinstance(getattr(d, fld.name), bool):
+        text = helps.get(fld.name, fld.name.replace("_", " "))
+        default = getattr(d, fld.name)
+        preset = f" [{FACE_PRESET[fld.name]}]" if fld.name in FACE_PRESET else ""
+        # SUPPRESS: an option not given is absent from args, so --f face can fill it in
+        if isinstance(default, bool):
             parser.add_argument(
                 flag,
                 action=argparse.BooleanOptionalAction,
-                default=getattr(d, fld.name),
-                help=helps.get(fld.name, fld.name.replace("_", " ")),
+                default=argparse.SUPPRESS,
+                help=f"{text} (default {default}{preset})",
             )
             continue
         parser.add_argument(
             flag,
             choices=choices.get(fld.name),
-            type=type(getattr(d, fld.name)),
-            default=getattr(d, fld.name),
-            help=f"{helps.get(fld.name, fld.name.replace('_', ' '))} (default %(default)s)",
+            type=type(default),
+            default=argparse.SUPPRESS,
+            help=f"{text} (default {default}{preset})",
         )
 
 
 def options_from_args(args: argparse.Namespace) -> DtnOptions:
-    return DtnOptions(**{f.name: getattr(args, f.name) for f in fields(DtnOptions)})
+    """The options given, else those of ``--f face`` (FACE_PRESET) when chosen, else defaults."""
+    given = {f.name: getattr(args, f.name) for f in fields(DtnOptions) if hasattr(args, f.name)}
+    base = dict(FACE_PRESET) if given.get("f") == "face" else {}
+    return DtnOptions(**{**base, **given})
+
+
+def load_domains(
+    args: argparse.Namespace, opts: DtnOptions
+) -> tuple[DtnOptions, torch.Tensor, torch.Tensor | None, list[str], torch.Tensor]:
+    """(options, source images, source labels, class names, target images) for the run.
+
+    ``--f face``: the source is the GENKI-4K crops folder (its training parts only) with
+    face labels. An emoji folder (with manifest.csv) as target is loaded as RGBA.
+    """
+    from backend.train_dtn import faces
+
+    if opts.f == "face":
+        try:
+            source, smile, _ = faces.load_faces(args.source, opts.size)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
+        labels, _ = faces.face_labels(source, smile)
+        classes = [f"class{i}" for i in range(18)]
+    else:
+        source, labels, classes = load_folder(args.source, opts.size)
+    if faces.is_emoji_folder(args.target):
+        target, _ = faces.load_emoji(args.target, opts.size)
+        opts = dataclasses.replace(opts, target_alpha=True)
+    else:
+        target, _, _ = load_folder(args.target, opts.size)
+        if opts.target_alpha:
+            raise ValueError(
+                f"--target-alpha needs an emoji folder; '{args.target}' has no manifest"
+            )
+    return opts, source, labels, classes, target
 
 
 def run_dtn(args: argparse.Namespace) -> int:
@@ -109,8 +153,7 @@ def run_dtn(args: argparse.Namespace) -> int:
     try:
         opts.config()
         device = pick_device(args.device)
-        source, source_labels, classes = load_folder(args.source, opts.size)
-        target, _, _ = load_folder(args.target, opts.size)
+        opts, source, source_labels, classes, target = load_domains(args, opts)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

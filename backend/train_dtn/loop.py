@@ -25,7 +25,7 @@ def sample_grid(trainer: DtnTrainer, xs: Tensor, xt: Tensor, path: Path) -> None
     from backend.digits import grid
 
     rows = [xs, trainer.translate(xs), xt, trainer.translate(xt)]
-    images = torch.cat([(r.cpu() + 1) / 2 for r in rows])
+    images = torch.cat([(r[:, :3].cpu() + 1) / 2 for r in rows])
     path.parent.mkdir(parents=True, exist_ok=True)
     grid(images, xs.shape[0]).save(path)
 
@@ -49,6 +49,8 @@ def train(
     """
     device = device or torch.device("cpu")
     trainer = DtnTrainer(f, opts, device, head)
+    if opts.tone:
+        trainer.fit_tone(source, target)
     ckpt = run_dir / CHECKPOINT if run_dir is not None else None
     if resume and ckpt is not None and ckpt.is_file():
         trainer.load_state_dict(torch.load(ckpt, map_location=device, weights_only=True))

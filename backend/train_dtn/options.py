@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 
 CONSTANCY = ("code", "class")
+F_KINDS = ("folders", "face")
+"""How f is pretrained: on the source's class sub-folders (or rotations), or on face labels."""
 """What L_CONST compares: f's codes (the paper) or the class posteriors of f's pretraining head."""
 
 Progress = Callable[[str, int, int, Mapping[str, float]], None]
@@ -42,6 +44,9 @@ class DtnOptions:
     constancy: str = "code"
     f_iterations: int = 1000
     f_lr: float = 1e-3
+    f: str = "folders"
+    tone: float = 0.0
+    target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250
     seed: int = 0
@@ -51,6 +56,32 @@ class DtnOptions:
             raise ValueError(
                 f"constancy must be one of {', '.join(CONSTANCY)}, not {self.constancy!r}"
             )
+        if self.f not in F_KINDS:
+            raise ValueError(f"f must be one of {', '.join(F_KINDS)}, not {self.f!r}")
 
     def config(self, classes: int = 10) -> DtnConfig:
-        return DtnConfig(self.size, self.code_dim, self.width, classes)
+        return DtnConfig(
+            self.size, self.code_dim, self.width, classes, 4 if self.target_alpha else 3
+        )
+
+
+FACE_PRESET: dict[str, object] = {
+    "size": 32,
+    "width": 0.25,
+    "batch": 32,
+    "iterations": 2000,
+    "alpha": 15.0,
+    "beta": 15.0,
+    "gamma": 1.0,
+    "r1": 1.0,
+    "ema": 0.995,
+    "ema_start": 1200,
+    "constancy": "class",
+    "f_iterations": 1500,
+    "f": "face",
+    "tone": 30.0,
+    "target_alpha": True,
+    "checkpoint_every": 200,
+    "sample_every": 250,
+}
+"""The defaults of ``--f face`` (faces → emoji); options given on the command line win."""

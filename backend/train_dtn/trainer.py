@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
@@ -55,7 +56,9 @@ class DtnTrainer:
         self.opts = opts
         self.head = head.to(device).eval().requires_grad_(False) if head is not None else None
         self.device = device
-        self.cfg = f.cfg
+        self.cfg = dataclasses.replace(f.cfg, channels=4 if opts.target_alpha else 3)
+        self.tone_map = torch.tensor([1.0, 0.0])
+        """(a, b): the tone term pulls G(s)'s skin luminance towards a·(that of s) + b."""
         torch.manual_seed(opts.seed)
         _, g, d = build(self.cfg)
         self.f = f.to(device).eval().requires_grad_(False)
@@ -80,7 +83,7 @@ class DtnTrainer:
         self.g.train()
         self.d.train()
         with torch.no_grad():
-            zs, zt = self.f(xs), self.f(xt)
+            zs, zt = self.f(xs[:, :3]), self.f(xt[:, :3])
         n_s, n_t = xs.shape[0], xt.shape[0]
         fake = self.g(torch.cat([zs, zt]))
 
@@ -111,9 +114,13 @@ class DtnTrainer:
             # differ enough that D calls nearly every fake real, which leaves g no GAN signal.
             logits = self._d(torch.cat([fake, xt]))[: n_s + n_t]
             gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
-            const = self._constancy(self.f(fake_s), zs)
+            const = self._constancy(self.f(fake_s[:, :3]), zs)
             tid = F.mse_loss(fake_t, xt)
             loss_g = gan + o.alpha * const + o.beta * tid
+            if o.tone:
+                tone = self._tone(fake_s, xs)
+                loss_g = loss_g + o.tone * tone
+                out["tone"] = tone.item()
             if o.gamma:
                 tv = tv_loss(torch.cat([fake_s, fake_t]))
                 loss_g = loss_g + o.gamma * tv
@@ -160,10 +167,28 @@ class DtnTrainer:
                 xt = as_batch(
                     target, torch.randint(0, len(target), (n,), generator=gen), self.device
                 )
-                yield torch.cat([self.f(xs), self.f(xt)])
+                yield torch.cat([self.f(xs[:, :3]), self.f(xt[:, :3])])
 
         torch.optim.swa_utils.update_bn(codes(), g)  # cumulative mean, momenta restored
         return g.eval()
+
+    def fit_tone(self, source: Tensor, target: Tensor) -> None:
+        """Set :attr:`tone_map` so the sources' skin luminances, mapped, have the targets' mean
+        and spread (both uint8 image sets; a monotone map, so it keeps their order)."""
+        from backend.train_dtn.faces import soft_skin_luminance
+
+        ls = soft_skin_luminance(source.float() / 127.5 - 1)
+        lt = soft_skin_luminance(target.float() / 127.5 - 1)
+        a = lt.std() / ls.std().clamp_min(1e-6)
+        self.tone_map = torch.stack([a, lt.mean() - a * ls.mean()]).float()
+
+    def _tone(self, fake_s: Tensor, xs: Tensor) -> Tensor:
+        """MSE between G(s)'s skin luminance and the mapped skin luminance of s."""
+        from backend.train_dtn.faces import soft_skin_luminance
+
+        a, b = self.tone_map.to(xs.device)
+        want = a * soft_skin_luminance(xs) + b
+        return F.mse_loss(soft_skin_luminance(fake_s), want)
 
     def _constancy(self, z_fake: Tensor, z_source: Tensor) -> Tensor:
         """L_CONST between f(G(s)) and f(s): code MSE, or CE to the source's class posterior."""
@@ -177,7 +202,7 @@ class DtnTrainer:
     def translate(self, x: Tensor) -> Tensor:
         """G(x) for images in [-1, 1] (eval mode), in [-1, 1]."""
         self.g.eval()
-        return self.g(self.f(x))
+        return self.g(self.f(x[:, :3]))
 
     def transfer(self, g: Generator | None = None) -> DomainTransfer:
         """G = g∘f (the live g, or ``g``) as a CPU :class:`DomainTransfer` in eval mode."""
@@ -197,6 +222,7 @@ class DtnTrainer:
             "d": self.d.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
+            "tone_map": self.tone_map,
             **({"g_ema": self.g_ema.state_dict()} if self.g_ema is not None else {}),
         }
 
@@ -207,6 +233,8 @@ class DtnTrainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step_no = int(state["step"])
+        if "tone_map" in state:
+            self.tone_map = state["tone_map"].float().cpu()
         if "g_ema" in state:
             self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
             self.g_ema.load_state_dict(state["g_ema"])

@@ -1,0 +1,290 @@
+"""DTN faces → emoji: the face domain and its labels, RGBA g, the tone term, the ``--f face``
+training command, and the ``dtn`` filter's face stickers (in process, over gRPC, from ``apply``)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from backend.cli import main
+from backend.filters.base import FilterInput
+from backend.filters.dtn import DomainTransfer as DtnFilter
+from backend.filters.dtn import DtnParams, face_stickers, straight
+from backend.genki_split import part_of
+from backend.models import ModelStore
+from backend.nets.dtn import DomainTransfer, DtnConfig, infer_config, init_weights
+from backend.train_dtn import DtnOptions, DtnTrainer, faces
+from backend.train_dtn.cli import options_from_args
+from backend.train_dtn.options import FACE_PRESET
+from nlf_client import BackendError, Layer
+from tests.conftest import tiny_context
+from tests.fake_faces import CentredFaceFinder
+from tests.fakes import as_array, make_layer, rect_mask
+
+RGBA = DtnConfig(size=32, code_dim=8, width=0.0625, channels=4)
+
+
+def _genki(root: Path, n: int = 40) -> Path:
+    """A GENKI-like folder: smile/ and non_smile/ with ``n`` small JPEG "faces" each, lighter
+    and darker ones, so both the split and the tertile labels have something to work on."""
+    rng = np.random.default_rng(0)
+    for label in ("smile", "non_smile"):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            level = 40 + 200 * i / n
+            arr = np.clip(rng.normal(level, 12, (64, 64, 3)), 0, 255).astype(np.uint8)
+            if label == "smile":
+                arr[44:50, 20:44] = 250  # "teeth"
+            Image.fromarray(arr).save(root / label / f"file{label}{i:04d}.jpg")
+    return root
+
+
+def _emoji(root: Path) -> Path:
+    """An emoji-like folder: RGBA discs in six tones, smiling or not, with a manifest."""
+    root.mkdir(parents=True)
+    yy, xx = np.mgrid[:64, :64]
+    disc = (yy - 32) ** 2 + (xx - 32) ** 2 < 26**2
+    rows = []
+    colours = [(255, 202, 40), (249, 221, 189), (224, 187, 149), (186, 141, 104), (165, 108, 67)]
+    for tone, colour in enumerate(colours + [(112, 83, 74)]):
+        for smiling in (0, 1):
+            arr = np.zeros((64, 64, 4), np.uint8)
+            arr[disc] = (*colour, 255)
+            if smiling:
+                arr[40:46, 20:44, :3] = 60
+            name = f"e{tone}{smiling}_00.png"
+            Image.fromarray(arr, "RGBA").save(root / name)
+            expression = "smiling" if smiling else "not_smiling"
+            rows.append((name, "", "X", "smiley", expression, tone, "default", "none", 0))
+    with open(root / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            (
+                "file",
+                "codepoints",
+                "name",
+                "kind",
+                "expression",
+                "tone",
+                "hair",
+                "age",
+                "recoloured",
+            )
+        )
+        w.writerows(rows)
+    return root
+
+
+def _sticker_net(seed: int = 0, alpha_bias: float = 4.0) -> DomainTransfer:
+    """A random RGBA G whose alpha is pushed towards opaque (so the sticker shows)."""
+    torch.manual_seed(seed)
+    net = DomainTransfer(RGBA)
+    init_weights(net)
+    with torch.no_grad():
+        net.g.net[-2].bias[3] = alpha_bias
+    return net.eval()
+
+
+def test_rgba_nets_round_trip_through_the_store(tmp_path: Path) -> None:
+    """A 4-channel g is read back as such from its weights; D takes 4 channels."""
+    net = _sticker_net()
+    assert DtnConfig.from_dict(infer_config(net.state_dict())) == RGBA
+    assert net(torch.rand(2, 3, 32, 32)).shape == (2, 4, 32, 32)
+    torch.save(net.state_dict(), tmp_path / "m.pth")
+    ModelStore(tmp_path).import_model(tmp_path / "m.pth", "emoji", "dtn")
+    _, loaded = ModelStore(tmp_path).load("emoji")
+    assert loaded.cfg.channels == 4
+
+
+def test_faces_never_load_the_heldout_part_and_labels_follow_the_pixels(tmp_path: Path) -> None:
+    root = _genki(tmp_path / "genki")
+    x, smile, paths = faces.load_faces(root, 32)
+    assert x.shape[1:] == (3, 32, 32) and len(paths) == len(smile) == len(x)
+    assert all(part_of(p.name) != "heldout" for p in paths)
+    n_held = sum(part_of(p.name) == "heldout" for p in root.rglob("*.jpg"))
+    assert n_held > 0 and len(paths) + n_held == 80
+    labels, info = faces.face_labels(x, smile)
+    assert labels.max() < 18 and set(info["tone"].tolist()) == {0, 1, 2}
+    lum = faces.skin_luminance(x.float() / 255)
+    assert lum[info["tone"] == 2].min() >= lum[info["tone"] == 0].max()  # tertiles by luminance
+    with pytest.raises(FileNotFoundError, match="NLF_GENKI_DIR"):
+        faces.load_faces(tmp_path / "nowhere", 32)
+
+
+def test_emoji_load_as_rgba_over_grey_and_skin_reads_only_opaque_pixels(tmp_path: Path) -> None:
+    x, rows = faces.load_emoji(_emoji(tmp_path / "emoji"), 32)
+    assert x.shape == (12, 4, 32, 32) and len(rows) == 12
+    assert x[0, 3, 0, 0] == 0 and abs(int(x[0, 0, 0, 0]) - 128) <= 1  # clear corner over grey
+    lum = faces.skin_luminance(x.float() / 255)
+    by_tone = [float(lum[2 * t]) for t in range(1, 6)]
+    assert by_tone == sorted(by_tone, reverse=True)  # the grey around never dilutes the tone
+    with pytest.raises(ValueError, match="manifest"):
+        faces.load_emoji(tmp_path, 32)
+
+
+def test_tone_term_maps_face_order_onto_emoji_and_g_outputs_rgba() -> None:
+    opts = DtnOptions(
+        **{**FACE_PRESET, "width": 0.0625, "code_dim": 8, "batch": 4, "constancy": "code"}
+    )
+    f = DomainTransfer(opts.config(18)).f
+    trainer = DtnTrainer(f, opts, torch.device("cpu"))
+    dark = torch.full((4, 3, 32, 32), 60, dtype=torch.uint8)
+    light = torch.full((4, 3, 32, 32), 200, dtype=torch.uint8)
+    target = torch.randint(0, 256, (8, 4, 32, 32), dtype=torch.uint8)
+    trainer.fit_tone(torch.cat([dark, light]), target)
+    a = trainer.tone_map[0]
+    assert a > 0  # a monotone map: lighter faces ask for lighter emoji
+    xs = torch.rand(4, 3, 32, 32) * 2 - 1
+    xt = torch.rand(4, 4, 32, 32) * 2 - 1
+    losses = trainer.step(xs, xt)
+    assert "tone" in losses and np.isfinite(losses["tone"])
+    assert trainer.translate(xs).shape == (4, 4, 32, 32)
+    restored = DtnTrainer(f, opts, torch.device("cpu"))
+    restored.load_state_dict(trainer.state_dict())
+    assert torch.equal(restored.tone_map, trainer.tone_map)
+
+
+def test_f_face_preset_fills_only_what_is_not_given() -> None:
+    import argparse
+
+    from backend.train_dtn import add_dtn_arguments
+
+    p = argparse.ArgumentParser()
+    add_dtn_arguments(p)
+    base = ["--source", "s", "--target", "t", "--name", "n"]
+    face = options_from_args(p.parse_args([*base, "--f", "face", "--iterations", "7"]))
+    assert face.iterations == 7 and face.size == FACE_PRESET["size"] and face.tone > 0
+    plain = options_from_args(p.parse_args(base))
+    assert plain == DtnOptions()
+
+
+def test_train_dtn_f_face_end_to_end_then_resume(tmp_path: Path) -> None:
+    """``train dtn --f face`` on a GENKI-like folder and an emoji folder installs an RGBA model."""
+    genki, emoji = _genki(tmp_path / "genki"), _emoji(tmp_path / "emoji")
+    models, run = tmp_path / "models", tmp_path / "run"
+    args = ["train", "dtn", "--source", str(genki), "--target", str(emoji), "--name", "fe"]
+    args += ["--f", "face", "--width", "0.0625", "--code-dim", "8", "--batch", "4"]
+    args += ["--iterations", "4", "--f-iterations", "4", "--ema-start", "2"]
+    args += ["--checkpoint-every", "2", "--sample-every", "2", "--models-dir", str(models)]
+    args += ["--run-dir", str(run), "--threads", "1"]
+    assert main(args) == 0
+    _, net = ModelStore(models).load("fe")
+    assert net.cfg.channels == 4 and net.cfg.size == 32
+    assert (run / "samples" / "step_000004.png").is_file()
+    longer = [a if a != "4" else "6" for a in args]
+    assert main([*longer, "--resume"]) == 0
+    state = torch.load(run / "checkpoint.pth", weights_only=True)
+    assert state["step"] == 6 and state["options"]["tone"] == FACE_PRESET["tone"]
+
+
+def test_face_stickers_are_the_emoji_silhouette_over_the_face() -> None:
+    """A G that draws an opaque disc: the sticker is opaque on the face, clear around it."""
+
+    class Disc(torch.nn.Module):
+        cfg = RGBA
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+            inside = (((yy - 15.5) ** 2 + (xx - 15.5) ** 2) < 12**2).float()
+            rgb = torch.tensor([0.9, 0.7, 0.1]).view(1, 3, 1, 1) * inside + 0.5 * (1 - inside)
+            return torch.cat([rgb.expand(len(x), 3, 32, 32), inside.expand(len(x), 1, 32, 32)], 1)
+
+    image = torch.rand(1, 3, 100, 120)
+    (face,) = CentredFaceFinder(0.5).find(image)
+    colour, alpha = face_stickers(Disc(), image, [face.landmarks])
+    x0, y0, x1, y1 = (round(v) for v in face.box)
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    assert (
+        alpha[0, 0, cy, cx] > 0.99 and alpha[0, 0, 2, 2] == 0 and alpha[0, 0, y0 + 1, x0 + 1] < 0.05
+    )
+    assert torch.allclose(colour[0, :, cy, cx], torch.tensor([0.9, 0.7, 0.1]), atol=0.02)
+    rgb, _ = straight(Disc()(torch.zeros(1, 3, 32, 32)))
+    assert torch.allclose(rgb[0, :, 16, 16], torch.tensor([0.9, 0.7, 0.1]))
+
+
+def _install(models: Path, name: str = "face-emoji") -> str:
+    path = models / f"{name}.pth"
+    models.mkdir(parents=True, exist_ok=True)
+    torch.save(_sticker_net().state_dict(), path)
+    ModelStore(models).import_model(path, name, "dtn")
+    return name
+
+
+def test_filter_makes_a_sticker_layer_and_says_when_there_is_no_face(tmp_path: Path) -> None:
+    ctx = tiny_context(tmp_path)
+    name = _install(ctx.models_dir)
+    flt = DtnFilter(ctx)
+    h, w = 48, 64
+    image = torch.rand(1, 3, h, w)
+    job = FilterInput(image, torch.ones(1, 1, h, w), torch.ones(1, 1, h, w), (0, 0, w, h))
+    (out,) = flt.run(job, DtnParams(model=name), lambda s: None)
+    assert out.alpha is not None and out.alpha.shape == (1, 1, h, w)
+    assert (
+        float(out.alpha[..., 20:28, 28:36].min()) > 0.5 and float(out.alpha[..., :2, :2].max()) == 0
+    )
+    flat = FilterInput(torch.full((1, 3, h, w), 0.5), job.alpha, job.mask, job.box)
+    with pytest.raises(Exception, match="no face found"):
+        flt.run(flat, DtnParams(model=name), lambda s: None)
+
+
+def test_sticker_over_grpc_and_apply_over_a_folder(make_backend, tmp_path: Path) -> None:
+    """Over gRPC the face → emoji result is a new RGBA layer, transparent outside the face;
+    ``apply`` runs it over a folder of portraits; a faceless selection is FAILED_PRECONDITION."""
+    backend = make_backend()
+    name = _install(backend.registry.get("dtn").ctx.models_dir)
+    w, h = 64, 48
+    src = as_array(make_layer(w, h, seed=3)).copy()
+    layer = Layer(src.tobytes(), w, h, "u8")
+    with backend.client() as client:
+        (out,) = client.run("dtn", layer, rect_mask(w, h, 4, 2, 60, 46), {"model": name}).layers
+        dst = as_array(out)
+        assert dst[..., 3][:2].max() == 0 and dst[..., 3][:, :4].max() == 0  # outside the selection
+        assert dst[20:28, 28:36, 3].min() > 128  # the emoji over the face
+        flat = src.copy()
+        flat[..., :3] = 120
+        with pytest.raises(BackendError) as info:
+            client.run("dtn", Layer(flat.tobytes(), w, h, "u8"), None, {"model": name})
+        assert info.value.code == "FAILED_PRECONDITION"
+    folder = tmp_path / "portraits"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(as_array(make_layer(w, h, seed=10 + i)).copy(), "RGBA").save(
+            folder / f"p{i}.png"
+        )
+    out_dir = str(tmp_path / "out")
+    param = f"model={name}"
+    rc = main(
+        ["apply", "dtn", str(folder), "-o", out_dir, "--server", backend.address, "--param", param]
+    )
+    assert rc == 0
+    for i in range(2):
+        got = np.asarray(Image.open(tmp_path / "out" / f"p{i}.dtn.png"))
+        assert got.shape == (h, w, 4) and got[..., 3].max() > 128 and got[0, 0, 3] == 0
+
+
+def test_protocol_figures_on_tiny_data(tmp_path: Path) -> None:
+    """The quality protocol's pieces: Spearman's ρ, the judges, the figures and the strip."""
+    from backend import faces_emoji_quality as q
+
+    a = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert q.spearman(a, a * 10) == pytest.approx(1.0)
+    assert q.spearman(a, -a) == pytest.approx(-1.0)
+    emoji, rows = faces.load_emoji(_emoji(tmp_path / "emoji"), 32)
+    photos, smile, _ = faces.load_faces(_genki(tmp_path / "genki"), 32)
+    judges = q.build_judges(emoji, rows, photos, steps=20)
+    q.save_judges(judges, str(tmp_path / "j.pth"))
+    again = q.load_judges(str(tmp_path / "j.pth"))
+    assert torch.equal(q.predict(again.domain, photos), q.predict(judges.domain, photos))
+    fig = q.evaluate(_sticker_net(), judges, photos, smile)
+    for key in ("expression_kept", "expression_kept_balanced", "emojiness"):
+        assert 0.0 <= fig[key] <= 1.0
+    assert -1.0 <= fig["skin_tone_rho"] <= 1.0 and fig["faces"] == len(photos)
+    pick = q.strip_indices(smile, photos)
+    assert len(pick) == 16 and len(set(pick)) == 16
+    sheet = q.strip(photos[pick], q.translate_all(_sticker_net(), photos[pick]))
+    assert sheet.size == (16 * 64, 128)
