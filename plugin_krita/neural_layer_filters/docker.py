@@ -10,6 +10,7 @@ from krita import DockWidget, Krita
 from . import controller
 from .client import FilterSpec
 from .document import layer_tree, node_id
+from .live_panel import LivePanel
 from .qt import (
     QCheckBox,
     QComboBox,
@@ -125,6 +126,8 @@ class NlfDocker(DockWidget):
             lay.addWidget(w)
         lay.addWidget(scroll, 1)
         lay.addWidget(self.previews)
+        self.live = LivePanel(self.ctl, self.form, self.filter_box)  # "Paint with NPE"
+        lay.addWidget(self.live)
         lay.addWidget(self.preview)
         return tab
 
