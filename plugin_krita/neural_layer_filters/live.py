@@ -239,6 +239,6 @@ def client_runner(client: Callable[[], Any], filter_id: str, paint_param: str) -
         )
         if not result.layers:
             raise DocumentError("the filter returned nothing")
-        return result.layers[0], getattr(result, "state", None)
+        return result.layers[0], getattr(result, "state", None) or None
 
     return run
