@@ -96,8 +96,7 @@ class LiveSession(QObject):
 
     def start(self) -> None:
         paint = self._node(self.paint_id)
-        w, h = self.kdoc.size
-        self._origin = digest(bytes(paint.pixelData(0, 0, w, h))) if paint is not None else None
+        self._origin = self._digest(paint) if paint is not None else None
         self._timer.start()
 
     def stop(self, why: str = "") -> None:
@@ -122,6 +121,21 @@ class LiveSession(QObject):
     def _node(self, wanted: Optional[str]) -> Any:
         return find_node(self.kdoc.doc.rootNode(), wanted) if wanted else None
 
+    def _digest(self, paint: Any) -> bytes:
+        """A digest of the paint layer: only its painted rectangle is read where Krita says
+        where that is (``Node.bounds``), so a big canvas costs no more than its strokes."""
+        w, h = self.kdoc.size
+        x, y, x1, y1 = 0, 0, w, h
+        bounds = getattr(paint, "bounds", None)
+        if bounds is not None:
+            r = bounds()
+            x, y = max(0, r.x()), max(0, r.y())
+            x1, y1 = min(w, r.x() + r.width()), min(h, r.y() + r.height())
+            if x1 <= x or y1 <= y:
+                return digest(b"empty")
+        data = bytes(paint.pixelData(x, y, x1 - x, y1 - y))
+        return digest(b"%d,%d,%d,%d:" % (x, y, x1, y1) + data)
+
     def tick(self) -> None:
         """Poll the paint layer; start a run when it changed and has settled."""
         try:
@@ -138,8 +152,7 @@ class LiveSession(QObject):
         paint = self._node(self.paint_id)
         if paint is None or self._node(self.source_id) is None:
             raise DocumentError("the photo or the paint layer was deleted; live painting stopped")
-        w, h = self.kdoc.size
-        seen = digest(bytes(paint.pixelData(0, 0, w, h)))
+        seen = self._digest(paint)
         settled, self._seen = seen == self._seen, seen
         if not settled or seen == self._shown or self.job is not None:
             return  # still painting, nothing new, or coalesced into the run after this one

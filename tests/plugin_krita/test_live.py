@@ -290,3 +290,27 @@ def test_the_paint_layer_cannot_be_the_photo(krita):
     with pytest.raises(DocumentError, match="must not be the photo"):
         LiveSession(s.doc, s.photo, s.photo, "x", s.filter, dict, lambda d: True)
     s.session.stop()
+
+
+def test_only_the_painted_rectangle_is_read_where_krita_gives_bounds(scene):
+    """With ``Node.bounds`` (Krita's exact bounds of the strokes) the timer reads just that
+    rectangle; strokes are still seen, and an emptied layer reads nothing."""
+    from neural_layer_filters.qt import QtCore
+
+    painted = {"rect": QtCore.QRect()}
+    reads = []
+    read = scene.paint.pixelData
+    scene.paint.bounds = lambda: painted["rect"]
+    scene.paint.pixelData = lambda x, y, w, h: reads.append((x, y, w, h)) or read(x, y, w, h)
+    scene.session.tick()
+    assert reads == []  # empty layer: nothing to read
+    scene.stroke(4, 3)
+    painted["rect"] = QtCore.QRect(4, 3, 2, 2)
+    scene.session.tick()
+    assert reads[-1] == (4, 3, 2, 2)
+    scene.session.tick()
+    wait_until(lambda: scene.session.job is None)
+    assert scene.session.runs == 1
+    scene.stroke(4, 3, (255, 0, 0))  # same rectangle, new colour: a change
+    scene.settle()
+    assert scene.session.runs == 2
