@@ -24,6 +24,10 @@ class BadImage(NlfError, ValueError):
     """Pixels, sizes or masks in a request are malformed (INVALID_ARGUMENT)."""
 
 
+class BadState(ParamError):
+    """The state a client carried between runs is unreadable or too large (INVALID_ARGUMENT)."""
+
+
 class UnknownFilter(NlfError, LookupError):
     """No filter is registered under the requested id (NOT_FOUND)."""
 

@@ -17,7 +17,7 @@ import torch
 
 from backend import imaging
 from backend.errors import BadImage, Cancelled, ParamError, shown
-from backend.filters.base import Filter, FilterInput, StepCallback
+from backend.filters.base import Filter, FilterInput, Outputs, StepCallback
 from backend.imaging import WireImage
 from backend.params import parse_values, schema_of
 
@@ -31,6 +31,16 @@ class Job:
     mask: WireImage | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     extras: Mapping[str, WireImage] = field(default_factory=dict)
+    state: bytes = b""
+    """Opaque state from an earlier run of a stateful filter (empty: start fresh)."""
+
+
+@dataclass(frozen=True)
+class Executed:
+    """A job's result layers and the filter's state for the next run (empty: none)."""
+
+    layers: list[WireImage]
+    state: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,16 @@ def execute(
     max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
 ) -> list[WireImage]:
     """Run ``flt`` on ``job``; every pixel outside the selection comes back bit-identical."""
+    return execute_job(flt, job, on_step, max_pixels).layers
+
+
+def execute_job(
+    flt: Filter,
+    job: Job,
+    on_step: StepCallback,
+    max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+) -> Executed:
+    """:func:`execute`, also returning the state a stateful filter hands to the next run."""
     decoded = _decode(job, flt, max_pixels)
     params, layer, mask = decoded.params, decoded.layer, decoded.mask
     missing = flt.missing()
@@ -104,6 +124,9 @@ def execute(
         mask=imaging.to_tensor(cover).to(device),
         box=box,
         extras=extras,
+        state=job.state,
+        origin=(job.layer.x + crop.x0, job.layer.y + crop.y0),
+        extra_origins={name: (img.x, img.y) for name, img in job.extras.items()},
     )
     try:
         outputs = flt.run(inp, params, on_step)
@@ -116,6 +139,9 @@ def execute(
         raise
     del inp, extras
     release_memory(device)
+    state = b""
+    if isinstance(outputs, Outputs):
+        outputs, state = outputs.layers, bytes(outputs.state)
     results = []
     for out in outputs:
         if tuple(out.image.shape) != (1, 3, crop.height, crop.width):
@@ -132,7 +158,7 @@ def execute(
         )
     if not results:
         raise BadImage(f"filter {flt.id} produced no layer for this input")
-    return results
+    return Executed(results, state)
 
 
 def release_memory(device: torch.device, collect: bool = False) -> None:

@@ -224,7 +224,7 @@ class FiltersService(pb_grpc.FiltersServicer):
                     yield pb.RunEvent(preview=pb.Preview(width=w, height=h, rgba8=rgba))
             elif kind == "result":
                 seconds = time.perf_counter() - ticket.started
-                yield from wire.result_events(payload, seconds, shared)
+                yield from wire.result_events(payload.layers, seconds, shared, payload.state)
                 return
             else:
                 raise payload

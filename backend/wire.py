@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend import imaging
-from backend.errors import BadImage, ParamError, shown
+from backend.errors import BadImage, BadState, ParamError, shown
 from backend.imaging import WireImage
 from backend.jobs import Job
 from backend.params import Colour, ParamSpec
 from backend.shm import SharedRefused, SharedSession
 from nlf_client._proto import filters_pb2 as pb
+
+MAX_STATE = 64 << 10
+"""Largest ``RunHeader.state`` a server accepts (a filter's state is a few KiB)."""
 
 CHUNK = 3 << 20
 """Bytes of pixels per message: under gRPC's 4 MiB default even if a peer forgets the limits."""
@@ -71,6 +74,11 @@ def admit(
     """
     if not head.HasField("layer"):
         raise BadImage("the request has no layer")
+    if len(head.state) > MAX_STATE:
+        raise BadState(
+            f"the request's state is {len(head.state)} bytes, more than {MAX_STATE}; "
+            "send the state of the last result, or none to start fresh"
+        )
     announced: dict[str, tuple[str, pb.ImageInfo, bool]] = {
         "layer": ("the layer", head.layer, False)
     }
@@ -173,6 +181,7 @@ def read_job(
         mask=image("mask") if "mask" in buffers else None,
         params=params,
         extras={k: image(k) for k in head.extra_layers},
+        state=bytes(head.state),
     )
     return job, head.want_previews
 
@@ -208,7 +217,10 @@ def info_of(img: WireImage) -> pb.ImageInfo:
 
 
 def result_events(
-    layers: Sequence[WireImage], seconds: float, shared: SharedSession | None = None
+    layers: Sequence[WireImage],
+    seconds: float,
+    shared: SharedSession | None = None,
+    state: bytes = b"",
 ) -> Iterator[pb.RunEvent]:
     for layer in layers:
         placed = shared.place(layer.pixels) if shared is not None else None
@@ -219,7 +231,7 @@ def result_events(
             continue
         yield event
         yield from chunk_events(layer.name, layer.pixels)
-    yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds))
+    yield pb.RunEvent(done=pb.Done(layer_count=len(layers), seconds=seconds, state=state))
 
 
 def spec_to_pb(s: ParamSpec) -> pb.ParamSpec:

@@ -13,14 +13,14 @@ from typing import Any
 from backend.cancel import watching
 from backend.errors import Cancelled, QueueFull
 from backend.filters.base import Filter, Step
-from backend.jobs import Job, execute
+from backend.jobs import Job, execute_job
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
 class Ticket:
-    """A submitted job: the worker puts ("step", Step), ("result", layers) or ("error", exc).
+    """A submitted job: the worker puts ("step", Step), ("result", Executed) or ("error", exc).
 
     Compared by identity: the queue looks tickets up, and field equality would compare pixels.
     """
@@ -122,10 +122,10 @@ class Worker:
         try:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
             with watching(ticket.stop):
-                layers = execute(ticket.flt, ticket.job, on_step, **kwargs)
+                result = execute_job(ticket.flt, ticket.job, on_step, **kwargs)
         except BaseException as exc:  # the worker must survive anything a filter does
             if ticket.stop.is_set() and not isinstance(exc, Cancelled):
                 exc = Cancelled("cancelled")
             ticket.events.put(("error", exc))
         else:
-            ticket.events.put(("result", layers))
+            ticket.events.put(("result", result))

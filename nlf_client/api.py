@@ -133,3 +133,6 @@ class Preview:
 @dataclass(frozen=True)
 class RunResult:
     layers: List[Layer] = field(default_factory=list)
+    state: bytes = field(default=b"", repr=False)
+    """Opaque state of a stateful filter (npe: the latent between strokes); pass it as
+    ``Client.run(..., state=result.state)`` to continue, or omit it to start fresh."""

@@ -68,8 +68,14 @@ class Client:
         on_preview: Optional[Callable[[Preview], None]] = None,
         cancel_event: Optional[threading.Event] = None,
         timeout: Optional[float] = None,
+        state: Optional[bytes] = None,
     ) -> RunResult:
-        """Run a filter; result layers have the input layer's size, format and offset."""
+        """Run a filter; result layers have the input layer's size, format and offset.
+
+        ``state``: the ``RunResult.state`` of an earlier run of the same stateful filter on the
+        same layer and selection (npe: the latent, so brush strokes accumulate); None or b""
+        starts fresh. The backend refuses state it cannot read with INVALID_ARGUMENT.
+        """
         if len(layer.pixels) != layer.expected_size:
             raise BackendError(
                 "INVALID_ARGUMENT",
@@ -86,6 +92,7 @@ class Client:
             on_preview,
             cancel_event,
             timeout,
+            bytes(state or b""),
         )
 
     def close(self) -> None:

@@ -132,8 +132,9 @@ class Transport:
         on_preview: Optional[Callable[[Preview], None]],
         cancel_event: Optional[threading.Event],
         timeout: Optional[float],
+        state: bytes = b"",
     ) -> RunResult:
-        job = (filter_id, layer, mask, params, extra_layers, on_preview is not None)
+        job = (filter_id, layer, mask, params, extra_layers, on_preview is not None, state)
         pool = self._shared_pool()
         seg = _acquire(pool, layer, mask, extra_layers) if pool is not None else None
         if seg is not None:
@@ -325,11 +326,13 @@ def _requests(
     params: Dict[str, Any],
     extra_layers: Dict[str, Layer],
     previews: bool,
+    state: bytes = b"",
     shared: Optional[Dict[str, Any]] = None,
     result_space: Any = None,
 ) -> Iterator[Any]:
     header = pb.RunHeader(
         filter_id=filter_id,
+        state=state,
         layer=_info(layer),
         want_previews=previews,
         params={k: _value(v) for k, v in params.items()},
@@ -394,7 +397,7 @@ def _collect(
                 )
                 current = None
         elif kind == "done":
-            return RunResult(layers)
+            return RunResult(layers, bytes(event.done.state))
     raise BackendError("UNAVAILABLE", "the backend closed the job before sending its result")
 
 

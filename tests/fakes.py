@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from backend.filters.base import Filter, FilterInput, OutputLayer, Step, StepCallback
+from backend.errors import BadState
+from backend.filters.base import Filter, FilterInput, OutputLayer, Outputs, Step, StepCallback
 from backend.params import param
 from nlf_client import Layer, Mask
 
@@ -60,7 +61,32 @@ class BrokenFilter(Filter):
         raise ZeroDivisionError("boom")
 
 
-TEST_FILTERS = (InvertFilter, SlowFilter, BrokenFilter)
+@dataclass(frozen=True)
+class CountParams:
+    amount: float = param(0.1, label="Amount", min=0.0, max=1.0)
+
+
+class CountFilter(Filter):
+    """A stateful filter: its state counts the runs (b"count:N"); the image darkens by
+    ``amount`` per run so far. Garbage state raises BadState (the contract's state tests)."""
+
+    id, label, params = "test_count", "Count (test)", CountParams
+    margin = 0
+
+    def run(self, job: FilterInput, p: CountParams, on_step: StepCallback) -> Outputs:
+        runs = 0
+        if job.state:
+            head, _, tail = job.state.partition(b":")
+            if head != b"count" or not tail.isdigit():
+                raise BadState("not a count state")
+            runs = int(tail)
+        runs += 1
+        on_step(Step(1, 1, "count", f"run {runs}"))
+        out = (job.image * (1 - p.amount) ** runs).clamp(0, 1)
+        return Outputs([OutputLayer(f"Count {runs}", out)], b"count:%d" % runs)
+
+
+TEST_FILTERS = (InvertFilter, SlowFilter, BrokenFilter, CountFilter)
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,6 +31,12 @@ _TRAINERS = {
         "run_dtn",
         "train a Domain Transfer Network (source -> target) with a fixed encoder f",
     ),
+    "npe": (
+        "backend.train_npe",
+        "add_arguments",
+        "run",
+        "train the Neural Photo Editor's face model on a folder of faces",
+    ),
 }
 
 
@@ -43,7 +49,9 @@ def _unavailable(name: str, error: str) -> Callable[[argparse.Namespace], int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("train", help="train CycleGAN / DTN models from folders of images")
+    parser = sub.add_parser(
+        "train", help="train CycleGAN / DTN / NPE models from folders of images"
+    )
     kinds = parser.add_subparsers(dest="train_kind", required=True, metavar="KIND")
     for name, (module_name, add_name, run_name, help_text) in _TRAINERS.items():
         p = kinds.add_parser(name, help=help_text)

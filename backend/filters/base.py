@@ -45,6 +45,10 @@ class FilterInput:
     mask:   (1, 1, H, W) float32 selection coverage in [0, 1] (all ones when nothing is selected).
     box:    (x0, y0, x1, y1) of the selection's bounding box inside the crop (x1, y1 exclusive).
     extras: extra named layers (style, maps) as (1, 4, h, w) float32 RGBA, uncropped.
+    origin / extra_origins: document positions of the crop and of each extra layer
+            (:meth:`extra_in_crop` lays an extra layer over the crop with them).
+    state:  opaque bytes a stateful filter returned from an earlier run (``Outputs.state``),
+            carried by the client; empty = start fresh. Validate it (raise ``BadState``).
     """
 
     image: Tensor
@@ -52,6 +56,25 @@ class FilterInput:
     mask: Tensor
     box: tuple[int, int, int, int]
     extras: Mapping[str, Tensor] = field(default_factory=dict)
+    state: bytes = b""
+    origin: tuple[int, int] = (0, 0)
+    """The crop's top-left corner in document coordinates (the layer's offset + crop corner)."""
+    extra_origins: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """Each extra layer's top-left corner in document coordinates."""
+
+    def extra_in_crop(self, name: str) -> Tensor:
+        """Extra layer ``name`` laid over the crop by document position: (1, 4, H, W) RGBA,
+        transparent where that layer does not reach (a paint layer drawn over the photo)."""
+        extra = self.extras[name]
+        ox, oy = self.extra_origins.get(name, self.origin)
+        out = extra.new_zeros(1, 4, self.height, self.width)
+        dx, dy = ox - self.origin[0], oy - self.origin[1]
+        h, w = extra.shape[-2:]
+        x0, y0 = max(0, dx), max(0, dy)
+        x1, y1 = min(self.width, dx + w), min(self.height, dy + h)
+        if x1 > x0 and y1 > y0:
+            out[..., y0:y1, x0:x1] = extra[..., y0 - dy : y1 - dy, x0 - dx : x1 - dx]
+        return out
 
     @property
     def height(self) -> int:
@@ -72,6 +95,18 @@ class OutputLayer:
 
     name: str
     image: Tensor
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a stateful filter's ``run`` returns: its layers and the state for the next run.
+
+    Filters stay pure: state in (``FilterInput.state``), state out; the client carries it
+    (``RunHeader.state`` → ``Done.state``). Stateless filters return a plain list of layers.
+    """
+
+    layers: Sequence[OutputLayer]
+    state: bytes = b""
 
 
 @dataclass
@@ -156,7 +191,9 @@ class Filter:
         """Text about the current choices, per ``dynamic`` key, appended to the param's help."""
         return {}
 
-    def run(self, job: FilterInput, p: Any, on_step: StepCallback) -> list[OutputLayer]:
+    def run(
+        self, job: FilterInput, p: Any, on_step: StepCallback
+    ) -> Sequence[OutputLayer] | Outputs:
         raise NotImplementedError
 
 

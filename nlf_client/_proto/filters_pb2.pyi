@@ -57,12 +57,14 @@ class DeviceInfo(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., memory_total: _Optional[int] = ..., memory_free: _Optional[int] = ...) -> None: ...
 
 class Done(_message.Message):
-    __slots__ = ["layer_count", "seconds"]
+    __slots__ = ["layer_count", "seconds", "state"]
     LAYER_COUNT_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     layer_count: int
     seconds: float
-    def __init__(self, layer_count: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+    state: bytes
+    def __init__(self, layer_count: _Optional[int] = ..., seconds: _Optional[float] = ..., state: _Optional[bytes] = ...) -> None: ...
 
 class FilterInfo(_message.Message):
     __slots__ = ["category", "description", "id", "label", "needs_mask", "params"]
@@ -253,7 +255,7 @@ class RunEvent(_message.Message):
     def __init__(self, queued: _Optional[_Union[Queued, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., layer: _Optional[_Union[ResultLayer, _Mapping]] = ..., chunk: _Optional[_Union[PixelChunk, _Mapping]] = ..., done: _Optional[_Union[Done, _Mapping]] = ...) -> None: ...
 
 class RunHeader(_message.Message):
-    __slots__ = ["extra_layers", "filter_id", "layer", "mask", "params", "result_space", "shared", "want_previews"]
+    __slots__ = ["extra_layers", "filter_id", "layer", "mask", "params", "result_space", "shared", "state", "want_previews"]
     class ExtraLayersEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +284,7 @@ class RunHeader(_message.Message):
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     RESULT_SPACE_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     WANT_PREVIEWS_FIELD_NUMBER: _ClassVar[int]
     extra_layers: _containers.MessageMap[str, ImageInfo]
     filter_id: str
@@ -290,8 +293,9 @@ class RunHeader(_message.Message):
     params: _containers.MessageMap[str, ParamValue]
     result_space: SharedPixels
     shared: _containers.MessageMap[str, SharedPixels]
+    state: bytes
     want_previews: bool
-    def __init__(self, filter_id: _Optional[str] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., layer: _Optional[_Union[ImageInfo, _Mapping]] = ..., mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., extra_layers: _Optional[_Mapping[str, ImageInfo]] = ..., want_previews: bool = ..., shared: _Optional[_Mapping[str, SharedPixels]] = ..., result_space: _Optional[_Union[SharedPixels, _Mapping]] = ...) -> None: ...
+    def __init__(self, filter_id: _Optional[str] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., layer: _Optional[_Union[ImageInfo, _Mapping]] = ..., mask: _Optional[_Union[ImageInfo, _Mapping]] = ..., extra_layers: _Optional[_Mapping[str, ImageInfo]] = ..., want_previews: bool = ..., shared: _Optional[_Mapping[str, SharedPixels]] = ..., result_space: _Optional[_Union[SharedPixels, _Mapping]] = ..., state: _Optional[bytes] = ...) -> None: ...
 
 class RunRequest(_message.Message):
     __slots__ = ["chunk", "header"]
