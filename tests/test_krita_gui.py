@@ -207,7 +207,8 @@ def krita_run(
         home, out, tests = base / "home", base / "out", base / "tests"
         for d in (home, tests):
             d.mkdir(parents=True)
-        shutil.copy2(ROOT / "tests/krita/gui_suite.py", tests)
+        for suite in ("gui_suite.py", "live_suite.py"):
+            shutil.copy2(ROOT / "tests/krita" / suite, tests)
         script = tests / "gui_suite.py"
     make_profile(home, install)
     shutil.rmtree(out, ignore_errors=True)
@@ -225,6 +226,9 @@ def krita_run(
         "NLF_SERVER": live_server.address,
         "NLF_LOST_SERVER": lost.address,
         "NLF_PRODUCT": json.dumps(product),
+        "NLF_LIVE": json.dumps(
+            {"id": "npe", "values": dict(live_server.overrides.get("npe", {}), align=False)}
+        ),
     }
     real = start_real_backend(tmp_path_factory.mktemp("real"))
     if real is not None:
@@ -371,6 +375,14 @@ def test_dfi_real_weights_on_a_face_with_a_loose_selection(krita_run):
             if weights.find(name, dirs.weights_dir()) is None:
                 missing_weights(name, dirs.weights_dir())
     _scenario(krita_run, "dfi_real")
+
+
+def test_live_painting_refreshes_one_layer_as_strokes_arrive(krita_run):
+    """ "Paint with NPE" on: strokes written into the paint layer (no click) refresh one result
+    layer in place, near the stroke and inside the selection only; a second stroke
+    accumulates (state carried), restoring the paint layer restores its result without a run,
+    Reset starts from the photo again, switching off stops the runs."""
+    _scenario(krita_run, "live_paint")
 
 
 def test_screenshot_of_the_docker(krita_run):

@@ -96,7 +96,10 @@ class LiveSession(QObject):
 
     def start(self) -> None:
         paint = self._node(self.paint_id)
-        self._origin = self._digest(paint) if paint is not None else None
+        if paint is not None:
+            self._origin, empty = self._read(paint)
+            if empty:  # nothing painted yet: nothing to show until the first stroke
+                self._shown = self._seen = self._origin
         self._timer.start()
 
     def stop(self, why: str = "") -> None:
@@ -121,9 +124,10 @@ class LiveSession(QObject):
     def _node(self, wanted: Optional[str]) -> Any:
         return find_node(self.kdoc.doc.rootNode(), wanted) if wanted else None
 
-    def _digest(self, paint: Any) -> bytes:
-        """A digest of the paint layer: only its painted rectangle is read where Krita says
-        where that is (``Node.bounds``), so a big canvas costs no more than its strokes."""
+    def _read(self, paint: Any) -> Tuple[bytes, bool]:
+        """(digest of the paint layer, whether it is empty). Only its painted rectangle is read
+        where Krita says where that is (``Node.bounds``): a big canvas costs no more than its
+        strokes."""
         w, h = self.kdoc.size
         x, y, x1, y1 = 0, 0, w, h
         bounds = getattr(paint, "bounds", None)
@@ -132,9 +136,11 @@ class LiveSession(QObject):
             x, y = max(0, r.x()), max(0, r.y())
             x1, y1 = min(w, r.x() + r.width()), min(h, r.y() + r.height())
             if x1 <= x or y1 <= y:
-                return digest(b"empty")
+                return digest(b"empty"), True
         data = bytes(paint.pixelData(x, y, x1 - x, y1 - y))
-        return digest(b"%d,%d,%d,%d:" % (x, y, x1, y1) + data)
+        if data.count(0) == len(data):  # fully transparent
+            return digest(b"empty"), True
+        return digest(b"%d,%d,%d,%d:" % (x, y, x1, y1) + data), False
 
     def tick(self) -> None:
         """Poll the paint layer; start a run when it changed and has settled."""
@@ -152,7 +158,7 @@ class LiveSession(QObject):
         paint = self._node(self.paint_id)
         if paint is None or self._node(self.source_id) is None:
             raise DocumentError("the photo or the paint layer was deleted; live painting stopped")
-        seen = self._digest(paint)
+        seen = self._read(paint)[0]
         settled, self._seen = seen == self._seen, seen
         if not settled or seen == self._shown or self.job is not None:
             return  # still painting, nothing new, or coalesced into the run after this one

@@ -62,7 +62,7 @@ class FakeFilter:
 
 
 class Scene:
-    def __init__(self, krita, select=False):
+    def __init__(self, krita, select=False, start=True):
         self.doc = krita.open(Document(W, H))
         root = self.doc.rootNode()
         self.photo = self.doc.createNode("Photo", "paintlayer")
@@ -88,7 +88,8 @@ class Scene:
         )
         self.session.refreshed.connect(self.messages.append)
         self.session.stopped.connect(self.messages.append)
-        self.session.start()
+        if start:
+            self.session.start()
 
     def stroke(self, x, y, colour=(0, 255, 0)):
         """One opaque 2x2 dab, written the way a script (or a brush) changes pixel data."""
@@ -132,7 +133,18 @@ def test_no_stroke_no_run_and_no_layer(scene):
     """An untouched paint layer sends nothing and adds nothing, however often the timer ticks."""
     for _ in range(5):
         scene.session.tick()
+        assert scene.session.job is None  # a run would have started in tick()
     assert scene.filter.calls == [] and scene.names() == ["Photo", "Paint"]
+
+
+def test_strokes_already_there_are_sent_when_live_mode_starts(krita):
+    """Switching live mode on over a paint layer that already has strokes runs once."""
+    s = Scene(krita, start=False)
+    s.stroke(2, 2)
+    s.session.start()
+    s.settle()
+    assert len(s.filter.calls) == 1 and s.filter.calls[0][2] is None
+    s.session.stop()
 
 
 def test_a_stroke_waits_until_the_layer_stops_changing(scene):
