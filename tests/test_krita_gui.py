@@ -226,6 +226,7 @@ def krita_run(
         "NLF_SERVER": live_server.address,
         "NLF_LOST_SERVER": lost.address,
         "NLF_PRODUCT": json.dumps(product),
+        "NLF_ONLY": os.environ.get("NLF_ONLY", ""),  # a comma list of scenarios to run
         "NLF_LIVE": json.dumps(
             {"id": "npe", "values": dict(live_server.overrides.get("npe", {}), align=False)}
         ),

@@ -85,6 +85,7 @@ class LiveSession(QObject):
         self._shown: Optional[bytes] = None  # digest of the paint the result layer shows
         self._origin: Optional[bytes] = None  # the paint layer when the state was last empty
         self._history: OrderedDict[bytes, Tuple[Layer, Any]] = OrderedDict()
+        self._writing = False  # inside _show: Krita's waitForDone() runs the event loop there
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.tick)
@@ -153,6 +154,8 @@ class LiveSession(QObject):
             self.stop(f"{type(exc).__name__}: {exc}")
 
     def _tick(self) -> None:
+        if self._writing:
+            return  # re-entered from Krita's waitForDone() while a result is written
         if not self._is_open(self.kdoc.doc):
             raise DocumentError("the image was closed; live painting stopped")
         paint = self._node(self.paint_id)
@@ -184,32 +187,37 @@ class LiveSession(QObject):
 
         job = Job(work)
         self.job = job
-        job.succeeded.connect(lambda out: self._done(generation, seen, out))
-        job.failed.connect(lambda code, msg: self._failed(generation, code, msg))
-        job.finished.connect(lambda: self._ended(job))
+        # the run is over once its answer is written, not on QThread.finished: writing it calls
+        # Krita's waitForDone(), whose event loop delivers finished and timer ticks meanwhile
+        # (on Krita 6 such a tick sent the same stroke again)
+        job.succeeded.connect(lambda out: self._done(job, generation, seen, out))
+        job.failed.connect(lambda code, msg: self._failed(job, generation, code, msg))
         self.busy_changed.emit(True)
         job.start_job()
 
     # -- answers (UI thread) --
-    def _ended(self, job: Job) -> None:
+    def _over(self, job: Job) -> None:
         if self.job is job:
             self.job = None
             self.busy_changed.emit(False)
 
-    def _failed(self, generation: int, code: str, message: str) -> None:
+    def _failed(self, job: Job, generation: int, code: str, message: str) -> None:
+        self._over(job)
         if generation != self._generation:
             return  # reset or stopped meanwhile: the answer is no longer wanted
         self.stop(f"{message} [{code}]; live painting stopped, the image was not changed")
 
-    def _done(self, generation: int, seen: bytes, out: Tuple[Layer, Any]) -> None:
-        if generation != self._generation:
-            return
+    def _done(self, job: Job, generation: int, seen: bytes, out: Tuple[Layer, Any]) -> None:
         try:
+            if generation != self._generation:
+                return
             layer, state = out
             self._show(layer, seen, state)
         except DocumentError as exc:
             self.stop(str(exc))
             return
+        finally:  # only now: a tick before the result is shown would send the stroke again
+            self._over(job)
         self.runs += 1
         self._history[seen] = (layer, state)
         while len(self._history) > HISTORY:
@@ -218,6 +226,14 @@ class LiveSession(QObject):
 
     def _show(self, layer: Layer, seen: bytes, state: Any) -> None:
         """Write ``layer`` into the result layer (added above the photo the first time)."""
+        self._writing = True
+        try:
+            self._write(layer)
+        finally:
+            self._writing = False
+        self.state, self._shown = state, seen
+
+    def _write(self, layer: Layer) -> None:
         if not self._is_open(self.kdoc.doc):
             raise DocumentError("the image was closed; the result was dropped")
         node = self._node(self.result_id)
@@ -231,7 +247,6 @@ class LiveSession(QObject):
             data = from_wire(layer.pixels, layer.format, node.colorDepth())
             node.setPixelData(data, layer.x, layer.y, layer.width, layer.height)
             self.kdoc.doc.refreshProjection()
-        self.state, self._shown = state, seen
 
     def result_node(self) -> Any:
         return self._node(self.result_id)

@@ -69,6 +69,11 @@ def scenarios(suite, check, until, pattern):
         dock.live.toggle.setChecked(True)
         session = dock.live.session
         check(session is not None, "live mode did not start: " + dock.live.status.text())
+        log = []  # what the session said, for failure messages
+        t_start = time.time()
+        session.refreshed.connect(
+            lambda text: log.append("%.2f %s" % (time.time() - t_start, text))
+        )
         count = len(doc.rootNode().childNodes())
         yield 600
         check(session.runs == 0, "a run without a stroke")
@@ -136,7 +141,8 @@ def scenarios(suite, check, until, pattern):
         # Reset: one run from the photo with both strokes; it differs from the accumulated one
         suite.button("nlf_live_reset").click()
         yield from until(lambda: session.runs == 3, 90, "the run after Reset")
-        yield 200
+        yield 600
+        check(session.runs == 3, "runs after Reset without a stroke: %s" % log)
         fresh = bytes(live_layers()[0].pixelData(0, 0, W, H))
         check(len(live_layers()) == 1, "live layers: %s" % names(doc))
         delta = sum(_diff(fresh, accumulated, p) for p in range(W * H)) / (W * H)
@@ -147,7 +153,7 @@ def scenarios(suite, check, until, pattern):
         check(dock.live.session is None and not session.active, "live mode did not stop")
         _stroke(paint, (40, 40), (0, 0, 255))
         yield 800
-        check(session.runs == 3, "a run after live mode was switched off")
+        check(session.runs == 3, "a run after live mode was switched off: %s" % log)
         # what Krita's undo holds: pixel writes are no undo step, adding the live layer is one
         painted = bytes(paint.pixelData(0, 0, W, H))
         suite.app.action("edit_undo").trigger()

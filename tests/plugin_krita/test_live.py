@@ -22,8 +22,9 @@ from nlf_client import Layer
 from tests.plugin_krita.mock_krita import Document, Selection
 
 from neural_layer_filters.document import DocumentError, node_id  # isort: skip
+from neural_layer_filters import live  # isort: skip
 from neural_layer_filters.live import LiveSession  # isort: skip
-from neural_layer_filters.qt import QApplication  # isort: skip
+from neural_layer_filters.qt import QApplication, QObject, QTimer, pyqtSignal  # isort: skip
 
 W, H = 12, 10
 PHOTO = bytes((10 * (i % W), 5 * (i // W), 200, 255)[c] for i in range(W * H) for c in range(4))
@@ -326,3 +327,60 @@ def test_only_the_painted_rectangle_is_read_where_krita_gives_bounds(scene):
     scene.stroke(4, 3, (255, 0, 0))  # same rectangle, new colour: a change
     scene.settle()
     assert scene.session.runs == 2
+
+
+class ReorderedJob(QObject):
+    """A stand-in for worker.Job whose QThread.finished arrives before its answer is handled
+    (as inside Krita's waitForDone() event loop)."""
+
+    succeeded = pyqtSignal(object)
+    failed = pyqtSignal(str, str)
+    finished = pyqtSignal()
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.cancel_event = threading.Event()
+        self.progress = None
+
+    def cancel(self):
+        self.cancel_event.set()
+
+    def start_job(self):
+        self.finished.emit()
+        QTimer.singleShot(30, lambda: self.succeeded.emit(self.fn(self)))
+        return self
+
+
+def test_a_run_is_over_when_its_answer_arrives_not_when_its_thread_ends(scene, monkeypatch):
+    """finished before succeeded: ticks in between must not send the same stroke again."""
+    monkeypatch.setattr(live, "Job", ReorderedJob)
+    scene.stroke(2, 2)
+    scene.session.tick()
+    scene.session.tick()
+    for _ in range(3):
+        scene.session.tick()  # the thread has "ended", the answer is not in yet
+    wait_until(lambda: scene.session.runs >= 1)
+    scene.session.tick()
+    scene.session.tick()
+    assert len(scene.filter.calls) == 1 and scene.session.runs == 1
+
+
+def test_ticks_inside_krita_s_wait_for_done_send_nothing_twice(scene):
+    """Krita's addChildNode waits for the image with an event loop, so the timer ticks while
+    the result layer is being added: those ticks must not send the stroke again."""
+    root = scene.doc.rootNode()
+    add = root.addChildNode
+
+    def add_with_event_loop(child, above):
+        for _ in range(3):
+            scene.session.tick()
+        return add(child, above)
+
+    root.addChildNode = add_with_event_loop
+    scene.stroke(2, 2)
+    scene.settle()
+    for _ in range(3):
+        scene.session.tick()
+    wait_until(lambda: scene.session.job is None)
+    assert len(scene.filter.calls) == 1 and scene.session.runs == 1
