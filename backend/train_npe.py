@@ -37,8 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.errors import NlfError
 from backend.nets.npe import NpeConfig, NpeNet, NpeTrainNets
-from backend.train_dtn.checkpoints import save_atomic
+from backend.train_dtn.checkpoints import run_conflict, save_atomic
 from backend.train_dtn.data import as_batch, load_folder
 from backend.train_dtn.options import Progress
 from backend.train_dtn.progress import ProgressBar
@@ -289,14 +290,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / "npe" / args.name
     store = ModelStore(models_dir(args.models_dir))
-    if not args.resume and args.name in [e.name for e in store.entries()]:
-        print(f"error: a model named '{args.name}' exists already", file=sys.stderr)
-        return 2
-    if not args.resume and (run_dir / CHECKPOINT).is_file():
-        print(
-            f"error: {run_dir} holds a checkpoint; add --resume or choose --run-dir",
-            file=sys.stderr,
-        )
+    conflict = run_conflict(store, args.name, run_dir, args.resume)
+    if conflict:
+        print(f"error: {conflict}", file=sys.stderr)
         return 2
     try:
         opts.config()
@@ -305,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
             images = aligned_folder(args.images, opts.size, weights_dir(args.weights_dir))
         else:
             images, _, _ = load_folder(args.images, opts.size)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, NlfError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,6 @@ stroke sent twice moves further. A state from another model or another selection
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,15 +40,17 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.filters.dfi_align import change_back, to_frame
-from backend.models import dir_flag, store_for
+from backend.models import dir_flag, sha256_of, store_for
 from backend.nets.npe import NpeNet, build, infer_config
-from backend.npe_paint import latent_steps, masked_blend
+from backend.npe_edit import edit_face
+from backend.npe_paint import BLENDS
 from backend.params import LayerRef, param
 
 BUILTIN = "genki64"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "packs" / "npe" / "genki64.pt"
 """The default face model (64 px, trained on GENKI-4K; provenance in backend/packs/README.md)."""
+BUILTIN_SHA256 = "92b562c24a58c0eb6558ea49afe8e4302b85ebe06d6810cd3cf729cacb2a62fe"
+"""sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 TRAIN_COMMAND = "python -m backend train npe --images DIR --name NAME"
 RESULT = "Contextual paintbrush"
 PAD = 0.5
@@ -97,6 +98,13 @@ class NpeParams:
         step=0.25,
         help="blur of the change mask, in model pixels",
     )
+    blend: str = param(
+        BLENDS[0],
+        label="Blend",
+        choices=BLENDS,
+        help="detail: add the model's change to the photo (Y = X + M·Δ, keeps the photo's "
+        "detail); paper: Brock et al.'s Y = X̂ + M·Δ + (1 − M)·E",
+    )
     align: bool = param(
         True,
         label="Find the face",
@@ -109,14 +117,6 @@ class NpeParams:
         dynamic="npe_models",
         help="the face model the brush edits through",
     )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_builtin(path: Path = BUILTIN_FILE) -> NpeNet:
@@ -135,15 +135,6 @@ def box_landmarks(box: tuple[int, int, int, int]) -> Tensor:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     corner = torch.tensor([cx - side / 2, cy - side / 2], dtype=torch.float64)
     return DEFAULT_TEMPLATE * side + corner
-
-
-def frame_paint(paint: Tensor, landmarks: Tensor, size: int) -> tuple[Tensor, Tensor]:
-    """The paint layer (1, 4, H, W) in the model's frame: (colour (1, 3, S, S), alpha)."""
-    rgb, a = paint[:, :3], paint[:, 3:]
-    framed, _ = to_frame(torch.cat([rgb * a, a], 1), landmarks, DEFAULT_TEMPLATE, size)
-    alpha = framed[:, 3:].clamp(0, 1)
-    colour = (framed[:, :3] / alpha.clamp_min(1e-4)).clamp(0, 1)
-    return colour, alpha
 
 
 @register_filter
@@ -178,19 +169,22 @@ class ContextualPaintbrush(Filter):
     def dynamic_choices(self) -> Mapping[str, Sequence[str]]:
         return {"npe_models": self._names()}
 
-    def _network(self, name: str) -> tuple[NpeNet, bytes]:
+    def network(self, name: str) -> tuple[NpeNet, bytes]:
         """(net on the device, 8-byte model tag for the state)."""
         if name == BUILTIN and BUILTIN_FILE.is_file():
             with self._lock:
                 if self._builtin is None:
+                    repair = "git checkout -- backend/packs/npe"
+                    digest = sha256_of(BUILTIN_FILE)
+                    if digest != BUILTIN_SHA256:
+                        raise Broken(f"the built-in face model {BUILTIN_FILE} has changed", repair)
                     try:
                         net = load_builtin()
                     except Exception as exc:
                         raise Broken(
-                            f"the built-in face model {BUILTIN_FILE} is unreadable ({exc})",
-                            "git checkout -- backend/packs/npe",
+                            f"the built-in face model {BUILTIN_FILE} is unreadable ({exc})", repair
                         ) from None
-                    self._builtin = net, npe_state.model_tag(_sha256(BUILTIN_FILE))
+                    self._builtin = net, npe_state.model_tag(digest)
                 net, tag = self._builtin
             return net.to(self.ctx.device), tag
         if name not in self._installed():
@@ -221,8 +215,8 @@ class ContextualPaintbrush(Filter):
         return box_landmarks(job.box), False, f"{why}: the selection's box is the face"
 
     def run(self, job: FilterInput, p: NpeParams, on_step: StepCallback) -> Outputs:
-        net, tag = self._network(p.model)
-        size, zdim = net.cfg.size, net.cfg.zdim
+        net, tag = self.network(p.model)
+        zdim = net.cfg.zdim
         crop = (job.width, job.height)
         state = npe_state.decode(job.state)
         note = ""
@@ -235,25 +229,17 @@ class ContextualPaintbrush(Filter):
             landmarks, found = state.landmarks, state.found
             what = "continuing the strokes" + (" on the found face" if found else " in the box")
         on_step(Step(0, p.steps, "paint", what))
-        dev = job.image.device
-        face, tf = to_frame(job.image, landmarks, DEFAULT_TEMPLATE, size)
         paint = job.extra_in_crop(p.paint.name if p.paint else "paint")
         paint = torch.cat([paint[:, :3], paint[:, 3:] * job.mask], 1)
-        colour, alpha = frame_paint(paint, landmarks, size)
-        x = face * 2 - 1
-        with torch.no_grad():
-            z0 = net.encode(x)
-            recon = net.decode(z0)
-        z = state.z.to(dev) if state is not None else z0
 
         def report(i: int, loss: float) -> None:
             on_step(Step(i, p.steps, "paint", f"{what}; stroke error {loss:.4f}"))
 
-        z = latent_steps(net, z, colour * 2 - 1, alpha, p.steps, p.strength, report)
-        with torch.no_grad():
-            y, _ = masked_blend(x, recon, net.decode(z), p.smoothing)
-        change = change_back((y - x) / 2, tf, (job.height, job.width))
-        out = (job.image + change).clamp(0, 1)
+        z = state.z if state is not None else None
+        edit = edit_face(
+            net, job.image, paint, landmarks, z, p.steps, p.strength, p.smoothing, report, p.blend
+        )
+        out, z = edit.image, edit.z
         total = (state.steps if state is not None else 0) + p.steps
         new = npe_state.NpeState(tag, crop, landmarks, found, total, z.cpu())
         return Outputs([OutputLayer(RESULT, out)], new.encode())

@@ -55,6 +55,18 @@ def load_encoder(path: str | Path) -> Encoder:
     return f.eval().requires_grad_(False)
 
 
+def run_conflict(store: Any, name: str, run_dir: Path, resume: bool) -> str | None:
+    """Why a new training run must not start (None: it may): the model name is taken in
+    ``store`` (a ``ModelStore``) or ``run_dir`` holds a checkpoint, unless ``resume``."""
+    if resume:
+        return None
+    if name in [e.name for e in store.entries()]:
+        return f"a model named '{name}' exists already"
+    if (run_dir / CHECKPOINT).is_file():
+        return f"{run_dir} holds a checkpoint; add --resume or choose --run-dir"
+    return None
+
+
 def save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)

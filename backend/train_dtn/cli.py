@@ -13,11 +13,11 @@ import torch
 from torch import nn
 
 from backend.train_dtn.checkpoints import (
-    CHECKPOINT,
     ENCODER,
     MODEL,
     load_encoder,
     load_head,
+    run_conflict,
     save_encoder,
 )
 from backend.train_dtn.data import load_folder
@@ -102,14 +102,9 @@ def run_dtn(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / "dtn" / args.name
     store = ModelStore(models_dir(getattr(args, "models_dir", None)))
-    if not args.resume and args.name in [e.name for e in store.entries()]:
-        print(f"error: a model named '{args.name}' exists already", file=sys.stderr)
-        return 2
-    if not args.resume and (run_dir / CHECKPOINT).is_file():
-        print(
-            f"error: {run_dir} holds a checkpoint; add --resume or choose --run-dir",
-            file=sys.stderr,
-        )
+    conflict = run_conflict(store, args.name, run_dir, args.resume)
+    if conflict:
+        print(f"error: {conflict}", file=sys.stderr)
         return 2
     try:
         opts.config()

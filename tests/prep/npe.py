@@ -33,5 +33,7 @@ def install_tiny(ctx: Context, name: str = "tiny-npe", seed: int = 0, cfg: NpeCo
 
 
 def prepare(ctx: Context) -> dict[str, Any]:
-    """Install the tiny model; strong, short strokes so a random model visibly moves."""
-    return {"model": install_tiny(ctx), "steps": 2, "strength": 3.0}
+    """Install the tiny model; strong, short strokes so a random model visibly moves. The
+    paper's blend: a random model's change Δ alone is below one u8 level, its blend also swaps
+    in the (random) reconstruction where M > 0, which the contract can see."""
+    return {"model": install_tiny(ctx), "steps": 2, "strength": 3.0, "blend": "paper"}
