@@ -386,6 +386,16 @@ def test_live_painting_refreshes_one_layer_as_strokes_arrive(krita_run):
     _scenario(krita_run, "live_paint")
 
 
+def test_live_painting_with_the_built_in_face_model(krita_run):
+    """Live mode with npe's built-in genki64 model on the real-weights backend (face finding
+    on): on the 512² canvas with a GENKI face, a dark-brown stroke on the forehead and one down
+    the left temple each darken the face under them, nothing outside the selection changes.
+    Prints the stroke to refresh times; OUT/live_real*.png: the photo, the result, a screenshot."""
+    if "NLF_REAL_SERVER" not in krita_run["env"]:
+        pytest.skip("needs the real weights (vgg16-hed, mtcnn) and the GENKI crops")
+    _scenario(krita_run, "live_real")
+
+
 def test_screenshot_of_the_docker(krita_run):
     """A screenshot of Krita with the docker is saved as an artefact."""
     _scenario(krita_run, "screenshot")

@@ -164,7 +164,101 @@ def scenarios(suite, check, until, pattern):
         timing = ", ".join("%.2f s" % t for t in timings)
         print("live_paint: stroke to refresh %s; near %.1f / far %.1f" % (timing, near, far))
 
-    return [("live_paint", live_paint)]
+    def live_real():
+        """The built-in face model (genki64) on the real-weights backend: the 512² canvas with a
+        200 px GENKI face that dfi_real uses, a loose selection, face finding on; a dark-brown
+        stroke over the forehead, then one down the left temple: each darkens the face under
+        it. Times each refresh and saves the photo, the result and a screenshot
+        (OUT/live_real_*.png)."""
+        from krita import Selection
+        from neural_layer_filters.qt import QImage
+
+        size = 512
+        with open(os.path.join(os.environ["NLF_TEST_OUT"], "dfi_input.bgra"), "rb") as f:
+            data = f.read()
+        doc = suite.app.createDocument(size, size, "live_real", "RGBA", "U8", "", 72.0)
+        bg = doc.rootNode().childNodes()[-1]
+        bg.setPixelData(data, 0, 0, size, size)
+        paint = doc.createNode("Paint", "paintlayer")
+        doc.rootNode().addChildNode(paint, bg)
+        suite.app.activeWindow().addView(doc)
+        yield 300
+        sel = Selection()
+        box = (130, 120, 260, 280)
+        sel.select(*box, 255)
+        doc.setSelection(sel)
+        doc.setActiveNode(bg)
+        yield 300
+        photo = bytes(bg.pixelData(0, 0, size, size))
+        suite.use_server(os.environ["NLF_REAL_SERVER"])
+        dock = suite.dock
+        try:
+            yield from until(suite.ready, 60, "the real-weights backend")
+            check("npe" in suite.ctl.filters, "filters: %s" % sorted(suite.ctl.filters))
+            dock.select_filter("npe")
+            dock.form.refresh_layers()
+            picker = dock.form.widgets["paint"]
+            picker.setCurrentIndex(picker.findText("Paint"))
+            dock.live.toggle.setChecked(True)
+            session = dock.live.session
+            check(session is not None, "live mode did not start: " + dock.live.status.text())
+            strokes = (((196, 163, 120, 14), (40, 45, 55)), ((160, 180, 24, 50), (40, 45, 55)))
+            results, timings = [], []
+            for k, ((x, y, w, h), bgr) in enumerate(strokes):
+                t0 = time.time()
+                paint.setPixelData(bytes((*bgr, 255)) * (w * h), x, y, w, h)
+                yield from until(lambda k=k: session.runs == k + 1, 120, "live run %d" % (k + 1))
+                timings.append(time.time() - t0)
+                yield 200
+                node = session.result_node()
+                results.append(bytes(node.pixelData(0, 0, size, size)))
+            out = results[-1]
+            for p in range(size * size):
+                px, py = p % size, p // size
+                inside = box[0] <= px < box[0] + box[2] and box[1] <= py < box[1] + box[3]
+                if not inside:
+                    check(out[4 * p : 4 * p + 4] == photo[4 * p : 4 * p + 4], "outside %d" % p)
+
+            def mean_under(img, rect):
+                x, y, w, h = rect
+                vals = [
+                    sum(img[4 * (yy * size + xx) : 4 * (yy * size + xx) + 3]) / 3.0
+                    for yy in range(y, y + h)
+                    for xx in range(x, x + w)
+                ]
+                return sum(vals) / len(vals)
+
+            dark = strokes[0][0]
+            before, after = mean_under(photo, dark), mean_under(results[0], dark)
+            side = strokes[1][0]
+            before2, after2 = mean_under(photo, side), mean_under(results[1], side)
+            for name, img in (("photo", photo), ("result", out)):
+                QImage(img, size, size, 4 * size, QImage.Format.Format_ARGB32).save(
+                    os.path.join(os.environ["NLF_TEST_OUT"], "live_real_%s.png" % name)
+                )
+            suite.ctx["screenshot"](os.path.join(os.environ["NLF_TEST_OUT"], "live_real.png"))
+            print(
+                "live_real: stroke to refresh %s; dark stroke: mean %.1f -> %.1f; "
+                "second stroke: mean %.1f -> %.1f"
+                % (", ".join("%.2f s" % t for t in timings), before, after, before2, after2)
+            )
+            check(
+                after < before - 3,
+                "the dark stroke did not darken (%.1f -> %.1f)" % (before, after),
+            )
+            check(
+                after2 < before2 - 3,
+                "the second stroke did not darken (%.1f -> %.1f)" % (before2, after2),
+            )
+        finally:
+            dock.live.toggle.setChecked(False)
+            suite.use_server(suite.address)
+            yield from until(suite.ready, 30, "reconnecting")
+
+    out = [("live_paint", live_paint)]
+    if os.environ.get("NLF_REAL_SERVER"):  # the real weights and the GENKI crops are here
+        out.append(("live_real", live_real))
+    return out
 
 
 def moved(before, after, corner):
