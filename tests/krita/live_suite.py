@@ -44,6 +44,12 @@ def scenarios(suite, check, until, pattern):
     """[(name, scenario)] for gui_suite's list."""
 
     def live_paint():
+        try:
+            yield from _live_paint()
+        finally:  # never leave live mode on for the next scenario
+            suite.dock.live.toggle.setChecked(False)
+
+    def _live_paint():
         from krita import Selection
 
         spec = json.loads(os.environ["NLF_LIVE"])
@@ -66,6 +72,7 @@ def scenarios(suite, check, until, pattern):
         picker = dock.form.widgets["paint"]
         picker.setCurrentIndex(picker.findText("Paint"))
         check(dock.live.isVisible(), "the live row is hidden for " + spec["id"])
+        dock.live.toggle.setChecked(False)  # a fresh session, whatever ran before
         dock.live.toggle.setChecked(True)
         session = dock.live.session
         check(session is not None, "live mode did not start: " + dock.live.status.text())
@@ -100,7 +107,7 @@ def scenarios(suite, check, until, pattern):
         state1 = session.state
         check(isinstance(state1, bytes) and state1, "no state came back: %r" % (state1,))
         near, far = moved(photo, first, DABS[0])
-        check(near > 8, "the result barely moved near the stroke (mean %.1f)" % near)
+        check(near > 2, "the result barely moved near the stroke (mean %.1f)" % near)
         outside = sum(
             first[4 * p : 4 * p + 4] != photo[4 * p : 4 * p + 4]
             for p in range(W * H)
@@ -111,7 +118,7 @@ def scenarios(suite, check, until, pattern):
         second = yield from stroke_and_wait(DABS[1], (200, 210, 230), 2)  # light
         check(live_layers()[0].uniqueId() == node.uniqueId(), "the result layer was replaced")
         near2, _ = moved(first, second, DABS[1])
-        check(near2 > 4, "the second stroke changed little near itself (mean %.1f)" % near2)
+        check(near2 > 1, "the second stroke changed little near itself (mean %.1f)" % near2)
         check(session.state != state1, "the state did not move on with the second stroke")
         accumulated = second
 
@@ -162,7 +169,10 @@ def scenarios(suite, check, until, pattern):
         check(live_layers() == [], "one undo did not remove the live layer: %s" % names(doc))
         check(bytes(bg.pixelData(0, 0, W, H)) == photo, "undo changed the photo")
         timing = ", ".join("%.2f s" % t for t in timings)
-        print("live_paint: stroke to refresh %s; near %.1f / far %.1f" % (timing, near, far))
+        print(
+            "live_paint: stroke to refresh %s; mean change near the first stroke %.1f, far %.1f;"
+            " near the second %.1f" % (timing, near, far, near2)
+        )
 
     def live_real():
         """The built-in face model (genki64) on the real-weights backend: the 512² canvas with a
@@ -199,6 +209,7 @@ def scenarios(suite, check, until, pattern):
             dock.form.refresh_layers()
             picker = dock.form.widgets["paint"]
             picker.setCurrentIndex(picker.findText("Paint"))
+            dock.live.toggle.setChecked(False)  # a fresh session, whatever ran before
             dock.live.toggle.setChecked(True)
             session = dock.live.session
             check(session is not None, "live mode did not start: " + dock.live.status.text())
