@@ -6,7 +6,8 @@
 ``step``: one latent step (decode + gradient w.r.t. the latent), what each of the filter's
 ``steps`` costs. ``run``: one whole ``npe`` job through ``backend.jobs.execute_job`` on a 512²
 layer with a 200² selection and one stroke, ``steps=1``, continuing from a state (what the
-live mode pays per stroke: encode, one step, blend, paste back; no face search). ``fresh``: the
+live mode pays per stroke: encode, one step, blend, paste back; no face search), and with the
+default ``steps=4`` (each step may add a forward pass when it is shortened). ``fresh``: the
 same job without state, so the face is searched for (MTCNN when its weights are installed,
 else the selection's box). The 64² model is the built-in one (random weights when it is
 absent), the 128² model is random (speed does not depend on the weights). Median of
@@ -87,9 +88,11 @@ def _row(flt, name: str, has_mtcnn: bool, repeat: int, device: str) -> str:
     live = Job("npe", layer, mask, params, {"paint": paint}, state=state)
     t_step = _median(step, repeat * 5, device)
     t_live = _median(lambda: execute_job(flt, live, lambda s: None), repeat, device)
+    live4 = Job("npe", layer, mask, {**params, "steps": 4}, {"paint": paint}, state=state)
+    t_live4 = _median(lambda: execute_job(flt, live4, lambda s: None), repeat, device)
     t_fresh = _median(lambda: execute_job(flt, job, lambda s: None), repeat, device)
     size = net.cfg.size
-    return f"| {name} ({size}²) | {t_step:.1f} | {t_live:.0f} | {t_fresh:.0f} |"
+    return f"| {name} ({size}²) | {t_step:.1f} | {t_live:.0f} | {t_live4:.0f} | {t_fresh:.0f} |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     has_mtcnn = weights.find("mtcnn", weights_dir()) is not None
     print(f"device {args.device}, {torch.get_num_threads()} thread(s), {SIDE}² layer")
     finder = "MTCNN" if has_mtcnn else "box"
-    print(f"| model | brush step (ms) | live run, steps=1 (ms) | fresh run, {finder} (ms) |")
-    print("|---|---:|---:|---:|")
+    print(
+        f"| model | brush step (ms) | live run, steps=1 (ms) | live run, steps=4 (ms) "
+        f"| fresh run, {finder} (ms) |"
+    )
+    print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         store = ModelStore(Path(tmp))
         torch.manual_seed(0)

@@ -38,6 +38,14 @@ CASES: dict[str, list[tuple[str, Layer, dict[str, Layer], dict[str, Any]]]] = {
         ),
     ],
     "dtn": [("65536 tiles", make_layer(2048, 2048, seed=3), {}, {"tile": 8})],
+    "npe": [
+        (
+            "50 latent steps of a 128² model",
+            make_layer(256, 256, seed=6),
+            {"paint": make_layer(256, 256, seed=7)},
+            {"model": "slow-npe", "steps": 50, "strength": 0.01},
+        ),
+    ],
     "mrf": [
         (  # the preview is bounded (<= 128 px, <= 6 steps since issue 18): the exact search is not
             "exact patch search, 512² style at 512²",

@@ -82,3 +82,17 @@ def test_train_command_explains_bad_input(tmp_path: Path, capsys) -> None:
     assert cli_main([*argv, "--weights-dir", str(tmp_path / "w")]) == 2
     assert "mtcnn" in capsys.readouterr().err
     assert cli_main([*base, "--images", str(tmp_path / "faces"), "--size", "48"]) == 2
+
+
+def test_align_warps_each_found_face_to_the_template(tmp_path: Path, monkeypatch) -> None:
+    """``--align``: faces found by the face finder are warped to the model's frame; images
+    without a face are left out (the fake finder sees a face in any non-flat image)."""
+    from backend.faces import FaceFinder
+    from backend.train_npe import aligned_folder
+    from tests.fakes import FakeFaceFinder
+
+    monkeypatch.setattr(FaceFinder, "load", classmethod(lambda cls, *a, **k: FakeFaceFinder()))
+    _write(_faces(3, size=40), tmp_path / "faces")
+    Image.new("RGB", (40, 40), (90, 90, 90)).save(tmp_path / "faces" / "flat.png")
+    faces = aligned_folder(tmp_path / "faces", 16, tmp_path / "weights")
+    assert faces.shape == (3, 3, 16, 16) and faces.dtype == torch.uint8

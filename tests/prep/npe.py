@@ -13,6 +13,8 @@ from backend.models import ModelStore
 from backend.nets.npe import NpeConfig, NpeNet
 
 TINY = NpeConfig(size=16, zdim=8, width=4)
+SLOW, SLOW_NAME = NpeConfig(size=128, zdim=8, width=32), "slow-npe"
+"""A model whose 50 latent steps take seconds (tests/test_cancel_all.py)."""
 
 
 def tiny_npe(seed: int = 0, cfg: NpeConfig = TINY) -> NpeNet:
@@ -36,4 +38,5 @@ def prepare(ctx: Context) -> dict[str, Any]:
     """Install the tiny model; strong, short strokes so a random model visibly moves. The
     paper's blend: a random model's change Δ alone is below one u8 level, its blend also swaps
     in the (random) reconstruction where M > 0, which the contract can see."""
+    install_tiny(ctx, SLOW_NAME, cfg=SLOW)
     return {"model": install_tiny(ctx), "steps": 2, "strength": 3.0, "blend": "paper"}
