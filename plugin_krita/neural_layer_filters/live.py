@@ -27,8 +27,8 @@ import logging
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from .client import Layer
-from .document import DocumentError, KritaDocument, find_node, from_wire, node_id
+from .client import Layer, Mask
+from .document import find_node, from_wire, node_id, to_wire
 from .qt import QObject, QTimer, pyqtSignal
 from .worker import Job
 
@@ -39,8 +39,45 @@ HISTORY = 24
 Runner = Callable[[Job, Layer, Any, Layer, Dict[str, Any], Any], Tuple[Layer, Any]]
 
 
+class LiveError(Exception):
+    """Live painting cannot go on (the message is shown to the artist)."""
+
+
 def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+# -- the few document operations the session needs, on Krita's own objects --
+def read_layer(doc: Any, node: Any) -> Layer:
+    """A node's pixels over the whole canvas as a wire layer (a group: its projection)."""
+    if node.colorModel() != "RGBA":
+        raise LiveError(f"layer '{node.name()}' is {node.colorModel()}; convert it to RGB/Alpha")
+    w, h = doc.width(), doc.height()
+    read = node.pixelData if node.type() == "paintlayer" else node.projectionPixelData
+    pixels, fmt = to_wire(bytes(read(0, 0, w, h)), node.colorDepth())
+    return Layer(pixels, w, h, fmt, 0, 0, name=node.name())
+
+
+def read_selection(doc: Any) -> Optional[Mask]:
+    sel = doc.selection()
+    if sel is None:
+        return None
+    w, h = doc.width(), doc.height()
+    return Mask(bytes(sel.pixelData(0, 0, w, h)), w, h)
+
+
+def write_layer(node: Any, layer: Layer) -> None:
+    data = from_wire(layer.pixels, layer.format, node.colorDepth())
+    node.setPixelData(data, layer.x, layer.y, layer.width, layer.height)
+
+
+def add_layer(doc: Any, above: Any, layer: Layer, name: str) -> Any:
+    """A new paint layer holding ``layer``, directly above ``above`` (one Krita undo step)."""
+    node = doc.createNode(name, "paintlayer")
+    write_layer(node, layer)
+    (above.parentNode() or doc.rootNode()).addChildNode(node, above)
+    doc.refreshProjection()
+    return node
 
 
 class LiveSession(QObject):
@@ -71,8 +108,8 @@ class LiveSession(QObject):
     ) -> None:
         super().__init__()
         if node_id(source) == node_id(paint):
-            raise DocumentError("the paint layer must not be the photo layer")
-        self.kdoc = KritaDocument(doc)
+            raise LiveError("the paint layer must not be the photo layer")
+        self.doc = doc
         self.source_id, self.paint_id = node_id(source), node_id(paint)
         self.result_id: Optional[str] = None
         self.result_name = RESULT_NAME.format(label=label)
@@ -123,13 +160,13 @@ class LiveSession(QObject):
 
     # -- the timer --
     def _node(self, wanted: Optional[str]) -> Any:
-        return find_node(self.kdoc.doc.rootNode(), wanted) if wanted else None
+        return find_node(self.doc.rootNode(), wanted) if wanted else None
 
     def _read(self, paint: Any) -> Tuple[bytes, bool]:
         """(digest of the paint layer, whether it is empty). Only its painted rectangle is read
         where Krita says where that is (``Node.bounds``): a big canvas costs no more than its
         strokes."""
-        w, h = self.kdoc.size
+        w, h = self.doc.width(), self.doc.height()
         x, y, x1, y1 = 0, 0, w, h
         bounds = getattr(paint, "bounds", None)
         if bounds is not None:
@@ -147,7 +184,7 @@ class LiveSession(QObject):
         """Poll the paint layer; start a run when it changed and has settled."""
         try:
             self._tick()
-        except DocumentError as exc:
+        except LiveError as exc:
             self.stop(str(exc))
         except Exception as exc:  # a timer slot: never Krita's traceback dialog
             log.exception("live tick failed")
@@ -156,11 +193,11 @@ class LiveSession(QObject):
     def _tick(self) -> None:
         if self._writing:
             return  # re-entered from Krita's waitForDone() while a result is written
-        if not self._is_open(self.kdoc.doc):
-            raise DocumentError("the image was closed; live painting stopped")
+        if not self._is_open(self.doc):
+            raise LiveError("the image was closed; live painting stopped")
         paint = self._node(self.paint_id)
         if paint is None or self._node(self.source_id) is None:
-            raise DocumentError("the photo or the paint layer was deleted; live painting stopped")
+            raise LiveError("the photo or the paint layer was deleted; live painting stopped")
         seen = self._read(paint)[0]
         settled, self._seen = seen == self._seen, seen
         if not settled or seen == self._shown or self.job is not None:
@@ -175,9 +212,9 @@ class LiveSession(QObject):
 
     def _launch(self, seen: bytes, state: Any) -> None:
         source, paint = self._node(self.source_id), self._node(self.paint_id)
-        photo, mask = self.kdoc.layer_pixels(source), self.kdoc.selection_mask()
+        photo, mask = read_layer(self.doc, source), read_selection(self.doc)
         strokes, params, generation = (
-            self.kdoc.layer_pixels(paint),
+            read_layer(self.doc, paint),
             self._values(),
             self._generation,
         )
@@ -191,7 +228,7 @@ class LiveSession(QObject):
         # Krita's waitForDone(), whose event loop delivers finished and timer ticks meanwhile
         # (on Krita 6 such a tick sent the same stroke again)
         job.succeeded.connect(lambda out: self._done(job, generation, seen, out))
-        job.failed.connect(lambda code, msg: self._failed(job, generation, code, msg))
+        job.failed.connect(lambda *error: self._failed(job, generation, *error))
         self.busy_changed.emit(True)
         job.start_job()
 
@@ -201,11 +238,18 @@ class LiveSession(QObject):
             self.job = None
             self.busy_changed.emit(False)
 
-    def _failed(self, job: Job, generation: int, code: str, message: str) -> None:
+    def _failed(self, job: Job, generation: int, *error: Any) -> None:
+        """``Job.failed`` carries (code, message), or the error itself (the session core's)."""
         self._over(job)
         if generation != self._generation:
             return  # reset or stopped meanwhile: the answer is no longer wanted
-        self.stop(f"{message} [{code}]; live painting stopped, the image was not changed")
+        if len(error) == 1:
+            exc = error[0]
+            code, message = getattr(exc, "code", ""), getattr(exc, "message", str(exc))
+        else:
+            code, message = error
+        text = f"{message} [{code}]" if code else str(message)
+        self.stop(f"{text}; live painting stopped, the image was not changed")
 
     def _done(self, job: Job, generation: int, seen: bytes, out: Tuple[Layer, Any]) -> None:
         try:
@@ -213,7 +257,7 @@ class LiveSession(QObject):
                 return
             layer, state = out
             self._show(layer, seen, state)
-        except DocumentError as exc:
+        except LiveError as exc:
             self.stop(str(exc))
             return
         finally:  # only now: a tick before the result is shown would send the stroke again
@@ -234,19 +278,17 @@ class LiveSession(QObject):
         self.state, self._shown = state, seen
 
     def _write(self, layer: Layer) -> None:
-        if not self._is_open(self.kdoc.doc):
-            raise DocumentError("the image was closed; the result was dropped")
+        if not self._is_open(self.doc):
+            raise LiveError("the image was closed; the result was dropped")
         node = self._node(self.result_id)
         if node is None:
             source = self._node(self.source_id)
             if source is None:
-                raise DocumentError("the photo layer was deleted; the result was dropped")
-            node = self.kdoc.insert_layers([layer], [self.result_name], source)[0]
-            self.result_id = node_id(node)
+                raise LiveError("the photo layer was deleted; the result was dropped")
+            self.result_id = node_id(add_layer(self.doc, source, layer, self.result_name))
         else:
-            data = from_wire(layer.pixels, layer.format, node.colorDepth())
-            node.setPixelData(data, layer.x, layer.y, layer.width, layer.height)
-            self.kdoc.doc.refreshProjection()
+            write_layer(node, layer)
+            self.doc.refreshProjection()
 
     def result_node(self) -> Any:
         return self._node(self.result_id)
@@ -272,7 +314,7 @@ def client_runner(client: Callable[[], Any], filter_id: str, paint_param: str) -
             **extra,
         )
         if not result.layers:
-            raise DocumentError("the filter returned nothing")
+            raise LiveError("the filter returned nothing")
         return result.layers[0], getattr(result, "state", None) or None
 
     return run

@@ -11,8 +11,8 @@ from typing import Any, Dict, Optional
 
 from krita import Krita
 
-from .document import DocumentError, KritaDocument, find_node
-from .live import LiveSession, client_runner
+from .document import find_node
+from .live import LiveError, LiveSession, client_runner
 from .qt import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 LIVE_FILTERS = ("npe",)
@@ -70,7 +70,7 @@ class LivePanel(QWidget):
         if on:
             try:
                 self.session = self._start()
-            except DocumentError as exc:
+            except LiveError as exc:
                 self.toggle.blockSignals(True)
                 self.toggle.setChecked(False)
                 self.toggle.blockSignals(False)
@@ -91,19 +91,23 @@ class LivePanel(QWidget):
     def _start(self) -> LiveSession:
         spec = self.ctl.filters.get(self.current_filter())
         if spec is None or self.form.spec is None or self.form.spec.id != spec.id:
-            raise DocumentError("the backend does not offer this filter (refresh?)")
+            raise LiveError("the backend does not offer this filter (refresh?)")
         names = [p.name for p in spec.layer_params]
         if not names:
-            raise DocumentError(f"{spec.label} has no paint layer parameter")
+            raise LiveError(f"{spec.label} has no paint layer parameter")
         paint_param = PAINT_PARAM if PAINT_PARAM in names else names[0]
-        kdoc = KritaDocument(Krita.instance().activeDocument())
-        source = kdoc.active_node()
+        doc = Krita.instance().activeDocument()
+        if doc is None:
+            raise LiveError("open an image first")
+        source = doc.activeNode()
+        if source is None or source.type().endswith("mask"):
+            raise LiveError("make the photo layer (not a mask) active first")
         wanted = self.form.values().get(paint_param)
-        paint = find_node(kdoc.doc.rootNode(), wanted) if wanted else None
+        paint = find_node(doc.rootNode(), wanted) if wanted else None
         if paint is None:
-            raise DocumentError("choose the paint layer in the form first")
+            raise LiveError("choose the paint layer in the form first")
         run = client_runner(self.ctl.client, spec.id, paint_param)
-        session = LiveSession(kdoc.doc, source, paint, spec.label, run, self._values, _open)
+        session = LiveSession(doc, source, paint, spec.label, run, self._values, _open)
         session.refreshed.connect(self._say)
         session.stopped.connect(self._stopped)
         session.start()

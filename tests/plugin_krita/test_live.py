@@ -21,9 +21,9 @@ import time
 from nlf_client import Layer
 from tests.plugin_krita.mock_krita import Document, Selection
 
-from neural_layer_filters.document import DocumentError, node_id  # isort: skip
+from neural_layer_filters.document import node_id  # isort: skip
 from neural_layer_filters import live  # isort: skip
-from neural_layer_filters.live import LiveSession  # isort: skip
+from neural_layer_filters.live import LiveError, LiveSession  # isort: skip
 from neural_layer_filters.qt import QApplication, QObject, QTimer, pyqtSignal  # isort: skip
 
 W, H = 12, 10
@@ -300,7 +300,7 @@ def test_the_timer_alone_drives_it(scene):
 
 def test_the_paint_layer_cannot_be_the_photo(krita):
     s = Scene(krita)
-    with pytest.raises(DocumentError, match="must not be the photo"):
+    with pytest.raises(LiveError, match="must not be the photo"):
         LiveSession(s.doc, s.photo, s.photo, "x", s.filter, dict, lambda d: True)
     s.session.stop()
 
