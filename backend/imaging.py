@@ -31,6 +31,9 @@ class WireImage:
     x: int = 0
     y: int = 0
     name: str = ""
+    changed: tuple[int, int] | None = field(default=None, repr=False)
+    """For a result blended in place over the input layer's bytes: the byte range it may
+    differ in; outside it the bytes are the input's (so their checksums still hold)."""
 
     @property
     def expected_size(self) -> int:
@@ -149,14 +152,20 @@ def from_tensor(t: Tensor) -> np.ndarray:
 
 
 def composite(
-    layer: np.ndarray, fmt: str, mask: np.ndarray | None, crop: Rect, result: np.ndarray
+    layer: np.ndarray,
+    fmt: str,
+    mask: np.ndarray | None,
+    crop: Rect,
+    result: np.ndarray,
+    in_place: bool = False,
 ) -> np.ndarray:
     """Blend ``result`` (crop-sized (h, w, 3) float in [0, 1]) into a copy of ``layer``.
 
     Only pixels the selection covers change (blended by coverage); the others keep their exact
-    input bytes, and the alpha channel is the input's everywhere.
+    input bytes, and the alpha channel is the input's everywhere. ``in_place``: blend into
+    ``layer`` itself (its bytes are then the result; only the crop is written).
     """
-    out = layer.copy()
+    out = layer if in_place else layer.copy()
     region = out[crop.y0 : crop.y1, crop.x0 : crop.x1]
     original = to_unit(region[..., :3], fmt)
     if mask is None:

@@ -33,6 +33,9 @@ class Job:
     extras: Mapping[str, WireImage] = field(default_factory=dict)
     state: bytes = b""
     """Opaque state from an earlier run of a stateful filter (empty: start fresh)."""
+    in_place: bool = False
+    """The layer's bytes may become the first result (shared memory: they lie where the client
+    asked for its results), so that result is blended over them instead of into a copy."""
 
 
 @dataclass(frozen=True)
@@ -142,22 +145,38 @@ def execute_job(
     state = b""
     if isinstance(outputs, Outputs):
         outputs, state = outputs.layers, bytes(outputs.state)
-    results = []
     for out in outputs:
         if tuple(out.image.shape) != (1, 3, crop.height, crop.width):
             raise RuntimeError(
                 f"filter {flt.id} returned {tuple(out.image.shape)} for a "
                 f"{crop.width}x{crop.height} crop"
             )
-        rgb = imaging.from_tensor(out.image)
-        if not np.isfinite(rgb).all():
-            raise RuntimeError(f"filter {flt.id} produced non-finite pixels")
-        pixels = imaging.composite(layer, fmt, mask, crop, rgb)
-        results.append(
-            WireImage(w, h, fmt, memoryview(pixels).cast("B"), job.layer.x, job.layer.y, out.name)
-        )
-    if not results:
+    if not outputs:
         raise BadImage(f"filter {flt.id} produced no layer for this input")
+    rgbs = [imaging.from_tensor(out.image) for out in outputs]
+    if not all(np.isfinite(rgb).all() for rgb in rgbs):
+        raise RuntimeError(f"filter {flt.id} produced non-finite pixels")
+    in_place = job.in_place and layer.flags.writeable
+    # the first result last: blended in place, the layer's bytes are gone for the others
+    pixels = [
+        imaging.composite(layer, fmt, mask, crop, rgb, in_place=in_place and i == 0)
+        for i, rgb in reversed(list(enumerate(rgbs)))
+    ][::-1]
+    bpp = 4 * imaging.DTYPES[fmt].itemsize  # bytes from the crop's first to last pixel:
+    changed = ((crop.y0 * w + crop.x0) * bpp, ((crop.y1 - 1) * w + crop.x1) * bpp)
+    results = [
+        WireImage(
+            w,
+            h,
+            fmt,
+            memoryview(p).cast("B"),
+            job.layer.x,
+            job.layer.y,
+            out.name,
+            changed=changed if in_place and i == 0 else None,
+        )
+        for i, (p, out) in enumerate(zip(pixels, outputs, strict=True))
+    ]
     return Executed(results, state)
 
 

@@ -35,8 +35,8 @@ from backend.jobs import Job, layer_names, validate
 from backend.registry import Registry
 from backend.shm import SharedRefused
 from backend.worker import Ticket, Worker
-from nlf_client._proto import filters_pb2 as pb
-from nlf_client._proto import filters_pb2_grpc as pb_grpc
+from nlf_client.proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 

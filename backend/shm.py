@@ -13,14 +13,23 @@ from __future__ import annotations
 import mmap
 import os
 import re
-import zlib
 from typing import Any
 
-from nlf_client._proto import filters_pb2 as pb
+import numpy as np
+
+from nlf_client import crc
+from nlf_client.proto import filters_pb2 as pb
 
 SHM_DIR = "/dev/shm"
 NAME = re.compile(r"nlf-[0-9]{1,10}-[0-9a-f]{12}")
 REFUSED_KEY = "nlf-shared-memory"
+
+
+def _address(view: memoryview) -> int:
+    """Where a buffer's first byte lies in memory (0 for an empty one)."""
+    if view.nbytes == 0:
+        return 0
+    return int(np.frombuffer(view, np.uint8, count=1).ctypes.data)
 
 
 class SharedRefused(Exception):
@@ -38,6 +47,8 @@ class SharedSession:
         self._maps: dict[str, mmap.mmap] = {}
         self._verified: set[str] = set()
         self._result: tuple[mmap.mmap, int, int] | None = None  # map, next offset, end
+        self._checked: dict[tuple[str, int, int], list[int]] = {}
+        """crc32 by block (``nlf_client.crc``) of each verified image: (segment, offset, size)."""
 
     def _open(self, segment: str) -> mmap.mmap:
         if segment in self._maps:
@@ -66,10 +77,12 @@ class SharedSession:
         if sp.offset < 0 or sp.offset + size > len(m):
             raise SharedRefused(f"'{key}' lies outside segment {sp.segment}")
         view = memoryview(m)[sp.offset : sp.offset + size]
-        if zlib.crc32(view) & 0xFFFFFFFF != sp.crc32:
+        blocks = crc.blocks(view)
+        if crc.whole(blocks, size) != sp.crc32:
             view.release()
             raise SharedRefused(f"'{key}' does not match its checksum in segment {sp.segment}")
         self._verified.add(sp.segment)
+        self._checked[(sp.segment, sp.offset, size)] = blocks
         return view
 
     def offer_results(self, space: pb.SharedPixels) -> None:
@@ -80,8 +93,21 @@ class SharedSession:
         if space.offset >= 0 and space.offset + space.size <= len(m):
             self._result = (m, space.offset, space.offset + space.size)
 
-    def place(self, data: Any) -> pb.SharedPixels | None:
-        """Write one result layer into the result space; its SharedPixels, or None (no room)."""
+    def results_start_at(self, sp: pb.SharedPixels) -> bool:
+        """Whether the accepted result space starts at the bytes ``sp`` names (so a result the
+        size of those bytes, blended over them in place, is already where it goes)."""
+        if self._result is None:
+            return False
+        m, offset, end = self._result
+        return self._maps.get(sp.segment) is m and sp.offset == offset and sp.size <= end - offset
+
+    def place(self, data: Any, changed: tuple[int, int] | None = None) -> pb.SharedPixels | None:
+        """Write one result layer into the result space; its SharedPixels, or None (no room).
+
+        A layer already there (blended in place over the input's bytes) is not copied, and
+        with ``changed`` (the byte range it may differ in from the verified input there) its
+        crc32 comes from the input's block crc32s and only the blocks in that range are read
+        again: the same value as a crc32 of every byte of the result."""
         if self._result is None:
             return None
         m, offset, end = self._result
@@ -89,15 +115,21 @@ class SharedSession:
         n = view.nbytes
         if offset + n > end:
             return None
+        segment = next(name for name, mm in self._maps.items() if mm is m)
         target = memoryview(m)[offset : offset + n]
         try:
-            target[:] = view
-            crc = zlib.crc32(target) & 0xFFFFFFFF
+            in_place = _address(target) == _address(view)
+            if not in_place:
+                target[:] = view
+            blocks = self._checked.get((segment, offset, n))
+            if in_place and changed is not None and blocks is not None:
+                checksum = crc.with_changes(blocks, target, *changed)
+            else:
+                checksum = crc.checksum(target)
         finally:
             target.release()
         self._result = (m, offset + n, end)
-        segment = next(name for name, mm in self._maps.items() if mm is m)
-        return pb.SharedPixels(segment=segment, offset=offset, size=n, crc32=crc)
+        return pb.SharedPixels(segment=segment, offset=offset, size=n, crc32=checksum)
 
     def close(self) -> None:
         for m in self._maps.values():

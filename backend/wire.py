@@ -12,7 +12,7 @@ from backend.imaging import WireImage
 from backend.jobs import Job
 from backend.params import Colour, ParamSpec
 from backend.shm import SharedRefused, SharedSession
-from nlf_client._proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2 as pb
 
 MAX_STATE = 64 << 10
 """Largest ``RunHeader.state`` a server accepts (a filter's state is a few KiB)."""
@@ -165,7 +165,7 @@ def read_job(
     it = iter(requests)
     head = read_header(next(it, None))
     announced = admit(head, max_pixels, layer_names, max_total_pixels)
-    views = _from_shared(head, announced, shared) if head.shared else None
+    views, in_place = _from_shared(head, announced, shared) if head.shared else (None, False)
     buffers = receive(it, announced, views)
 
     def image(key: str) -> WireImage:
@@ -182,14 +182,16 @@ def read_job(
         params=params,
         extras={k: image(k) for k in head.extra_layers},
         state=bytes(head.state),
+        in_place=in_place,
     )
     return job, head.want_previews
 
 
 def _from_shared(
     head: pb.RunHeader, announced: Mapping[str, _Announced], shared: SharedSession | None
-) -> dict[str, memoryview]:
-    """The images the header put in shared memory, verified (views: no copy)."""
+) -> tuple[dict[str, memoryview], bool]:
+    """The images the header put in shared memory, verified (views: no copy), and whether the
+    first result may be blended over the layer's own bytes (they start the result space)."""
     if shared is None:
         raise SharedRefused("this server takes no shared memory")
     out = {}
@@ -198,7 +200,8 @@ def _from_shared(
             raise BadImage(f"shared pixels for '{shown(key)}', which the header did not announce")
         out[key] = shared.image(key, sp, announced[key].size)
     shared.offer_results(head.result_space)
-    return out
+    in_place = "layer" in head.shared and shared.results_start_at(head.shared["layer"])
+    return out, in_place
 
 
 def chunk_events(key: str, data: bytes | bytearray | memoryview) -> Iterator[pb.RunEvent]:
@@ -223,7 +226,7 @@ def result_events(
     state: bytes = b"",
 ) -> Iterator[pb.RunEvent]:
     for layer in layers:
-        placed = shared.place(layer.pixels) if shared is not None else None
+        placed = shared.place(layer.pixels, layer.changed) if shared is not None else None
         event = pb.RunEvent(layer=pb.ResultLayer(name=layer.name, info=info_of(layer)))
         if placed is not None:
             event.layer.shared.CopyFrom(placed)

@@ -46,7 +46,7 @@ def stop(backends: list[tuple[subprocess.Popen, int]]) -> None:
 def kill_when_busy(victim: subprocess.Popen, port: int, after_jobs: float) -> None:
     """SIGKILL the backend ``after_jobs`` seconds after it first got a job (mid-job)."""
     from nlf_client import Client
-    from nlf_client._proto import filters_pb2 as pb
+    from nlf_client.proto import filters_pb2 as pb
 
     with Client.connect(f"127.0.0.1:{port}", timeout=60) as probe:
         busy_since = None

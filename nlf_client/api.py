@@ -14,7 +14,10 @@ BYTES_PER_CHANNEL = {"u8": 1, "u16": 2, "f32": 4}
 
 @dataclass(frozen=True)
 class Layer:
-    """Straight RGBA pixels, row-major, little-endian; ``x``/``y`` = offset in the document."""
+    """Straight RGBA pixels, row-major, little-endian; ``x``/``y`` = offset in the document.
+
+    ``pixels`` is ``bytes``, or for results of a client connected with ``result_views=True``
+    possibly a read-only ``memoryview`` of shared memory (same bytes, no copy)."""
 
     pixels: bytes = field(repr=False)
     width: int

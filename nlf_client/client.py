@@ -24,6 +24,7 @@ class Client:
         timeout: float = 10.0,
         tls_ca: Optional[str] = None,
         shared_memory: bool = True,
+        result_views: bool = False,
     ) -> Client:
         """Connect and wait until a backend answers (BackendError UNAVAILABLE otherwise).
 
@@ -33,8 +34,11 @@ class Client:
         travels as TLS call credentials. Without TLS a token is only sent to this machine.
         ``shared_memory``: offer pixels through shared memory to a backend on this machine
         (it must open and verify them, or the job streams as usual); False always streams.
+        ``result_views``: a result layer that came back through shared memory has as
+        ``pixels`` a read-only ``memoryview`` of the segment instead of a ``bytes`` copy (saves
+        a copy of every result; the segment is reused only once every view of it is gone).
         """
-        t = Transport(address, token, timeout, tls_ca, shared_memory)
+        t = Transport(address, token, timeout, tls_ca, shared_memory, result_views)
         try:
             t.wait_ready()
         except BackendError:
@@ -75,6 +79,9 @@ class Client:
         ``state``: the ``RunResult.state`` of an earlier run of the same stateful filter on the
         same layer and selection (npe: the latent, so brush strokes accumulate); None or b""
         starts fresh. The backend refuses state it cannot read with INVALID_ARGUMENT.
+
+        A job whose backend becomes unavailable before it is done is sent again (a few times;
+        with several backends, or a proxy in front of them, it runs on another one).
         """
         if len(layer.pixels) != layer.expected_size:
             raise BackendError(
@@ -94,6 +101,11 @@ class Client:
             timeout,
             bytes(state or b""),
         )
+
+    @property
+    def retried_jobs(self) -> int:
+        """Jobs ``run`` sent again because their backend became unavailable mid-way."""
+        return self._t.retried_jobs
 
     def close(self) -> None:
         self._t.close()

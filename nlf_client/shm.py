@@ -14,13 +14,15 @@ Runs on the editors' Pythons (3.9 and later): no 3.10+ syntax at run time.
 from __future__ import annotations
 
 import atexit
+import mmap
 import os
 import secrets
 import sys
 import threading
 import weakref
-import zlib
 from typing import Any, Dict, List, Optional, Tuple
+
+from . import crc
 
 PREFIX = "nlf-"
 SHM_DIR = "/dev/shm"
@@ -55,7 +57,7 @@ def available() -> bool:
 
 
 def checksum(data: Any) -> int:
-    return zlib.crc32(data) & 0xFFFFFFFF
+    return crc.checksum(data)
 
 
 def sweep_dead(shm_dir: str = SHM_DIR) -> List[str]:
@@ -96,6 +98,10 @@ class Segment:
         self.shm = shared_memory.SharedMemory(name=name, create=True, size=size, **kwargs)
         self.name = name
         self.size = size
+        self._lent: Optional[mmap.mmap] = None
+        """A read-only mapping whose views are handed out as results (see ``read``)."""
+        self._lent_refs: Optional[int] = None
+        """References to ``_lent`` when no result view holds it."""
 
     def write(self, offset: int, data: Any) -> int:
         """Copy ``data`` in at ``offset``; return its crc32."""
@@ -103,19 +109,72 @@ class Segment:
         self.shm.buf[offset : offset + n] = data
         return checksum(self.shm.buf[offset : offset + n])
 
-    def read(self, offset: int, size: int, crc: int) -> Optional[bytes]:
-        """The bytes at ``offset`` if they are inside and match ``crc``; None otherwise."""
+    def read(self, offset: int, size: int, crc: int, as_view: bool = False) -> Optional[Any]:
+        """The bytes at ``offset`` if they are inside and match ``crc``; None otherwise.
+
+        ``as_view``: a read-only memoryview of them instead of a copy, from a second mapping of
+        this segment that the result keeps alive; the segment is not lent again while any view
+        of that mapping exists (``reclaim``). Falls back to a copy when that mapping fails.
+        """
         if offset < 0 or size < 0 or offset + size > self.size:
             return None
         view = self.shm.buf[offset : offset + size]
         try:
             if checksum(view) != crc:
                 return None
+            if as_view:
+                lent = self._map_for_result()
+                if lent is not None:
+                    return memoryview(lent)[offset : offset + size]
             return bytes(view)
         finally:
             view.release()
 
+    def _map_for_result(self) -> Optional[mmap.mmap]:
+        """The read-only mapping results are lent from: made (and its pages mapped) once per
+        segment, then kept; None while an earlier result still holds it."""
+        if self._lent is not None:
+            return self._lent if self.reclaim() else None
+        try:
+            fd = os.open(os.path.join(SHM_DIR, self.name), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        try:
+            flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+            self._lent = mmap.mmap(fd, self.size, flags=flags, prot=mmap.PROT_READ)
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(fd)
+        if hasattr(sys, "getrefcount"):
+            self._lent_refs = sys.getrefcount(self._lent)
+        return self._lent
+
+    def reclaim(self) -> bool:
+        """True when no result view of this segment is alive any more (it may be lent again).
+
+        Every view of the mapping, and anything made from one, holds a reference to it; without
+        ``sys.getrefcount`` (not CPython) the mapping is closed instead, which is refused
+        while any view exists, and made again for the next result."""
+        if self._lent is None:
+            return True
+        if self._lent_refs is not None:
+            return sys.getrefcount(self._lent) <= self._lent_refs
+        try:
+            self._lent.close()
+        except BufferError:
+            return False
+        self._lent = None
+        return True
+
     def destroy(self) -> None:
+        """Unmap and unlink; a result view still alive keeps its own mapping until dropped."""
+        if self._lent is not None:
+            try:
+                self._lent.close()
+            except BufferError:
+                pass
+            self._lent = None
         try:
             self.shm.close()
         except BufferError:
@@ -148,7 +207,7 @@ class SegmentPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the client is closed")
-            fits = [s for s in self._idle if s.size >= size]
+            fits = [s for s in self._idle if s.size >= size and s.reclaim()]
             seg = min(fits, key=lambda s: s.size) if fits else None
             if seg is not None:
                 self._idle.remove(seg)
@@ -166,7 +225,8 @@ class SegmentPool:
                 self._lent.remove(seg)
             if reuse and not self._closed:
                 self._idle.append(seg)
-                self._idle.sort(key=lambda s: s.size, reverse=True)
+                # kept: free segments first (not held by a result view), then the largest
+                self._idle.sort(key=lambda s: (s.reclaim(), s.size), reverse=True)
                 drop = self._idle[MAX_IDLE:]
                 del self._idle[MAX_IDLE:]
             else:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import grpc
 
 from . import shm
-from ._proto import filters_pb2 as pb
-from ._proto import filters_pb2_grpc as pb_grpc
 from .api import (
     BYTES_PER_CHANNEL,
     Colour,
@@ -26,8 +25,13 @@ from .api import (
 )
 from .channel import open_channel
 from .errors import BackendError
+from .proto import filters_pb2 as pb
+from .proto import filters_pb2_grpc as pb_grpc
 
 CHUNK = 3 << 20
+RETRIES = 3
+"""Times one job is sent again after UNAVAILABLE (its backend died or restarted)."""
+RETRY_WAIT = 0.5
 SHARED_REFUSED_KEY = "nlf-shared-memory"
 OPTIONS = [
     ("grpc.max_send_message_length", 64 << 20),
@@ -55,8 +59,12 @@ class Transport:
         timeout: float,
         tls_ca: Optional[str] = None,
         shared_memory: bool = True,
+        result_views: bool = False,
     ) -> None:
         self.address = address
+        self.result_views = result_views
+        """Results that came through shared memory are read-only memoryviews of it, not
+        copies (``Client.connect(result_views=True)``)."""
         self.timeout = timeout
         self._channel, self._metadata, self.target = open_channel(address, token, tls_ca, OPTIONS)
         self._stub = pb_grpc.FiltersStub(self._channel)
@@ -66,6 +74,10 @@ class Transport:
         self.shared_jobs = 0
         """Jobs whose pixels went through shared memory (tests and benchmarks read it)."""
         self.shared_refusals = 0
+        self.retried_jobs = 0
+        """Jobs sent again after their backend became unavailable (``run``)."""
+        self._lock = threading.Lock()
+        self._closed = False
 
     def wait_ready(self) -> None:
         try:
@@ -76,6 +88,7 @@ class Transport:
             ) from None
 
     def close(self) -> None:
+        self._closed = True
         if self._pool is not None:
             self._pool.close()
         self._channel.close()
@@ -133,6 +146,38 @@ class Transport:
         cancel_event: Optional[threading.Event],
         timeout: Optional[float],
         state: bytes = b"",
+    ) -> RunResult:
+        """One job; sent again (at most RETRIES times) when its backend became unavailable in
+        the middle of it: filters are pure, and with several backends or a proxy in front of
+        them round_robin picks one that is up. The caller sees the last error otherwise."""
+        job = (filter_id, layer, mask, params, extra_layers, on_progress, on_preview)
+        for attempt in range(RETRIES + 1):
+            try:
+                return self._run_once(*job, cancel_event, timeout, state)
+            except BackendError as exc:
+                cancelled = cancel_event is not None and cancel_event.is_set()
+                over = attempt == RETRIES or cancelled or self._closed
+                if exc.code != "UNAVAILABLE" or over:
+                    raise
+            with self._lock:
+                self.retried_jobs += 1
+            if on_progress is not None:
+                on_progress(Progress(0.0, "retrying", "the backend went away; sending again"))
+            time.sleep(RETRY_WAIT * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _run_once(
+        self,
+        filter_id: str,
+        layer: Layer,
+        mask: Optional[Mask],
+        params: Dict[str, Any],
+        extra_layers: Dict[str, Layer],
+        on_progress: Optional[Callable[[Progress], None]],
+        on_preview: Optional[Callable[[Preview], None]],
+        cancel_event: Optional[threading.Event],
+        timeout: Optional[float],
+        state: bytes,
     ) -> RunResult:
         job = (filter_id, layer, mask, params, extra_layers, on_preview is not None, state)
         pool = self._shared_pool()
@@ -210,7 +255,7 @@ class Transport:
 
             threading.Thread(target=watch, name="nlf-cancel-watch", daemon=True).start()
         try:
-            return _collect(call, on_progress, on_preview, seg)
+            return _collect(call, on_progress, on_preview, seg, self.result_views)
         except grpc.RpcError as exc:
             if seg is not None and _refused(exc):
                 raise _SharedRefused() from None
@@ -359,6 +404,7 @@ def _collect(
     on_progress: Optional[Callable[[Progress], None]],
     on_preview: Optional[Callable[[Preview], None]],
     seg: Optional[shm.Segment] = None,
+    views: bool = False,
 ) -> RunResult:
     layers: List[Layer] = []
     current: Optional[Tuple[str, Any, bytearray]] = None
@@ -378,7 +424,7 @@ def _collect(
             fmt = FORMAT_FROM_PB[info.format]
             size = info.width * info.height * 4 * BYTES_PER_CHANNEL[fmt]
             if event.layer.HasField("shared"):
-                pixels = _shared_result(seg, event.layer.shared, size)
+                pixels = _shared_result(seg, event.layer.shared, size, views)
                 layers.append(
                     Layer(pixels, info.width, info.height, fmt, info.x, info.y, event.layer.name)
                 )
@@ -401,10 +447,10 @@ def _collect(
     raise BackendError("UNAVAILABLE", "the backend closed the job before sending its result")
 
 
-def _shared_result(seg: Optional[shm.Segment], sp: Any, size: int) -> bytes:
+def _shared_result(seg: Optional[shm.Segment], sp: Any, size: int, view: bool) -> Any:
     data = None
     if seg is not None and sp.segment == seg.name and sp.size == size:
-        data = seg.read(sp.offset, sp.size, sp.crc32)
+        data = seg.read(sp.offset, sp.size, sp.crc32, as_view=view)
     if data is None:
         raise BackendError(
             "DATA_LOSS", "a result layer in shared memory is missing or fails its checksum"

@@ -1,4 +1,4 @@
-"""Generate the committed gRPC stubs in nlf_client/_proto from protos/ (or check they are current).
+"""Generate the committed gRPC stubs in nlf_client/proto from protos/ (or check they are current).
 
 Stubs come from grpcio-tools==1.51.1 (libprotoc 3.21): they import on the editors' Debian runtimes
 (protobuf 4.21, grpcio 1.51) as well as on PyPI's protobuf 7.x. grpcio-tools 1.51.1 pins
@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
-DEST = ROOT / "nlf_client" / "_proto"
+DEST = ROOT / "nlf_client" / "proto"
 TOOLS = "grpcio-tools==1.51.1"
 VENV = Path(os.environ.get("NLF_PROTOC_VENV", Path.home() / ".cache" / "nlf" / "protoc-venv"))
 FILES = ("filters_pb2.py", "filters_pb2.pyi", "filters_pb2_grpc.py")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # usage: bash scripts/setup_krita.sh
-# Prepares this machine for the Krita tests (tests/test_krita_gui.py, marker `krita`); idempotent.
+# Prepares this machine for the Krita tests (tests/krita/test_gui.py, marker `krita`); idempotent.
 #  1. installs the Debian packages that are missing: krita xvfb xauth imagemagick
 #     python3-grpcio python3-protobuf zstd (Krita's own Python 3.11 uses Debian's grpcio/protobuf)
 #  2. warms a Krita profile once (a fresh one costs ~20 s of resource indexing on first start)

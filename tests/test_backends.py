@@ -151,6 +151,53 @@ def test_batch_over_three_backends_survives_one_killed(tmp_path: Path, capsys) -
 
 
 def _busy(client: Client) -> bool:
-    from nlf_client._proto import filters_pb2 as pb
+    from nlf_client.proto import filters_pb2 as pb
 
     return client._t._stub.GetStatus(pb.StatusRequest(), timeout=5).busy
+
+
+@pytest.mark.slow
+def test_client_run_sends_the_job_again_when_its_backend_dies() -> None:
+    """What the plug-ins call: ``Client.run`` over two backend processes; the one running
+    the job is killed mid-job; the same call returns the result from the other one."""
+    backends = _start(2)
+    address = ",".join(f"127.0.0.1:{port}" for _, port in backends)
+    killed: list[int] = []
+
+    def kill_the_busy_one() -> None:
+        probes = [Client.connect(f"127.0.0.1:{port}", timeout=10) for _, port in backends]
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline and not killed:
+                for (proc, _), probe in zip(backends, probes, strict=True):
+                    if _busy(probe):
+                        os.kill(proc.pid, signal.SIGKILL)
+                        killed.append(proc.pid)
+                        return
+                time.sleep(0.02)
+        finally:
+            for p in probes:
+                p.close()
+
+    killer = threading.Thread(target=kill_the_busy_one)
+    killer.start()
+    try:
+        stages: list[str] = []
+        with Client.connect(address, timeout=10) as c:
+            layer = make_layer(6, 5, seed=1)
+            result = c.run(
+                "test_slow",
+                layer,
+                None,
+                {"steps": 10, "delay": 0.05},
+                on_progress=lambda p: stages.append(p.stage),
+            )
+            killer.join(30)
+            assert killed, "no backend was ever busy"
+            assert c.retried_jobs == 1 and "retrying" in stages
+            assert result.layers[0].width == 6
+    finally:
+        for p, _ in backends:
+            if p.poll() is None:
+                p.stdin.close()
+                p.wait(10)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT, Backend, require_editors
 
-PROTO_DIR = ROOT / "nlf_client" / "_proto"
+PROTO_DIR = ROOT / "nlf_client" / "proto"
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
 

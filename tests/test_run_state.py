@@ -7,7 +7,7 @@ import pytest
 
 from backend import wire
 from nlf_client import BackendError, Client
-from nlf_client._proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2 as pb
 from tests.fakes import as_array, make_layer
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from nlf_client import BackendError, Client, Layer, Mask, Progress
-from nlf_client._proto import filters_pb2 as pb
-from nlf_client._proto import filters_pb2_grpc as pb_grpc
+from nlf_client.proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2_grpc as pb_grpc
 from tests.fakes import as_array, make_layer, rect_mask
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from backend.cli import main as cli_main
 from nlf_client import BackendError
-from nlf_client._proto import filters_pb2 as pb
-from nlf_client._proto import filters_pb2_grpc as pb_grpc
+from nlf_client.proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2_grpc as pb_grpc
 from tests.fakes import make_layer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,8 @@ import pytest
 
 from backend import shm as server_shm
 from nlf_client import BackendError, Client, shm
-from nlf_client._proto import filters_pb2 as pb
-from nlf_client._proto import filters_pb2_grpc as pb_grpc
+from nlf_client.proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2_grpc as pb_grpc
 from tests.conftest import ROOT
 from tests.fakes import as_array, make_layer, rect_mask
 

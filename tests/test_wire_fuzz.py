@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from backend.errors import BadImage, ParamError
 from backend.imaging import check_image, check_mask
 from backend.wire import read_job
-from nlf_client._proto import filters_pb2 as pb
+from nlf_client.proto import filters_pb2 as pb
 
 infos = st.builds(
     pb.ImageInfo,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +12,7 @@ from backend.params import Colour, ParamSpec
 from backend.secrets import token_from
 from nlf_client import BackendError, Client, Layer, Mask
 from nlf_client import Colour as WireColour
-
-RETRIES = 3
-"""Times one job is sent again after UNAVAILABLE (its backend died or restarted)."""
-RETRY_WAIT = 0.5
+from nlf_client.session.launch import with_port
 
 
 def _to_wire_value(v: Any) -> Any:
@@ -29,7 +24,13 @@ def remote_runner(
 ) -> tuple[list[ParamSpec], Callable[..., list[WireImage]]]:
     token = token_from(args)
     try:
-        client = Client.connect(args.server, token=token, tls_ca=getattr(args, "tls_ca", None))
+        tls_ca = getattr(args, "tls_ca", None)
+        client = Client.connect(
+            with_port(args.server),
+            token=token,
+            tls_ca=tls_ca,
+            result_views=True,  # results only go to files: no copy out of shared memory
+        )
         spec = next((f for f in client.list_filters() if f.id == args.filter_id), None)
     except BackendError as exc:
         raise SystemExit(f"backend at {args.server}: {exc.message}") from None
@@ -66,8 +67,11 @@ class _RemoteRun:
         self.client = client
         self.filter_id = filter_id
         self.backend_count = client.backend_count
-        self.retried = 0
-        self._lock = threading.Lock()
+
+    @property
+    def retried(self) -> int:
+        """Jobs sent again after their backend became unavailable."""
+        return self.client.retried_jobs
 
     def close(self) -> None:
         self.client.close()
@@ -90,17 +94,11 @@ class _RemoteRun:
             {k: _to_wire_value(v) for k, v in values.items()},
             {k: as_layer(v) for k, v in extras.items()},
         )
-        for attempt in range(RETRIES + 1):
-            try:
-                result = self.client.run(*job, on_progress=lambda p: bar(p.fraction, p.stage))
-                break
-            except BackendError as exc:
-                if exc.code != "UNAVAILABLE" or attempt == RETRIES:
-                    kind = BadImage if exc.code == "INVALID_ARGUMENT" else NlfError
-                    raise kind(f"{exc.code}: {exc.message}") from None
-                with self._lock:
-                    self.retried += 1
-                time.sleep(RETRY_WAIT * (attempt + 1))
+        try:  # the client sends a job again when its backend goes away (Client.run)
+            result = self.client.run(*job, on_progress=lambda p: bar(p.fraction, p.stage))
+        except BackendError as exc:
+            kind = BadImage if exc.code == "INVALID_ARGUMENT" else NlfError
+            raise kind(f"{exc.code}: {exc.message}") from None
         return [
             WireImage(x.width, x.height, x.format, x.pixels, name=x.name) for x in result.layers
         ]

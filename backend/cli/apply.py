@@ -20,6 +20,7 @@ from backend.files import SUFFIXES, read_image, read_mask, write_image
 from backend.imaging import WireImage
 from backend.params import ParamError, ParamSpec, check_value, parse_text
 from backend.secrets import add_token_arguments
+from nlf_client.session.naming import file_names
 
 
 class _Bar:
@@ -72,11 +73,12 @@ def _inputs(paths: list[str]) -> list[Path]:
 
 
 def _outputs(inputs: list[Path], out: Path, filter_id: str, n_layers: int, src: Path) -> list[Path]:
-    many = len(inputs) > 1 or out.is_dir() or not out.suffix
-    base = out / f"{src.stem}.{filter_id}.png" if many else out
+    """The session core's names in a folder; a named output file gets ``.<k>`` for several."""
+    if len(inputs) > 1 or out.is_dir() or not out.suffix:
+        return [out / name for name in file_names(src.stem, filter_id, n_layers)]
     if n_layers == 1:
-        return [base]
-    return [base.with_name(f"{base.stem}.{i + 1}{base.suffix}") for i in range(n_layers)]
+        return [out]
+    return [out.with_name(f"{out.stem}.{i + 1}{out.suffix}") for i in range(n_layers)]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -1,48 +1,18 @@
-"""The backend client: the copy of ``nlf_client`` installed inside this package, else the repo's."""
+"""The backend client: the copy of ``nlf_client`` installed inside this package, else the repo's
+(a source checkout, the unit tests). ``session`` is its editor-neutral session core."""
 
 from __future__ import annotations
 
+import importlib
+
 try:
-    from .nlf_client import (
-        BackendError,
-        Client,
-        Colour,
-        FilterSpec,
-        Layer,
-        Mask,
-        ParamSpec,
-        Preview,
-        Progress,
-        RunResult,
-        Status,
-    )
-except ModuleNotFoundError as exc:  # a source checkout (unit tests): nlf_client is on sys.path
+    nlf = importlib.import_module(f"{__package__}.nlf_client")
+except ModuleNotFoundError as exc:
     if exc.name != f"{__package__}.nlf_client":
         raise
-    from nlf_client import (  # type: ignore[no-redef]
-        BackendError,
-        Client,
-        Colour,
-        FilterSpec,
-        Layer,
-        Mask,
-        ParamSpec,
-        Preview,
-        Progress,
-        RunResult,
-        Status,
-    )
-
-__all__ = [
-    "BackendError",
-    "Client",
-    "Colour",
-    "FilterSpec",
-    "Layer",
-    "Mask",
-    "ParamSpec",
-    "Preview",
-    "Progress",
-    "RunResult",
-    "Status",
-]
+    nlf = importlib.import_module("nlf_client")
+session = importlib.import_module(nlf.__name__ + ".session")
+BackendError, Client, Colour, FilterSpec = nlf.BackendError, nlf.Client, nlf.Colour, nlf.FilterSpec
+Layer, Mask, ParamSpec, Status = nlf.Layer, nlf.Mask, nlf.ParamSpec, nlf.Status
+Preview = nlf.Preview
+UserError = session.UserError

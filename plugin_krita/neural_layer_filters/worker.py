@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any, Callable, Set
 
-from .client import BackendError, Preview, Progress
+from .client import BackendError, Preview, session
 from .qt import QThread, pyqtSignal
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,9 @@ class Job(QThread):
     succeeded = pyqtSignal(object)
     item_done = pyqtSignal(int, object)
     """(index, RunResult) for each finished item of a batch."""
-    failed = pyqtSignal(str, str)
-    """(code, message): a BackendError's code, or "INTERNAL" for anything unexpected."""
+    failed = pyqtSignal(object)
+    """The BackendError, UserError or OSError (anything else arrives as an INTERNAL
+    BackendError)."""
 
     def __init__(self, fn: Callable[[Job], Any]) -> None:
         super().__init__()
@@ -39,11 +40,8 @@ class Job(QThread):
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def progress(self, p: Progress) -> None:
-        if p.queue_position >= 0:
-            self.progressed.emit(0.0, f"waiting in the queue (position {p.queue_position + 1})")
-        else:
-            self.progressed.emit(p.fraction, p.message or p.stage)
+    def progress(self, p: Any) -> None:
+        self.progressed.emit(0.0 if p.queue_position >= 0 else p.fraction, session.progress_text(p))
 
     def preview(self, p: Preview) -> None:
         self.previewed.emit(p)
@@ -51,10 +49,10 @@ class Job(QThread):
     def run(self) -> None:
         try:
             result = self._fn(self)
-        except BackendError as exc:
-            self.failed.emit(exc.code, exc.message)
+        except (BackendError, session.UserError, OSError) as exc:
+            self.failed.emit(exc)
         except Exception as exc:  # the action boundary: log it, show it, never a traceback dialog
             log.exception("job failed")
-            self.failed.emit("INTERNAL", f"{type(exc).__name__}: {exc}")
+            self.failed.emit(BackendError("INTERNAL", f"{type(exc).__name__}: {exc}"))
         else:
             self.succeeded.emit(result)

@@ -1,13 +1,16 @@
-"""GIMP image access: the drawable at its precision, the selection mask, result layers.
+"""GIMP image access behind the session core's ``Document``: pixels, selection, result layers.
 
-Runs inside GIMP only. Everything a run changes happens in :func:`insert_results`, inside one
-undo group; the source drawable is only read.
+Pixels travel in the perceptual (sRGB-TRC) RGBA formats at the drawable's bit depth (u8, u16,
+else f32): lossless for GIMP's default precisions, so pixels outside the selection stay
+bit-identical; linear-light images are converted to sRGB and back (exact up to rounding).
+Everything a run changes happens in :meth:`GimpDocument.insert`, inside one undo group; the
+source drawable is only read. Runs inside GIMP only (tests use a fake ``gi``).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional, Sequence
 
 import gi
 
@@ -16,21 +19,21 @@ gi.require_version("Gegl", "0.4")
 gi.require_version("Babl", "0.1")
 from gi.repository import Babl, Gegl, Gimp, GLib  # noqa: E402
 
-from nlf_client.api import Colour, Layer, Mask, Progress  # noqa: E402
+from nlf_client.api import Colour, Layer, Mask  # noqa: E402
+from nlf_client.session import UserError  # noqa: E402
 
-from .pixel_formats import (  # noqa: E402
-    MASK_FORMAT,
-    babl_format,
-    mask_is_empty,
-    mask_or_none,
-    wire_format,
-)
-
+BABL = {"u8": "R'G'B'A u8", "u16": "R'G'B'A u16", "f32": "R'G'B'A float"}
+WIRE = {"U8": "u8", "U16": "u16", "U32": "f32", "HALF": "f32", "FLOAT": "f32", "DOUBLE": "f32"}
 COLOUR_FORMAT = "R'G'B'A double"
 
 
-class UserError(Exception):
-    """Something the person can fix in the image (wrong layer kind, selection elsewhere)."""
+def wire_format(precision_name: str) -> str:
+    """``GIMP_PRECISION_U16_NON_LINEAR`` (or its nick ``u16-non-linear``) -> ``u16``."""
+    name = precision_name.upper().replace("-", "_").replace("GIMP_PRECISION_", "")
+    try:
+        return WIRE[name.split("_", 1)[0]]
+    except KeyError:
+        raise ValueError("unsupported GIMP precision %r" % precision_name) from None
 
 
 class Colours:
@@ -48,51 +51,65 @@ class Colours:
         if color is None:
             return Colour(0.0, 0.0, 0.0, 1.0)
         data = color.get_bytes(Babl.format(COLOUR_FORMAT)).get_data()
-        r, g, b, a = (min(1.0, max(0.0, v)) for v in struct.unpack("=4d", bytes(data)))
-        return Colour(r, g, b, a)
+        return Colour(*(min(1.0, max(0.0, v)) for v in struct.unpack("=4d", bytes(data))))
 
 
-def drawable_format(drawable: Any) -> str:
-    """Wire format matching the image's precision (u8, u16 or f32)."""
-    return wire_format(drawable.get_image().get_precision().value_name)
+class GimpDocument:
+    """An image seen from one source drawable; ``ref`` is a drawable (layers of this image)."""
 
+    def __init__(self, image: Any, source: Any) -> None:
+        if not source.is_layer() or source.is_group():
+            kind = "a layer group" if source.is_layer() else "not a layer"
+            raise UserError("'%s' is %s; pick a pixel layer." % (source.get_name(), kind))
+        self.image, self.source = image, source
+        self.format = wire_format(image.get_precision().value_name)
 
-def check_source(drawable: Any) -> None:
-    """Filters work on pixel layers: not on groups, masks or channels."""
-    if not drawable.is_layer():
-        raise UserError("'%s' is not a layer; pick a pixel layer." % drawable.get_name())
-    if drawable.is_group():
-        raise UserError("'%s' is a layer group; pick a pixel layer." % drawable.get_name())
+    def read(self, ref: Any) -> Optional[Layer]:
+        """The drawable's pixels as straight RGBA in the image's wire format, with its offset."""
+        w, h = ref.get_width(), ref.get_height()
+        _, x, y = ref.get_offsets()
+        rect = Gegl.Rectangle.new(0, 0, w, h)
+        data = ref.get_buffer().get(rect, 1.0, BABL[self.format], Gegl.AbyssPolicy.CLAMP)
+        return Layer(bytes(data), w, h, self.format, x, y, ref.get_name())
 
+    def selection(self) -> Optional[Mask]:
+        """Selection coverage over the source's rectangle (feathering kept); None = all of it."""
+        if Gimp.Selection.is_empty(self.image):
+            return None
+        w, h = self.source.get_width(), self.source.get_height()
+        _, x, y = self.source.get_offsets()
+        rect = Gegl.Rectangle.new(x, y, w, h)
+        buffer = self.image.get_selection().get_buffer()
+        coverage = bytes(buffer.get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE))
+        if coverage.count(b"\x00") == len(coverage):
+            raise UserError(
+                "The selection does not overlap layer '%s'; select part of it or select nothing "
+                "to filter the whole layer." % self.source.get_name()
+            )
+        return None if coverage.count(b"\xff") == len(coverage) else Mask(coverage, w, h)
 
-def read_layer(drawable: Any, fmt: str) -> Layer:
-    """The drawable's pixels as straight RGBA in ``fmt``, with its offset and name."""
-    w, h = drawable.get_width(), drawable.get_height()
-    _, x, y = drawable.get_offsets()
-    data = drawable.get_buffer().get(
-        Gegl.Rectangle.new(0, 0, w, h), 1.0, babl_format(fmt), Gegl.AbyssPolicy.CLAMP
-    )
-    return Layer(bytes(data), w, h, fmt, x, y, drawable.get_name())
-
-
-def read_mask(image: Any, drawable: Any) -> Optional[Mask]:
-    """Selection coverage over the drawable's rectangle (feathering kept); None = everything."""
-    if Gimp.Selection.is_empty(image):
-        return None
-    w, h = drawable.get_width(), drawable.get_height()
-    _, x, y = drawable.get_offsets()
-    coverage = bytes(
-        image.get_selection()
-        .get_buffer()
-        .get(Gegl.Rectangle.new(x, y, w, h), 1.0, MASK_FORMAT, Gegl.AbyssPolicy.NONE)
-    )
-    if mask_is_empty(coverage):
-        raise UserError(
-            "The selection does not overlap layer '%s'; select part of it or select nothing "
-            "to filter the whole layer." % drawable.get_name()
-        )
-    coverage = mask_or_none(coverage)
-    return None if coverage is None else Mask(coverage, w, h)
+    def insert(self, above: Any, layers: Sequence[Layer], names: Sequence[str]) -> List[Any]:
+        """New layers right above ``above`` (first result on top) in ONE undo group; grayscale
+        images get GRAYA layers (GIMP refuses RGB layers there; babl converts)."""
+        gray = self.image.get_base_type() == Gimp.ImageBaseType.GRAY
+        kind = Gimp.ImageType.GRAYA_IMAGE if gray else Gimp.ImageType.RGBA_IMAGE
+        created: List[Any] = []
+        self.image.undo_group_start()
+        try:
+            for result, name in zip(layers, names, strict=True):
+                w, h = result.width, result.height
+                new = Gimp.Layer.new(self.image, name, w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
+                position = self.image.get_item_position(above)
+                self.image.insert_layer(new, above.get_parent(), position)
+                new.set_offsets(result.x, result.y)
+                buf = new.get_buffer()
+                buf.set(Gegl.Rectangle.new(0, 0, w, h), BABL[result.format], result.pixels)
+                buf.flush()
+                new.update(0, 0, w, h)
+                created.append(new)
+        finally:
+            self.image.undo_group_end()
+        return created
 
 
 def find_layer(image: Any, name: str) -> Any:
@@ -102,106 +119,10 @@ def find_layer(image: Any, name: str) -> Any:
     return layer
 
 
-def pixel_layers(image: Any) -> List[Any]:
-    """Every non-group layer of the image, top first, groups descended."""
+def pixel_layers(items: Sequence[Any]) -> List[Any]:
+    """Every non-group layer among ``items`` (``image.get_layers()``), top first, groups
+    descended."""
     out: List[Any] = []
-
-    def walk(items: List[Any]) -> None:
-        for item in items:
-            if item.is_group():
-                walk(list(item.get_children()))
-            else:
-                out.append(item)
-
-    walk(list(image.get_layers()))
+    for item in items:
+        out.extend(pixel_layers(list(item.get_children())) if item.is_group() else [item])
     return out
-
-
-def result_type(image: Any) -> Any:
-    """GRAYA layers in a grayscale image (GIMP refuses RGB layers there), RGBA otherwise;
-    babl turns the backend's RGBA into gray on the way in."""
-    if image.get_base_type() == Gimp.ImageBaseType.GRAY:
-        return Gimp.ImageType.GRAYA_IMAGE
-    return Gimp.ImageType.RGBA_IMAGE
-
-
-def insert_results(image: Any, source: Any, layers: List[Layer]) -> List[Any]:
-    """Insert result layers directly above ``source`` (first result on top), in ONE undo group."""
-    created: List[Any] = []
-    image.undo_group_start()
-    try:
-        parent = source.get_parent()
-        layer_type = result_type(image)
-        for result in layers:  # each goes right above the source, below the previous one
-            position = image.get_item_position(source)
-            new = Gimp.Layer.new(
-                image,
-                result.name or "Result",
-                result.width,
-                result.height,
-                layer_type,
-                100.0,
-                Gimp.LayerMode.NORMAL,
-            )
-            image.insert_layer(new, parent, position)
-            new.set_offsets(result.x, result.y)
-            buf = new.get_buffer()
-            buf.set(
-                Gegl.Rectangle.new(0, 0, result.width, result.height),
-                babl_format(result.format),
-                result.pixels,
-            )
-            buf.flush()
-            new.update(0, 0, result.width, result.height)
-            created.append(new)
-    finally:
-        image.undo_group_end()
-    return created
-
-
-class GimpProgress:
-    """``on_progress`` for ``Client.run``: GIMP's progress bar with the stage text."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self._text = ""
-        Gimp.progress_init(label + "…")
-
-    def text(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            Gimp.progress_set_text(text)
-
-    def __call__(self, p: Progress) -> None:
-        if p.queue_position >= 0:
-            self.text(
-                "%s: waiting for the backend (queue position %d)"
-                % (self.label, p.queue_position + 1)
-            )
-            Gimp.progress_pulse()
-            return
-        stage = p.stage or "working"
-        self.text("%s: %s%s" % (self.label, stage, (" – " + p.message) if p.message else ""))
-        Gimp.progress_update(max(0.0, min(1.0, p.fraction)))
-
-    def end(self) -> None:
-        Gimp.progress_end()
-
-
-def run_on_drawable(
-    client: Any,
-    spec: Any,
-    image: Any,
-    drawable: Any,
-    values: Dict[str, Any],
-    layer_items: Dict[str, Any],
-    progress: Optional[GimpProgress] = None,
-) -> List[Any]:
-    """Send one drawable (+ selection, + layer parameters) to the backend; insert the results."""
-    check_source(drawable)
-    fmt = drawable_format(drawable)
-    layer = read_layer(drawable, fmt)
-    mask = read_mask(image, drawable)
-    extras = {name: read_layer(item, fmt) for name, item in layer_items.items()}
-    result = client.run(spec.id, layer, mask, values, extras, on_progress=progress)
-    return insert_results(image, drawable, list(result.layers))

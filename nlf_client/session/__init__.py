@@ -1,0 +1,102 @@
+"""The editors' session core: everything a plug-in does that is not document I/O, UI, threading
+or registration. Stdlib + grpcio + protobuf only; runs on Python 3.9-3.14 (no 3.10+ syntax at
+run time). Plug-ins import from here (``from nlf_client.session import ...``).
+
+Settings (:mod:`.settings`)
+    ``Settings`` (frozen dataclass: address, token, tls_ca, autostart=True, python,
+    backend_command, backend_dir, connect_timeout, startup_timeout); ``merge(base, mapping)``
+    reads stored values (strings like "true" too; "backend_cwd" is read as backend_dir);
+    ``with_env(s, env=None)`` applies NLF_SERVER / NLF_TOKEN / NLF_TLS_CA / NLF_AUTOSTART;
+    ``as_dict``, ``read_json(path)``, ``write_json(path, changes)``; ``DEFAULT_PORT`` 50051,
+    ``USER_FIELDS`` (what a settings form edits).
+Session (:mod:`.session`)
+    ``Session(settings, settings_place, log_path)``: ``client()`` (lazy, thread-safe connect),
+    ``forget_client()``, ``use_settings(s)``, ``fetch(filters=True) -> (status, specs)``,
+    ``update(status, specs) -> status line``, ``status_line(filter_id)``, ``lost(exc)``,
+    ``spec(filter_id)``, ``remember(filter_id, values)`` / ``last``, ``describe(exc, what, run)``,
+    ``close()``; attributes ``settings``, ``filters``, ``status``, ``current_filter``.
+Connecting (:mod:`.launch`)
+    ``connect(s, log_path="", on_wait=None) -> Client``: a missing port is 50051; when nothing
+    answers at a loopback address, ``autostart`` is on and a command is known
+    (``serve_command(s)``: backend_command with {host}/{port}, else ``python -m backend
+    serve``), starts it detached and waits; ``stop_started()`` ends what this process started.
+    ``split_address``, ``with_port``, ``is_loopback``.
+Messages (:mod:`.messages`)
+    ``describe(exc, what, address, settings_place) -> str`` for a BackendError (ends with
+    ``[CODE]``); ``status_line(status, filter_id)``; ``UserError`` for what the person can fix.
+Schema snapshot (:mod:`.schema`)
+    ``load_schema(path)``, ``filter_from_json``, ``filter_to_json``, ``schema_to_json``.
+Requests (:mod:`.request`)
+    ``build_request(spec, values, doc) -> Request(params, extras, layer_names)``;
+    ``values_from_json(spec, text) -> (values, {layer param: layer name})``.
+Runs against a document (:mod:`.document`)
+    ``Document`` protocol: ``read(ref) -> Layer|None``, ``selection() -> Mask|None``,
+    ``insert(above_ref, layers, names) -> list``. ``prepare(doc, spec, values, source_ref)
+    -> Job`` (UI thread), ``execute(client, job, on_progress, on_preview)`` (any thread; cancel
+    with ``job.cancel.set()``), ``finish(doc, job, result)`` (UI thread: named result layers
+    above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``.
+Batches and names (:mod:`.batch`, :mod:`.naming`)
+    ``image_files(folder, suffixes)``, ``run_each(count, run_one, progressed, done_one,
+    cancelled, keep_going=False) -> failures``; ``layer_name(spec, values, layer_names,
+    result_name, count)`` = "[NLF] <label> <key params>"; ``file_names(stem, filter_id, n)`` /
+    ``output_paths(src, out_dir, filter_id, n)`` = ``<stem>.<filter>.png`` (``.<k>.png`` for
+    several results) - the CLI's ``apply`` uses the same.
+Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
+    ``parse_colour("#rrggbb[aa]")``, ``colour_hex(c, alpha=True)``; ``convert(data, src, dst,
+    swap=False)`` between u8/u16/f16/f32 (swap = BGRA<->RGBA), ``rgba8(layer)``,
+    ``downscale(layer, mask, longest)``.
+"""
+
+from .batch import IMAGE_SUFFIXES, image_files, run_each
+from .colours import colour_hex, parse_colour
+from .document import Document, Job, execute, finish, prepare, progress_text, result_names
+from .launch import connect, serve_command, split_address, stop_started, with_port
+from .messages import UserError, describe, status_line
+from .naming import file_names, layer_name, output_paths
+from .pixels import convert, downscale, rgba8
+from .request import Request, build_request, values_from_json
+from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
+from .session import Session
+from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, Settings, merge, with_env
+
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_PORT",
+    "IMAGE_SUFFIXES",
+    "Document",
+    "Job",
+    "Request",
+    "Session",
+    "Settings",
+    "UserError",
+    "build_request",
+    "colour_hex",
+    "connect",
+    "convert",
+    "describe",
+    "downscale",
+    "execute",
+    "file_names",
+    "filter_from_json",
+    "filter_to_json",
+    "finish",
+    "image_files",
+    "layer_name",
+    "load_schema",
+    "merge",
+    "output_paths",
+    "parse_colour",
+    "prepare",
+    "progress_text",
+    "result_names",
+    "rgba8",
+    "run_each",
+    "schema_to_json",
+    "serve_command",
+    "split_address",
+    "status_line",
+    "stop_started",
+    "values_from_json",
+    "with_env",
+    "with_port",
+]

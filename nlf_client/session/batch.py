@@ -1,0 +1,65 @@
+"""Batch planning: which image files a folder batch reads, and one item after another.
+
+Result file names come from :mod:`.naming`. A folder batch keeps going past an image that
+fails (it is reported at the end); a lost backend or a cancel stops the whole batch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, List, Sequence, Tuple
+
+from ..api import Progress
+from ..errors import BackendError
+from .document import progress_text
+from .messages import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+STOPS_BATCH = ("UNAVAILABLE", "CANCELLED", "UNAUTHENTICATED", "PERMISSION_DENIED")
+
+
+def image_files(folder: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> List[str]:
+    """The image files directly in ``folder`` (by suffix, sorted by name)."""
+    if not folder or not os.path.isdir(folder):
+        raise UserError("input folder '%s' does not exist" % folder)
+    wanted = tuple(s.lower() if s.startswith(".") else "." + s.lower() for s in suffixes)
+    names = sorted(
+        n
+        for n in os.listdir(folder)
+        if n.lower().endswith(wanted) and os.path.isfile(os.path.join(folder, n))
+    )
+    if not names:
+        raise UserError("no images (%s) in '%s'" % (", ".join(wanted), folder))
+    return [os.path.join(folder, n) for n in names]
+
+
+def run_each(
+    count: int,
+    run_one: Callable[[int, Callable[[Progress], None]], Any],
+    progressed: Callable[[float, str], None],
+    done_one: Callable[[int, Any], None],
+    cancelled: Callable[[], bool],
+    keep_going: bool = False,
+) -> List[Tuple[int, str]]:
+    """Run items ``0..count-1`` in order with overall progress; stops between items when
+    ``cancelled()``. ``keep_going``: an item that fails (but not a lost backend or a cancel) is
+    recorded as ``(index, message)`` and the next one runs; returns those failures."""
+    failures: List[Tuple[int, str]] = []
+    for i in range(count):
+        if cancelled():
+            raise BackendError("CANCELLED", "cancelled after %d of %d" % (i, count))
+
+        def report(p: Progress, i: int = i) -> None:
+            progressed((i + p.fraction) / count, "%d of %d: %s" % (i + 1, count, progress_text(p)))
+
+        try:
+            done_one(i, run_one(i, report))
+        except BackendError as exc:
+            if not keep_going or exc.code in STOPS_BATCH:
+                raise
+            failures.append((i, "%s [%s]" % (exc.message, exc.code)))
+        except (UserError, OSError, ValueError) as exc:
+            if not keep_going:
+                raise
+            failures.append((i, str(exc)))
+    return failures
