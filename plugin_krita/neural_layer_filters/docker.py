@@ -13,6 +13,7 @@ from krita import DockWidget, Krita
 from . import controller, qt
 from .client import FilterSpec, session
 from .document import layer_tree, node_id
+from .live_panel import LivePanel
 from .widgets import ParamForm
 
 BATCH_MODES = (
@@ -103,6 +104,8 @@ class NlfDocker(DockWidget):
         for w, stretch in ((self.filter_box, 0), (self.description, 0), (scroll, 1)):
             lay.addWidget(w, stretch)
         lay.addWidget(self.previews)
+        self.live = LivePanel(self.ctl, self.form, self.filter_box)  # "Paint with NPE"
+        lay.addWidget(self.live)
         lay.addWidget(self.preview)
         return tab
 

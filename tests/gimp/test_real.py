@@ -365,6 +365,14 @@ def test_mrf_colours_argument(gimp_session: dict[str, Any]) -> None:
     _assert_check(gimp_session, "mrf_colours")
 
 
+def test_npe_with_a_paint_layer(gimp_session: dict[str, Any]) -> None:
+    """plug-in-nlf-npe takes the paint layer as an argument: a photo, a transparent paint layer
+    with one stroke and a selection (the face box) give one new layer above the photo, changed
+    inside the box and nowhere outside it; photo and paint layer kept. The same run with an
+    empty paint layer changes nothing (the stroke drives the edit)."""
+    _assert_check(gimp_session, "npe_paint_layer")
+
+
 def test_invalid_value_is_reported(gimp_session: dict[str, Any]) -> None:
     """A bad dynamic choice comes back as EXECUTION_ERROR carrying the backend's message."""
     _assert_check(gimp_session, "invalid_value_error")

@@ -11,6 +11,7 @@ writes NLF_TEST_OUT/lost.request), NLF_PRODUCT (JSON {"id": ..., "values": {...}
 
 import json
 import os
+import runpy
 import socket
 import struct
 import sys
@@ -336,6 +337,11 @@ def main(ctx):
     ]
     if os.environ.get("NLF_REAL_SERVER"):  # the test found the real weights and the face data
         scenarios.append(("dfi_real", suite.dfi_real))
+    if os.environ.get("NLF_LIVE"):  # live painting: tests/krita/live_suite.py
+        live = runpy.run_path(
+            os.path.join(os.path.dirname(os.path.abspath(__file__)), "live_suite.py")
+        )
+        scenarios += live["scenarios"](suite, check, until, pattern)
     only = os.environ.get("NLF_ONLY", "").split(",") if os.environ.get("NLF_ONLY") else None
     for name, scenario in scenarios:
         if only and name not in only:

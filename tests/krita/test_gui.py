@@ -43,13 +43,14 @@ ARTIFACTS = ROOT / "artifacts" / "krita"
 INSTALLS = krita_installs()
 GENKI_FACE = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
 REAL_WEIGHTS = ("vgg16-hed", "mtcnn")
-SUITE_FILES = ("gui_suite.py", "gui_product.py")
+SUITE_FILES = ("gui_suite.py", "gui_product.py", "live_suite.py")
 IN_CHROOT = IN_ROOT + "/" + os.environ.get("NLF_KRITA_RUN_DIR", "krita")
 """This run's folder inside a chroot; NLF_KRITA_RUN_DIR keeps parallel runs apart."""
 
 
 def copy_suite(dest: Path) -> None:
-    """The GUI suite's files (gui_suite.py imports gui_product.py from its own folder)."""
+    """The GUI suite's files (gui_suite.py imports gui_product.py and runs live_suite.py
+    from its own folder)."""
     for name in SUITE_FILES:
         shutil.copy2(ROOT / "tests/krita" / name, dest)
 
@@ -235,6 +236,10 @@ def krita_run(
         "NLF_SERVER": live_server.address,
         "NLF_LOST_SERVER": lost.address,
         "NLF_PRODUCT": json.dumps(product),
+        "NLF_ONLY": os.environ.get("NLF_ONLY", ""),  # a comma list of scenarios to run
+        "NLF_LIVE": json.dumps(
+            {"id": "npe", "values": dict(live_server.overrides.get("npe", {}), align=False)}
+        ),
     }
     real = start_real_backend(tmp_path_factory.mktemp("real"))
     if real is not None:
@@ -381,6 +386,24 @@ def test_dfi_real_weights_on_a_face_with_a_loose_selection(krita_run):
             if weights.find(name, dirs.weights_dir()) is None:
                 missing_weights(name, dirs.weights_dir())
     _scenario(krita_run, "dfi_real")
+
+
+def test_live_painting_refreshes_one_layer_as_strokes_arrive(krita_run):
+    """ "Paint with NPE" on: strokes written into the paint layer (no click) refresh one result
+    layer in place, near the stroke and inside the selection only; a second stroke
+    accumulates (state carried), restoring the paint layer restores its result without a run,
+    Reset starts from the photo again, switching off stops the runs."""
+    _scenario(krita_run, "live_paint")
+
+
+def test_live_painting_with_the_built_in_face_model(krita_run):
+    """Live mode with npe's built-in genki64 model on the real-weights backend (face finding
+    on): on the 512² canvas with a GENKI face, a dark-brown stroke on the forehead and one down
+    the left temple each darken the face under them, nothing outside the selection changes.
+    Prints the stroke to refresh times; OUT/live_real*.png: the photo, the result, a screenshot."""
+    if "NLF_REAL_SERVER" not in krita_run["env"]:
+        pytest.skip("needs the real weights (vgg16-hed, mtcnn) and the GENKI crops")
+    _scenario(krita_run, "live_real")
 
 
 def test_screenshot_of_the_docker(krita_run):
