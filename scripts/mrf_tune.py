@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from mrf_protocol import (  # noqa: E402
     coarse_edge_ssim,
     edge_ssim,
+    lab_quantiles,
     lab_swd,
     load,
     run_ours,
@@ -61,9 +62,16 @@ TUNING_PAIRS = (
 )
 
 
-def measure(out: torch.Tensor, content: torch.Tensor, style: torch.Tensor, size: int) -> dict:
+@functools.cache
+def style_quantiles(path: Path) -> torch.Tensor:
+    return lab_quantiles(load(path))
+
+
+def measure(
+    out: torch.Tensor, content: torch.Tensor, style: torch.Tensor, size: int, style_q: torch.Tensor
+) -> dict:
     return {
-        "colour": lab_swd(out, style),
+        "colour": lab_swd(out, ref_q=style_q),
         "edge": edge_ssim(out, content),
         "coarse": coarse_edge_ssim(out, content),
         "texture": texture_distance(out, content, style, size),
@@ -73,6 +81,9 @@ def measure(out: torch.Tensor, content: torch.Tensor, style: torch.Tensor, size:
 def peer_figures(folder: Path, size: int, threads: int) -> dict[str, dict]:
     cache = folder / "peer"
     cache.mkdir(exist_ok=True)
+    saved = cache / f"figures-{size}.json"
+    if saved.exists():
+        return json.loads(saved.read_text())
     figures = {}
     for photo, painting in TUNING_PAIRS:
         key = f"{photo}:{painting}"
@@ -81,9 +92,11 @@ def peer_figures(folder: Path, size: int, threads: int) -> dict[str, dict]:
             seconds = run_peer(folder / photo, folder / painting, out, threads)
             meta.write_text(json.dumps({"seconds": seconds}))
         content, style = load(folder / photo), load(folder / painting)
-        figures[key] = measure(load(out), content, style, size)
+        style_q = style_quantiles(folder / painting)
+        figures[key] = measure(load(out), content, style, size, style_q)
         figures[key]["seconds"] = json.loads(meta.read_text())["seconds"]
-        figures[key]["photo"] = lab_swd(content, style)
+        figures[key]["photo"] = lab_swd(content, ref_q=style_q)
+    saved.write_text(json.dumps(figures))
     return figures
 
 
@@ -164,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             cpu = time.process_time()
             out = run_ours(net, content, style, args.size, config.get("params", {}))
             seconds = time.process_time() - cpu
-            figures = {**measure(out, content, style, args.size), "cpu": seconds}
+            style_q = style_quantiles(args.dir / painting)
+            figures = {**measure(out, content, style, args.size, style_q), "cpu": seconds}
             row["pairs"][f"{photo}:{painting}"] = figures
         mrf.Settings = Settings  # type: ignore[misc]
         print(config["name"], f"wins {wins(row, peer)}/6", flush=True)
