@@ -65,6 +65,8 @@ class Settings:
     project: int = 64
     """Channels the patch search works in (leading principal directions; 0 = all, exact)."""
     content_layer: str = CONTENT_LAYER
+    style_layers: tuple[str, ...] = MRF_LAYERS
+    """Layers of the MRF patch loss (measured alternatives in docs/quality-mrf.md)."""
     init: str = "auto"
     """"quilt": start from the style's pixels pasted by relu3_1 matches (the image-space style
     swap); "image": from the (colour-transferred) content or the noise; "auto": quilt for a
@@ -209,14 +211,14 @@ class _Level:
         self.s = s
         size = (int(content.shape[-2]), int(content.shape[-1]))
         with torch.no_grad():
-            sfeat = net(style, MRF_LAYERS)
+            sfeat = net(style, list(s.style_layers))
         self.banks: dict[str, PatchBank] = {}
         self.target_sem: dict[str, Tensor | None] = {}
         self.scale: dict[str, float] = {}
         self.targets: dict[str, Tensor] = {}
         self.calls = 0
         sem_w = s.semantic_weight if problem.semantic else 0.0
-        for name in MRF_LAYERS:
+        for name in s.style_layers:
             f = sfeat[name]
             stride = net.stride(name)
             fsize = (size[0] // stride, size[1] // stride)
@@ -237,14 +239,14 @@ class _Level:
             self.content_scale = 1.0 / float(self.content_feat.pow(2).mean().clamp_min(1e-12))
 
     def loss(self, x: Tensor) -> Tensor:
-        layers = list(MRF_LAYERS)
+        layers = list(self.s.style_layers)
         if self.content_feat is not None and self.s.content_layer not in layers:
             layers.append(self.s.content_layer)
         feats = self.net(x, layers)
         rematch = self.calls % max(1, self.s.rematch_every) == 0 or not self.targets
         self.calls += 1
         total = x.new_zeros(())
-        for name in MRF_LAYERS:
+        for name in self.s.style_layers:
             f = feats[name]
             if rematch:
                 bank = self.banks[name]

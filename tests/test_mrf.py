@@ -112,6 +112,23 @@ def test_mrf_loss_decreases() -> None:
     assert MRF_LAYERS == ("relu3_1", "relu4_1")
 
 
+def test_style_layers_setting_chooses_the_mrf_layers() -> None:
+    """``Settings.style_layers`` (measured in docs/quality-mrf.md) builds a bank per layer and
+    every one of them enters the loss."""
+    net = tiny_backbone(0)
+    job = _job(48, 48)
+    style = job.extras["style"][:, :3]
+    layers = ("relu2_1", "relu3_1", "relu4_1")
+    s = Settings(content_weight=0, style_layers=layers, tv_weight=0)
+    level = _Level(net, job.image, style, Problem(job.image, style), s)
+    assert tuple(level.banks) == layers
+    x = job.image.clone().requires_grad_(True)
+    level.loss(x)
+    assert tuple(level.targets) == layers
+    default = _Level(net, job.image, style, Problem(job.image, style), Settings(content_weight=0))
+    assert tuple(default.banks) == MRF_LAYERS
+
+
 def test_doodle_runs_with_maps_of_other_sizes() -> None:
     """Style and target maps of other sizes are resized; pure doodle (content 0) works."""
     job = _job(

@@ -67,7 +67,7 @@ class MrfParams:
         help="Regions to paint, in the style map's colours; covers the selection's crop",
     )
     content_weight: float = param(
-        5.0,
+        2.0,
         label="Content weight",
         min=0.0,
         max=100.0,
