@@ -1,4 +1,5 @@
-"""Domain errors. ``backend.server.status_for`` is the one place that maps them to gRPC codes."""
+"""Domain errors. ``backend.serving.server.status_for`` is the one place that maps them to gRPC
+codes."""
 
 from __future__ import annotations
 

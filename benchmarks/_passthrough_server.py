@@ -7,8 +7,8 @@ import threading
 from dataclasses import dataclass
 
 from backend.filters.base import Context, Filter, FilterInput, OutputLayer, StepCallback
-from backend.registry import Registry
-from backend.server import create_server
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from backend.filters.base import Context, Filter, FilterInput, OutputLayer, Step, StepCallback
 from backend.params import param
-from backend.registry import Registry
-from backend.server import create_server
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
 
 
 @dataclass(frozen=True)

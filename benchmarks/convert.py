@@ -44,9 +44,9 @@ def infer(size: int, tiled: bool, max_tiles: int, threads: int, device: str) -> 
     """Translate one random ``size``² image with the full generator (run in a child)."""
     import torch
 
+    from backend.algorithms.nets.resnet_generator import ResnetGenerator
     from backend.filters.base import Step
     from backend.filters.cyclegan import translate
-    from backend.nets.resnet_generator import ResnetGenerator
 
     torch.set_num_threads(threads)
     dev = torch.device(device)
@@ -117,7 +117,7 @@ def train_step(size: int, iters: int, threads: int, device: str) -> dict:
     import torch
     from PIL import Image
 
-    from backend.train_cyclegan import CycleGanConfig, CycleGanTrainer
+    from backend.training.cyclegan import CycleGanConfig, CycleGanTrainer
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,15 +192,15 @@ def quality(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
     from torchvision.utils import save_image
 
+    from backend.algorithms.nets.resnet_generator import ResnetGenerator
     from backend.filters.cyclegan import feather, tile_starts, translate
-    from backend.nets.resnet_generator import ResnetGenerator
     from tests.test_cyclegan import _legacy_checkpoint, _reference_generator
 
     torch.set_num_threads(args.threads)
     # parity: official-layout checkpoint (module. prefixes + legacy norm keys) through the store
     import tempfile
 
-    from backend.models import ModelStore
+    from backend.assets.models import ModelStore
 
     torch.manual_seed(0)
     ref = _reference_generator().eval()
@@ -284,7 +284,7 @@ def toy(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from backend.train_cyclegan import CycleGanTrainer
+    from backend.training.cyclegan import CycleGanTrainer
     from tests.test_train_cyclegan import _config, _translation_score
 
     torch.set_num_threads(args.threads)
@@ -308,7 +308,8 @@ def toy(args: argparse.Namespace) -> None:
 def digits_protocol(args: argparse.Namespace) -> None:
     """CycleGAN on the DTN digits pair: label preservation both ways, read by independent judges.
 
-    A = printed digits (``backend.digits.render_printed``), B = scikit-learn's handwritten digits
+    A = printed digits (``backend.training.digits.render_printed``), B = scikit-learn's handwritten
+    digits
     (the DTN page's split). Judges (``scripts/dtn_digits.py``'s small CNN) are trained on one
     domain only and read the other domain's translations.
     """
@@ -316,8 +317,8 @@ def digits_protocol(args: argparse.Namespace) -> None:
 
     import torch
 
-    from backend import digits
-    from backend.train_cyclegan import CycleGanConfig, CycleGanTrainer
+    from backend.training import digits
+    from backend.training.cyclegan import CycleGanConfig, CycleGanTrainer
     from scripts.dtn_digits import accuracy, train_judge
 
     torch.set_num_threads(args.threads)

@@ -34,8 +34,9 @@ def one(size: int, resolution: int, iterations: int, threads: int, device: str) 
     """Time one DFI edit of a ``size``² crop at working ``resolution`` (run in a child)."""
     import torch
 
-    from backend import attributes, dirs
-    from backend.features import load_backbone
+    from backend import dirs
+    from backend.algorithms.features import load_backbone
+    from backend.assets import attributes
     from backend.filters import dfi
 
     torch.set_num_threads(threads)
@@ -72,7 +73,7 @@ def timing(args: argparse.Namespace) -> None:
           "1 run per case (fresh process)\n")  # fmt: skip
     print("| crop | working res | seconds | s/iteration | peak RSS MB | RSS over model MB |")
     print("|---|---|---|---|---|---|")
-    from backend.attributes import DEFAULT_RESOLUTION
+    from backend.assets.attributes import DEFAULT_RESOLUTION
 
     for size in args.sizes:
         for res in dict.fromkeys([args.resolution or DEFAULT_RESOLUTION, size]):
@@ -91,7 +92,7 @@ def quality(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from backend import attributes
+    from backend.assets import attributes
     from scripts.dfi_quality import edit_in_canvas, make_filter
     from scripts.smile_classifier import GENKI, read_rgb, split_files, train
 
@@ -141,9 +142,10 @@ def photo(args: argparse.Namespace) -> None:
     """Detection, alignment and edit seconds for a 2048² photo with one and with four faces."""
     import torch
 
-    from backend import attributes, dirs
-    from backend.faces import FaceFinder
-    from backend.features import load_backbone
+    from backend import dirs
+    from backend.algorithms.faces import FaceFinder
+    from backend.algorithms.features import load_backbone
+    from backend.assets import attributes
     from backend.filters import dfi, dfi_align
 
     torch.set_num_threads(args.threads)

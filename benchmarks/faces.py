@@ -37,7 +37,7 @@ def _sync(device: str) -> None:
 def case(finder, size: int, faces: int, repeat: int, device: str, seed: int = 0) -> dict:
     import numpy as np
 
-    from backend.faces import align, paste_back, paste_back_region
+    from backend.algorithms.faces import align, paste_back, paste_back_region
     from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
 
     rng = np.random.default_rng(seed)
@@ -90,7 +90,7 @@ def main() -> None:
     import torch
 
     from backend import dirs
-    from backend.faces import FaceFinder
+    from backend.algorithms.faces import FaceFinder
 
     torch.set_num_threads(args.threads)
     finder = FaceFinder.load(dirs.weights_dir(), args.device)

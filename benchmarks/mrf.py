@@ -53,8 +53,9 @@ def _image(path: Path | None, fallback_seed: int, size: int) -> object:
 def _one(args: argparse.Namespace) -> dict[str, float]:
     import torch
 
-    from backend import dirs, weights
-    from backend.features import load_backbone, vgg16_features
+    from backend import dirs
+    from backend.algorithms.features import load_backbone, vgg16_features
+    from backend.assets import weights
     from backend.filters.base import Context, FilterInput
     from backend.filters.mrf import MrfParams, NeuralDoodle
     from backend.params import LayerRef

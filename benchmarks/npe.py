@@ -4,7 +4,8 @@
     python benchmarks/npe.py --device cuda      # where a GPU is available
 
 ``step``: one latent step (decode + gradient w.r.t. the latent), what each of the filter's
-``steps`` costs. ``run``: one whole ``npe`` job through ``backend.jobs.execute_job`` on a 512²
+``steps`` costs. ``run``: one whole ``npe`` job through ``backend.serving.jobs.execute_job`` on a
+512²
 layer with a 200² selection and one stroke, ``steps=1``, continuing from a state (what the
 live mode pays per stroke: encode, one step, blend, paste back; no face search), and with the
 default ``steps=4`` (each step may add a forward pass when it is shortened). ``fresh``: the
@@ -51,7 +52,7 @@ def _median(fn, repeat: int, device: str) -> float:
 def _layers():
     import numpy as np
 
-    from backend.imaging import WireImage
+    from backend.serving.imaging import WireImage
 
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (SIDE, SIDE, 4), dtype=np.uint8)
@@ -72,7 +73,7 @@ def _row(flt, name: str, has_mtcnn: bool, repeat: int, device: str) -> str:
     """One table row: the brush step, the live run and the fresh run of model ``name``."""
     import torch
 
-    from backend.jobs import Job, execute_job
+    from backend.serving.jobs import Job, execute_job
 
     layer, mask, paint = _layers()
     net, _ = flt.network(name)
@@ -104,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from backend import weights
+    from backend.algorithms.nets.npe import NpeConfig, NpeNet
+    from backend.assets import weights
+    from backend.assets.models import ModelStore
     from backend.dirs import weights_dir
     from backend.filters.base import Context
     from backend.filters.npe import BUILTIN, BUILTIN_FILE, ContextualPaintbrush
-    from backend.models import ModelStore
-    from backend.nets.npe import NpeConfig, NpeNet
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

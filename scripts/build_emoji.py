@@ -2,7 +2,8 @@
 
     python scripts/build_emoji.py --out ~/.cache/nlf/data/emoji [--size 64] [--variants 8]
 
-Draws every entry of ``backend.emoji.catalogue()`` (smileys with expressions; woman, man, person,
+Draws every entry of ``backend.training.emoji.catalogue()`` (smileys with expressions; woman, man,
+person,
 girl, boy, older adults, beards, red / curly / white / bald / blond hair, each in the default yellow
 and the five skin tones) from Debian's Noto Color Emoji font, ``--variants`` times each at a random
 scale and shift, as RGBA PNGs (transparent around the emoji), plus ``manifest.csv``: file, code
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend import emoji
+from backend.training import emoji
 
 
 def main(argv: list[str] | None = None) -> int:

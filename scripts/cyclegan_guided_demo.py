@@ -42,8 +42,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from backend.assets.models import ModelStore  # noqa: E402
 from backend.cli import main as cli  # noqa: E402
-from backend.models import ModelStore  # noqa: E402
 
 GENKI = ROOT.parent / "shared" / "data" / "genki4k-train"
 SIZE, FACE, FACE_AT = 64, 32, (16, 2)

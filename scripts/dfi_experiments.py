@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import attributes, dirs  # noqa: E402
-from backend.features import load_backbone  # noqa: E402
+from backend import dirs  # noqa: E402
+from backend.algorithms.features import load_backbone  # noqa: E402
+from backend.assets import attributes  # noqa: E402
 from backend.filters import dfi  # noqa: E402
 
 GENKI = REPO.parent / "shared" / "data" / "genki4k-train"

@@ -4,7 +4,8 @@
 
 Rows: the input face crops, then one row per variant (``NAME=VALUE,...`` filter params). Faces
 are the tuning slice (scripts/dfi_tuning.py), pasted at random sizes on textured 512² canvases
-with loose selections (backend/face_canvas.py), run through the job runner like ``apply``.
+with loose selections (backend/evaluation/face_canvas.py), run through the job runner like
+``apply``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import context  # noqa: E402
-from backend.face_canvas import crop, make_scene  # noqa: E402
-from backend.imaging import WireImage  # noqa: E402
-from backend.jobs import Job, execute  # noqa: E402
-from backend.registry import Registry  # noqa: E402
+from backend.evaluation.face_canvas import crop, make_scene  # noqa: E402
+from backend.serving import context  # noqa: E402
+from backend.serving.imaging import WireImage  # noqa: E402
+from backend.serving.jobs import Job, execute  # noqa: E402
+from backend.serving.registry import Registry  # noqa: E402
 from scripts.dfi_protocol import parse_params  # noqa: E402
 from scripts.dfi_tuning import tuning_files  # noqa: E402
 from scripts.smile_judge import read_rgb  # noqa: E402

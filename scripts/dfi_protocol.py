@@ -3,7 +3,8 @@
 For each direction — "add" (held-out NON-smiling faces, the filter's default strength unless
 ``--add-strength``) and "remove" (held-out SMILING faces, ``--remove-strength`` −1) — each face is
 pasted at a random size (140–260 px) and place on a synthetic textured canvas
-(``backend/face_canvas.py``), a loose box with 15–50 % margins on each side (independently) is
+(``backend/evaluation/face_canvas.py``), a loose box with 15–50 % margins on each side
+(independently) is
 written as a mask PNG, and the filter runs the way
 ``python -m backend apply dfi IN --mask M -o OUT`` runs it: the same file readers, the same
 parameter parsing, the same registry and job runner, in this process. The independent judge
@@ -18,7 +19,7 @@ output.
 
 Canvases, masks, outputs, per-face figures (``results.json``) and the strips go to
 ``--work`` (default ``/tmp/nlf-dfi-protocol/<tag>``). The held-out part is never used to train
-or tune anything (``backend/genki_split.py``).
+or tune anything (``backend/evaluation/genki_split.py``).
 GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 """
 
@@ -40,12 +41,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import context, genki_split  # noqa: E402
-from backend.face_canvas import change_by_region, crop, make_scene  # noqa: E402
-from backend.files import read_image, read_mask  # noqa: E402
-from backend.jobs import Job, execute  # noqa: E402
+from backend.evaluation import genki_split  # noqa: E402
+from backend.evaluation.face_canvas import change_by_region, crop, make_scene  # noqa: E402
 from backend.params import check_value, parse_text  # noqa: E402
-from backend.registry import Registry  # noqa: E402
+from backend.serving import context  # noqa: E402
+from backend.serving.files import read_image, read_mask  # noqa: E402
+from backend.serving.jobs import Job, execute  # noqa: E402
+from backend.serving.registry import Registry  # noqa: E402
 from scripts.smile_judge import DEFAULT_PATH, SmileJudge, load_judge, read_rgb  # noqa: E402
 
 FILTER = "dfi"

@@ -24,11 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import attributes, dirs, genki_split, jobs  # noqa: E402
-from backend.features import load_backbone  # noqa: E402
+from backend import dirs  # noqa: E402
+from backend.algorithms.features import load_backbone  # noqa: E402
+from backend.assets import attributes  # noqa: E402
+from backend.evaluation import genki_split  # noqa: E402
 from backend.filters import dfi  # noqa: E402
 from backend.filters.base import Context  # noqa: E402
-from backend.imaging import WireImage  # noqa: E402
+from backend.serving import jobs  # noqa: E402
+from backend.serving.imaging import WireImage  # noqa: E402
 from scripts.smile_classifier import GENKI, read_rgb, split_files, train  # noqa: E402
 
 BACKBONE = "vgg16-hed"
@@ -52,7 +55,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def build_builtin_pack(resolution: int, out_root: Path) -> Path:
-    """The built-in "smiling" pack from the GENKI-4K ``pack`` part (backend/genki_split.py):
+    """The built-in "smiling" pack from the GENKI-4K ``pack`` part
+    (backend/evaluation/genki_split.py):
     never the smile judge's training images nor the held-out faces."""
     backbone = load_backbone(BACKBONE, dirs.weights_dir())
     split = genki_split.split_files()["pack"]
@@ -62,7 +66,7 @@ def build_builtin_pack(resolution: int, out_root: Path) -> Path:
         (attributes.read_image(p) for p in split["non_smile"]),
         backbone,
         resolution,
-        source="GENKI-4K crops, the 'pack' part of backend/genki_split.py "
+        source="GENKI-4K crops, the 'pack' part of backend/evaluation/genki_split.py "
         "(http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset)",
         on_image=lambda n: print(f"  {n} images", flush=True) if n % 256 < 16 else None,
     )

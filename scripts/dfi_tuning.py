@@ -1,6 +1,7 @@
 """The DFI tuning slice: PACK-part GENKI faces kept out of the built-in pack, for choosing settings.
 
-The built-in ``smiling`` pack is built from the PACK part of ``backend/genki_split.py`` minus
+The built-in ``smiling`` pack is built from the PACK part of ``backend/evaluation/genki_split.py``
+minus
 this slice (one file in eight of the PACK part, by another slice of the name's sha256), so
 settings are chosen on faces that are neither in the pack, nor the judge's training images, nor
 held-out::
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import genki_split  # noqa: E402
+from backend.evaluation import genki_split  # noqa: E402
 
 
 def is_tuning(name: str) -> bool:

@@ -2,13 +2,14 @@
 
     /root/.cache/nlf/venv/bin/python scripts/dtn_digits.py --out /tmp/dtn-digits
 
-1. Source: printed digits rendered with the installed fonts (``backend.digits.render_printed``):
+1. Source: printed digits rendered with the installed fonts
+(``backend.training.digits.render_printed``):
    a training set and a test set drawn with different seeds.
 2. Target: scikit-learn's handwritten digits at 32×32, split into train (used unlabelled by the
    DTN and labelled by the independent classifier) and held-out test.
-3. f: a classifier of printed digits (``backend.train_dtn.pretrain_classifier``), then frozen;
+3. f: a classifier of printed digits (``backend.training.dtn.pretrain_classifier``), then frozen;
    L_CONST compares f's class posteriors (``--constancy class``, the default) or its codes.
-4. DTN: g and the ternary D trained with f fixed (``backend.train_dtn.train``), with D's R1
+4. DTN: g and the ternary D trained with f fixed (``backend.training.dtn.train``), with D's R1
    penalty (``--r1 1``, the default here; 0 turns it off); the model is a moving average of g's
    weights from step 1,000 on (``--ema 0.995``; 0 keeps the last g).
 5. Independent judge C: a small CNN trained only on the handwritten training split. We report
@@ -35,8 +36,8 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend import digits
-from backend.train_dtn import CONSTANCY, DtnOptions, ProgressBar, pretrain_classifier, train
+from backend.training import digits
+from backend.training.dtn import CONSTANCY, DtnOptions, ProgressBar, pretrain_classifier, train
 
 
 class Judge(nn.Module):
@@ -232,7 +233,7 @@ def main() -> int:
     Path(args.grid).parent.mkdir(parents=True, exist_ok=True)
     grid.resize((grid.width * 2, grid.height * 2), 0).save(args.grid)
     if args.import_as:
-        from backend.models import ModelStore
+        from backend.assets.models import ModelStore
 
         ModelStore(args.models_dir).import_model(
             out / "model.pth", args.import_as, "dtn", meta={"trainer": "scripts/dtn_digits.py"}

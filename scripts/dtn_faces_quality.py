@@ -5,7 +5,7 @@
 
 Prints, per installed DTN model: expression kept (judge trained on the emoji's own labels),
 skin-tone Spearman ρ, emoji-ness (domain judge). All of it lives in
-``backend.faces_emoji_quality``; this is its command line.
+``backend.evaluation.faces_emoji_quality``; this is its command line.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
+from backend.assets.models import ModelStore
 from backend.dirs import models_dir
-from backend.faces_emoji_quality import model_from_checkpoint, run_protocol
-from backend.models import ModelStore
+from backend.evaluation.faces_emoji_quality import model_from_checkpoint, run_protocol
 
 
 def main(argv: list[str] | None = None) -> int:

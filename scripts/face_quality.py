@@ -10,7 +10,8 @@
   left/right swapped), over the inter-ocular distance (a landmark-noise measure that needs no
   annotations).
 
-    python scripts/face_quality.py --template 300   # re-measure backend.faces.DEFAULT_TEMPLATE
+    python scripts/face_quality.py --template 300   # re-measure
+    backend.algorithms.faces.DEFAULT_TEMPLATE
 
 GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 """
@@ -55,7 +56,7 @@ def template(count: int, seed: int = 0) -> None:
     from torch.nn import functional as F
 
     from backend import dirs
-    from backend.faces import FaceFinder
+    from backend.algorithms.faces import FaceFinder
 
     torch.set_num_threads(1)
     finder = FaceFinder.load(dirs.weights_dir())
@@ -92,7 +93,7 @@ def main() -> None:
     from torchvision.ops import box_iou
 
     from backend import dirs
-    from backend.faces import FaceFinder
+    from backend.algorithms.faces import FaceFinder
 
     torch.set_num_threads(1)
     finder = FaceFinder.load(dirs.weights_dir())

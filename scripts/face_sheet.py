@@ -87,7 +87,7 @@ def main() -> None:
     import torch
 
     from backend import dirs
-    from backend.faces import DEFAULT_TEMPLATE, FaceFinder, align
+    from backend.algorithms.faces import DEFAULT_TEMPLATE, FaceFinder, align
 
     torch.set_num_threads(1)
     finder = FaceFinder.load(dirs.weights_dir())

@@ -46,7 +46,7 @@ DATA = ROOT.parent / "shared" / "data" / "doodle"
 PEER_PYTHON = Path.home() / ".cache" / "nlf" / "peer-venv" / "bin" / "python"
 sys.path.insert(0, str(ROOT))
 
-from backend.colour import luminance, rgb_to_lab  # noqa: E402
+from backend.algorithms.colour import luminance, rgb_to_lab  # noqa: E402
 
 PAIRS = (
     ("chelsea", "Gogh.jpg"),
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     from backend import dirs
-    from backend.features import load_backbone
+    from backend.algorithms.features import load_backbone
 
     net = load_backbone("vgg16-hed", dirs.weights_dir())
     params = json.loads(args.params)
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     if settings:  # not filter parameters: swap the solver's defaults for this run
         import functools
 
+        from backend.algorithms.mrf_solver import Settings
         from backend.filters import mrf
-        from backend.mrf_solver import Settings
 
         mrf.Settings = functools.partial(Settings, **settings)  # type: ignore[misc]
     pairs = PAIRS[: args.pairs]

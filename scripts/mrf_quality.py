@@ -6,7 +6,8 @@ Usage (from the repo root)::
     python scripts/mrf_quality.py masked --size 256 --out docs/mrf-masked.png
 
 ``doodle``: Renoir.jpg + Renoir_sem.png -> Landscape_sem.png (content weight 0), prints the
-semantic agreement (:func:`backend.semantic.semantic_agreement`). ``masked``: a disc of Gogh.jpg
+semantic agreement (:func:`backend.algorithms.semantic.semantic_agreement`). ``masked``: a disc of
+Gogh.jpg
 styled with Renoir.jpg through a feathered selection via the real job runner path
 (:func:`run_masked`), prints how many outside pixels changed (must be 0). Data is read from
 ``../shared/data/doodle``; real weights from the default weights folder.
@@ -29,11 +30,11 @@ DATA = ROOT.parent / "shared" / "data" / "doodle"
 sys.path.insert(0, str(ROOT))
 
 from backend import dirs  # noqa: E402
-from backend.features import VGGFeatures, default_backbone  # noqa: E402
+from backend.algorithms.features import VGGFeatures, default_backbone  # noqa: E402
+from backend.algorithms.semantic import semantic_agreement  # noqa: E402
 from backend.filters.base import Context, FilterInput, Step  # noqa: E402
 from backend.filters.mrf import MrfParams, NeuralDoodle  # noqa: E402
 from backend.params import LayerRef  # noqa: E402
-from backend.semantic import semantic_agreement  # noqa: E402
 
 
 def load(path: Path, long_side: int | None = None) -> Tensor:
@@ -100,8 +101,8 @@ def run_masked(
 
     Returns (input, output, number of changed pixels outside the selection).
     """
-    from backend.imaging import WireImage
-    from backend.jobs import Job, execute
+    from backend.serving.imaging import WireImage
+    from backend.serving.jobs import Job, execute
 
     photo = load(photo_path, size)
     style = load(style_path, size)
@@ -195,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.optimiser != "lbfgs":  # not a filter parameter: swap the solver's default for this run
         import functools
 
+        from backend.algorithms.mrf_solver import Settings
         from backend.filters import mrf
-        from backend.mrf_solver import Settings
 
         mrf.Settings = functools.partial(Settings, optimiser=args.optimiser)  # type: ignore[misc]
     params: dict[str, object] = {

@@ -160,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         summary(rows, peer)
         return 0
     from backend import dirs
-    from backend.features import load_backbone
+    from backend.algorithms.features import load_backbone
+    from backend.algorithms.mrf_solver import Settings
     from backend.filters import mrf
-    from backend.mrf_solver import Settings
 
     net = load_backbone("vgg16-hed", dirs.weights_dir())
     for config in json.loads(args.configs.read_text()):

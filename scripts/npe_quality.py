@@ -1,8 +1,9 @@
-"""The contextual paintbrush's quality protocol (``backend.npe_protocol``) and its strip.
+"""The contextual paintbrush's quality protocol (``backend.evaluation.npe_protocol``) and its strip.
 
     python scripts/npe_quality.py --faces 48 --strip docs/npe-strip.png
 
-Held-out GENKI-4K faces (``backend.genki_split``, part ``heldout``: never trained on), the
+Held-out GENKI-4K faces (``backend.evaluation.genki_split``, part ``heldout``: never trained on),
+the
 default model and weights folders (mtcnn for the face finder). Prints the table of
 docs/quality-npe.md. Strip rows: input | stroke alpha-blended (the naive alternative) | npe once
 | npe painted twice | mask M.
@@ -37,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from PIL import Image
 
-    from backend import dirs, npe_protocol
+    from backend import dirs
+    from backend.evaluation import npe_protocol
+    from backend.evaluation.genki_split import split_files
     from backend.filters.base import Context
     from backend.filters.npe import ContextualPaintbrush
-    from backend.genki_split import split_files
 
     torch.set_num_threads(1)
     held = split_files()["heldout"]

@@ -1,7 +1,8 @@
 """An independent deep smile judge for measuring DFI: a small CNN trained from scratch.
 
 It shares nothing with what DFI edits with (no VGG, no pretrained weights, no HOG): a 7-layer
-convolutional net trained on the GENKI-4K ``judge`` part only (``backend/genki_split.py``), never
+convolutional net trained on the GENKI-4K ``judge`` part only
+(``backend/evaluation/genki_split.py``), never
 on the pack's images, and scored once on the ``heldout`` part. Augmented (flips, small
 scale/shift/rotation, colour jitter, blur and down-up resampling, noise) so it judges faces
 cropped back out of 512² canvases, where they were upscaled from 64 px.
@@ -36,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backend import genki_split  # noqa: E402
+from backend.evaluation import genki_split  # noqa: E402
 
 SIZE = 64
 """The judge's input side; crops of any size are resized to it (PIL bicubic, antialiased)."""
@@ -252,7 +253,7 @@ def save(net: SmileNet, path: Path, meta: dict[str, object]) -> str:
 
 def canvas_crops(faces: Sequence[np.ndarray], seed: int) -> list[np.ndarray]:
     """Each face pasted on a textured 512² canvas (140–260 px) and cut back out of it."""
-    from backend.face_canvas import crop, make_scene
+    from backend.evaluation.face_canvas import crop, make_scene
 
     rng = np.random.default_rng(seed)
     out = []

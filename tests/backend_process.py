@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from backend.registry import Registry
-from backend.server import create_server
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
 from tests.conftest import tiny_context
 from tests.fakes import TEST_FILTERS
 

@@ -16,12 +16,12 @@ import grpc
 import pytest
 import torch
 
-from backend.features import tiny_backbone
+from backend.algorithms.features import tiny_backbone
 from backend.filters import load_all, registered
 from backend.filters.base import Context
-from backend.registry import Registry
-from backend.server import create_server
-from backend.worker import Worker
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
+from backend.serving.worker import Worker
 from nlf_client import Client
 from tests.fakes import TEST_FILTERS, FakeFaceFinder
 

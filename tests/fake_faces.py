@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from backend.faces import DEFAULT_TEMPLATE, Face
+from backend.algorithms.faces import DEFAULT_TEMPLATE, Face
 
 
 @dataclass

@@ -108,7 +108,7 @@ class FakeFaceFinder:
         self.calls = 0
 
     def find(self, image: torch.Tensor) -> list[FakeFace]:
-        from backend.pack_faces import TEMPLATE
+        from backend.assets.pack_faces import TEMPLATE
 
         self.calls += 1
         h, w = image.shape[-2:]

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from backend import attributes
+from backend.algorithms.features import tiny_backbone
+from backend.assets import attributes
 from backend.cli import main as cli_main
-from backend.features import tiny_backbone
 
 RES = 32
 
@@ -154,7 +154,7 @@ def _lfw_fixture(root: Path) -> tuple[Path, Path]:
     import io
     import tarfile
 
-    from backend import lfw
+    from backend.assets import lfw
 
     rng = np.random.default_rng(0)
     archive = root / "lfw-deepfunneled.tgz"
@@ -202,7 +202,7 @@ def lfw_server(tmp_path: Path):
 
 def test_parse_lfw_attributes_keys_and_ranking() -> None:
     """The attribute file maps 'First Last' + number to LFW file names and ranks by score."""
-    from backend import lfw
+    from backend.assets import lfw
 
     text = "# x\n#\tperson\timagenum\tSmiling\tBald\nA B\t1\t0.5\t-1\nC D\t12\t2.0\t0.1\n"
     table = lfw.parse_attributes(text)
@@ -215,7 +215,7 @@ def test_parse_lfw_attributes_keys_and_ranking() -> None:
 
 def test_build_lfw_downloads_and_builds_paper_packs(lfw_server: str, tmp_path: Path) -> None:
     """build-lfw fetches archive + attributes over HTTP and writes one pack per paper attribute."""
-    from backend import lfw
+    from backend.assets import lfw
 
     out, cache = tmp_path / "packs", tmp_path / "cache"
     paths = lfw.fetch_and_build(

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import torch
 
+from backend.algorithms.features import tiny_backbone
+from backend.algorithms.patches import style_swap
 from backend.cancel import checked, watching
 from backend.errors import Cancelled
-from backend.features import tiny_backbone
-from backend.patches import style_swap
 from nlf_client import BackendError, Client, Layer
 from tests.conftest import Backend, product_filter_ids
 from tests.fakes import make_layer

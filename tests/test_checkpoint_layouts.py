@@ -20,10 +20,10 @@ import torch
 import torchvision
 from torch import nn
 
+from backend.algorithms.nets.discriminator import NLayerDiscriminator
+from backend.assets.models import ModelStore
 from backend.cli import main
 from backend.filters.cyclegan import CycleGan, CycleGanParams
-from backend.models import ModelStore
-from backend.nets.discriminator import NLayerDiscriminator
 from backend.params import parse_values
 from tests.conftest import Backend, tiny_context
 from tests.fakes import as_array, make_layer, rect_mask

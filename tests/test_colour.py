@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from backend.colour import (
+from backend.algorithms.colour import (
     grey,
     luminance,
     match_luminance,
@@ -80,7 +80,7 @@ def test_lab_reference_colours() -> None:
 
 def test_smooth_chroma_keeps_luma_and_removes_colour_speckle() -> None:
     """Pixel-scale chroma noise shrinks; the luma (light/dark detail) stays as it was."""
-    from backend.colour import smooth_chroma
+    from backend.algorithms.colour import smooth_chroma
 
     g = torch.Generator().manual_seed(8)
     base = 0.5 + 0.1 * torch.rand(1, 1, 32, 32, generator=g)

@@ -9,9 +9,9 @@ import pytest
 
 from backend.errors import Cancelled
 from backend.filters.base import Step
-from backend.imaging import WireImage
-from backend.jobs import Job, execute
 from backend.params import parse_values, schema_of
+from backend.serving.imaging import WireImage
+from backend.serving.jobs import Job, execute
 from nlf_client import Client, Layer, Progress
 from tests.conftest import Backend, product_filter_ids
 from tests.fakes import as_array, make_layer, rect_mask

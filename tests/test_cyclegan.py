@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from backend.assets.models import ModelError, ModelStore
 from backend.errors import Cancelled, Missing, ParamError
 from backend.filters.base import FilterInput, Step
 from backend.filters.cyclegan import CycleGan, CycleGanParams, feather, tile_starts, translate
-from backend.models import ModelError, ModelStore
 from backend.params import parse_values
 from tests.conftest import tiny_context
 from tests.prep.cyclegan import RESNET_OFFICIAL, prepare, tiny_generator

@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from backend.algorithms.nets.discriminator import ClassAwareDiscriminator
+from backend.assets.models import ModelStore
 from backend.cli import main
-from backend.cyclegan_data import Domain, face_mask_maker, read_labels
-from backend.models import ModelStore
-from backend.nets.discriminator import ClassAwareDiscriminator
-from backend.train_cyclegan import CycleGanConfig, CycleGanTrainer, class_loss, keep_loss
+from backend.training.cyclegan import CycleGanConfig, CycleGanTrainer, class_loss, keep_loss
+from backend.training.cyclegan_data import Domain, face_mask_maker, read_labels
 from tests.conftest import SHARED_DATA
 
 RED, GREEN, DARK = (220, 40, 40), (40, 220, 40), (20, 20, 20)
@@ -201,7 +201,7 @@ GENKI = SHARED_DATA / "genki4k-train" / "smile"
 
 def test_keep_faces_masks_the_faces(tmp_path: Path, one_thread: None) -> None:
     """--keep faces: the face finder's masks cover the pasted faces; a CLI run trains with them."""
-    from backend import weights
+    from backend.assets import weights
     from backend.dirs import weights_dir
 
     if not weights.find("mtcnn", weights_dir()):

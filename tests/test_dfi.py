@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend import attributes
+from backend.algorithms.features import tiny_backbone
+from backend.assets import attributes
 from backend.errors import Cancelled, Missing, WeightsMissing
-from backend.features import tiny_backbone
 from backend.filters import dfi
 from backend.filters.base import Context, FilterInput, Step
 from backend.params import parse_values

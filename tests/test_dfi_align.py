@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from backend import attributes, pack_faces
+from backend.algorithms.features import tiny_backbone
+from backend.assets import attributes, pack_faces
 from backend.errors import NoFace, NotApplicable
-from backend.features import tiny_backbone
 from backend.filters import dfi, dfi_align
 from backend.filters.base import Context, FilterInput
 from backend.params import parse_values

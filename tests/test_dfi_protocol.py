@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend import face_canvas, genki_split
+from backend.evaluation import face_canvas, genki_split
 
 NAMES = [f"file{i:04d}.jpg" for i in range(1, 4001)]
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from backend import attributes, dirs
+from backend import dirs
+from backend.assets import attributes
 from backend.filters import dfi
 from backend.filters.base import Context, FilterInput
 from backend.params import parse_values
@@ -22,7 +23,7 @@ GENKI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "genki4
 
 @pytest.fixture(scope="module")
 def hed_weights() -> Path:
-    from backend import weights
+    from backend.assets import weights
 
     root = dirs.weights_dir()
     if weights.find("vgg16-hed", root) is None:
@@ -53,7 +54,7 @@ def test_builtin_pack_matches_backbone() -> None:
 
 def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tmp_path: Path):
     """The default edit raises the independent classifier's P(smile) on a held-out face."""
-    from backend.features import load_backbone
+    from backend.algorithms.features import load_backbone
     from scripts.smile_classifier import read_rgb, split_files
 
     torch.set_num_threads(2)
@@ -82,8 +83,8 @@ def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tm
 
 @pytest.fixture(scope="module")
 def aligned_filter(hed_weights: Path, tmp_path_factory: pytest.TempPathFactory):
-    from backend import weights
-    from backend.features import load_backbone
+    from backend.algorithms.features import load_backbone
+    from backend.assets import weights
 
     if weights.find("mtcnn", hed_weights) is None:
         pytest.skip("mtcnn weights missing; run: python -m backend weights fetch mtcnn")
@@ -97,8 +98,8 @@ def aligned_filter(hed_weights: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def _run_scene(flt, scene, params: dict):
-    from backend.imaging import WireImage
-    from backend.jobs import Job, execute
+    from backend.serving.imaging import WireImage
+    from backend.serving.jobs import Job, execute
 
     h, w = scene.mask.shape
     rgba = np.concatenate([scene.image, np.full((h, w, 1), 255, np.uint8)], -1)
@@ -116,8 +117,8 @@ def test_aligned_edit_of_a_face_on_a_photo(aligned_filter) -> None:
     """A held-out GENKI face pasted on a textured 512² canvas, a loose selection, the defaults
     (align on): the face is found and changed, mostly in its lower half, and nothing outside the
     selection changes."""
-    from backend import genki_split
-    from backend.face_canvas import make_scene
+    from backend.evaluation import genki_split
+    from backend.evaluation.face_canvas import make_scene
 
     if not GENKI.is_dir():
         pytest.skip(f"GENKI-4K crops not found at {GENKI}")
@@ -140,7 +141,7 @@ def test_aligned_edit_of_a_face_on_a_photo(aligned_filter) -> None:
 def test_a_selection_without_a_face_is_refused(aligned_filter) -> None:
     """A loose selection over texture only: NoFace, with the message that says what to do."""
     from backend.errors import NoFace
-    from backend.face_canvas import Scene, texture
+    from backend.evaluation.face_canvas import Scene, texture
 
     scene = Scene(texture(np.random.default_rng(3), 256), (), (30, 40, 200, 220))
     with pytest.raises(NoFace, match="set align=off"):

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.registry import Registry
-from backend.server import create_server
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
 from nlf_client import Client
 from tests.conftest import tiny_context
 from tests.fakes import TEST_FILTERS, make_layer

@@ -7,11 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend.errors import Cancelled, Missing, ParamError
-from backend.filters.base import FilterInput, Step
-from backend.filters.dtn import DomainTransfer, DtnParams, tile_grid, translate
-from backend.models import ModelError, ModelStore
-from backend.nets.dtn import (
+from backend.algorithms.nets.dtn import (
     REAL_TARGET,
     Classifier,
     Discriminator,
@@ -23,6 +19,10 @@ from backend.nets.dtn import (
     infer_config,
     tv_loss,
 )
+from backend.assets.models import ModelError, ModelStore
+from backend.errors import Cancelled, Missing, ParamError
+from backend.filters.base import FilterInput, Step
+from backend.filters.dtn import DomainTransfer, DtnParams, tile_grid, translate
 from backend.params import parse_values
 from tests.conftest import tiny_context
 from tests.prep.dtn import TINY, install_tiny, prepare, tiny_transfer
@@ -202,7 +202,7 @@ class TestFilter:
 class TestDigits:
     def test_printed_digits_reproducible(self) -> None:
         """Rendered printed digits have the right shape, all ten labels, and repeat per seed."""
-        from backend.digits import render_printed
+        from backend.training.digits import render_printed
 
         x, y = render_printed(60, seed=5)
         x2, y2 = render_printed(60, seed=5)
@@ -212,14 +212,14 @@ class TestDigits:
 
     def test_builtin_font_fallback(self) -> None:
         """Without installed fonts, Pillow's built-in font still draws ten distinct digits."""
-        from backend.digits import render_printed
+        from backend.training.digits import render_printed
 
         x, _ = render_printed(8, seed=0, fonts=[], size=32)
         assert x.shape == (8, 3, 32, 32)
 
     def test_handwritten_digits(self) -> None:
         """scikit-learn's digits come back at 32×32, white on black, with their labels."""
-        from backend.digits import handwritten, split
+        from backend.training.digits import handwritten, split
 
         x, y = handwritten()
         assert x.shape == (1797, 3, 32, 32) and y.shape == (1797,)

@@ -11,16 +11,16 @@ import pytest
 import torch
 from PIL import Image
 
+from backend.algorithms.nets.dtn import DomainTransfer, DtnConfig, infer_config, init_weights
+from backend.assets.models import ModelStore
 from backend.cli import main
+from backend.evaluation.genki_split import part_of
 from backend.filters.base import FilterInput
 from backend.filters.dtn import DomainTransfer as DtnFilter
 from backend.filters.dtn import DtnParams, face_stickers, straight
-from backend.genki_split import part_of
-from backend.models import ModelStore
-from backend.nets.dtn import DomainTransfer, DtnConfig, infer_config, init_weights
-from backend.train_dtn import DtnOptions, DtnTrainer, faces
-from backend.train_dtn.cli import options_from_args
-from backend.train_dtn.options import FACE_PRESET
+from backend.training.dtn import DtnOptions, DtnTrainer, faces
+from backend.training.dtn.cli import options_from_args
+from backend.training.dtn.options import FACE_PRESET
 from nlf_client import BackendError, Layer
 from tests.conftest import tiny_context
 from tests.fake_faces import CentredFaceFinder
@@ -152,7 +152,7 @@ def test_tone_term_maps_face_order_onto_emoji_and_g_outputs_rgba() -> None:
 def test_f_face_preset_fills_only_what_is_not_given() -> None:
     import argparse
 
-    from backend.train_dtn import add_dtn_arguments
+    from backend.training.dtn import add_dtn_arguments
 
     p = argparse.ArgumentParser()
     add_dtn_arguments(p)
@@ -269,7 +269,7 @@ def test_sticker_over_grpc_and_apply_over_a_folder(make_backend, tmp_path: Path)
 
 def test_protocol_figures_on_tiny_data(tmp_path: Path) -> None:
     """The quality protocol's pieces: Spearman's ρ, the judges, the figures and the strip."""
-    from backend import faces_emoji_quality as q
+    from backend.evaluation import faces_emoji_quality as q
 
     a = torch.tensor([1.0, 2.0, 3.0, 4.0])
     assert q.spearman(a, a * 10) == pytest.approx(1.0)

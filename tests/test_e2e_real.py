@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from backend import dirs, weights
+from backend import dirs
+from backend.assets import weights
 from backend.filters.base import Context
-from backend.registry import Registry
-from backend.server import create_server
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
 from nlf_client import Client, Layer, Mask
 from tests.conftest import SHARED_DATA, missing_weights
 from tests.fakes import as_array
@@ -89,8 +90,8 @@ def test_mrf_doodle_semantic_agreement(real_client: Client) -> None:
         pytest.skip(f"doodle example data not at {DOODLE}")
     from PIL import Image
 
-    from backend.features import load_backbone
-    from backend.semantic import semantic_agreement
+    from backend.algorithms.features import load_backbone
+    from backend.algorithms.semantic import semantic_agreement
 
     sw, sh = Image.open(DOODLE / "Renoir.jpg").size
     ssize = (112, round(112 * sh / sw)) if sw >= sh else (round(112 * sw / sh), 112)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend import emoji
+from backend.training import emoji
 
 CATALOGUE = emoji.catalogue()
 

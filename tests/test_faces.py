@@ -12,10 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend import weights as W
-from backend.cli import main as cli_main
-from backend.errors import WeightsMissing
-from backend.faces import (
+from backend.algorithms.faces import (
     DEFAULT_TEMPLATE,
     Face,
     FaceFinder,
@@ -28,11 +25,14 @@ from backend.faces import (
     transform_for,
     warp_to_frame,
 )
-from backend.faces.align import frame_bounds, frame_mask, frame_weight
-from backend.faces.detect import in_selection, nms_min, regress, square
+from backend.algorithms.faces.align import frame_bounds, frame_mask, frame_weight
+from backend.algorithms.faces.detect import in_selection, nms_min, regress, square
+from backend.algorithms.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
+from backend.assets import weights as W
+from backend.assets.weights import mtcnn as FW
+from backend.cli import main as cli_main
+from backend.errors import WeightsMissing
 from backend.filters.base import Context
-from backend.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
-from backend.weights import mtcnn as FW
 from tests.fake_faces import CentredFaceFinder
 
 

@@ -15,10 +15,11 @@ import torch
 from PIL import Image
 from torchvision.ops import box_iou
 
-from backend import dirs, hed_check
-from backend import weights as W
-from backend.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, paste_back
-from backend.weights import mtcnn as FW
+from backend import dirs
+from backend.algorithms.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, paste_back
+from backend.assets import hed_check
+from backend.assets import weights as W
+from backend.assets.weights import mtcnn as FW
 from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
 from tests.conftest import SHARED_DATA, missing_weights
 

@@ -8,8 +8,7 @@ import pytest
 import torch
 from torchvision.models.vgg import cfgs, make_layers
 
-from backend.errors import WeightsMissing
-from backend.features import (
+from backend.algorithms.features import (
     CAFFE_RGB,
     IMAGENET,
     VGG16_LAYERS,
@@ -21,6 +20,7 @@ from backend.features import (
     vgg16_features,
     vgg19_features,
 )
+from backend.errors import WeightsMissing
 
 MAIN = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
 STRIDES = {"relu1_1": 1, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8, "relu4_2": 8, "relu5_1": 16}

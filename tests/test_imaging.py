@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend import imaging
 from backend.errors import BadImage
-from backend.imaging import Rect, WireImage
+from backend.serving import imaging
+from backend.serving.imaging import Rect, WireImage
 
 
 @pytest.mark.parametrize("fmt", ["u8", "u16", "f32"])

@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from backend.cli import main
-from backend.models import (
+from backend.algorithms.nets.resnet_generator import ResnetGenerator
+from backend.assets.models import (
     CYCLEGAN_PRETRAINED,
     CYCLEGAN_URL,
     ModelError,
@@ -23,7 +23,7 @@ from backend.models import (
     register_kind,
     sha256_of,
 )
-from backend.nets.resnet_generator import ResnetGenerator
+from backend.cli import main
 from tests.prep.cyclegan import RESNET_OFFICIAL, tiny_generator
 
 
@@ -215,7 +215,7 @@ def test_names_never_collide_with_another_models_files(
 
 
 def test_pack_names_are_ascii_without_control_characters() -> None:
-    from backend.attributes import check_name
+    from backend.assets.attributes import check_name
 
     check_name("smiling_2-b")
     for bad in ("smi\nling", "smiling\n", "é", "٣", "a.b", "", "x" * 65):

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 import torch
 
+from backend.algorithms.features import tiny_backbone
+from backend.algorithms.mrf_solver import MRF_LAYERS, Problem, Settings, _Level, match_colours
 from backend.errors import Cancelled, ParamError
-from backend.features import tiny_backbone
 from backend.filters.base import Context, FilterInput, Step, registered
 from backend.filters.mrf import MrfParams, NeuralDoodle, working_size
-from backend.mrf_solver import MRF_LAYERS, Problem, Settings, _Level, match_colours
 from backend.params import LayerRef, parse_values, schema_of
 from tests.prep.mrf import prepare
 
@@ -196,8 +196,8 @@ def test_masked_styling_through_the_runner_changes_nothing_outside(colours: str)
     """Through the job runner, a feathered selection changes pixels inside and none outside."""
     import numpy as np
 
-    from backend.imaging import WireImage
-    from backend.jobs import Job, execute
+    from backend.serving.imaging import WireImage
+    from backend.serving.jobs import Job, execute
 
     g = torch.Generator().manual_seed(3)
     h, w = 72, 88
@@ -221,7 +221,7 @@ def test_masked_styling_through_the_runner_changes_nothing_outside(colours: str)
 
 def test_photo_colours_keep_the_layers_chroma() -> None:
     """colours=photo: the result's chroma (RGB minus luma) is the layer's, its luma is new."""
-    from backend.colour import luminance
+    from backend.algorithms.colour import luminance
 
     g = torch.Generator().manual_seed(4)
     job = _job(48, 48)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from backend import dirs
-from backend.features import VGGFeatures, load_backbone
+from backend.algorithms.features import VGGFeatures, load_backbone
 from tests.conftest import missing_weights
 
 pytestmark = pytest.mark.weights
@@ -21,7 +21,7 @@ FAST = {"levels": 2, "iterations": 20}
 
 @pytest.fixture(scope="module")
 def net() -> VGGFeatures:
-    from backend import weights
+    from backend.assets import weights
 
     if not DOODLE.is_dir():
         pytest.skip(f"doodle example data not at {DOODLE}")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from backend import npe_state
+from backend.algorithms import npe_state
+from backend.algorithms.nets.npe import NpeConfig, NpeNet, infer_config
+from backend.algorithms.npe_paint import gaussian_blur, latent_steps, masked_blend, stroke_loss
 from backend.errors import BadState
-from backend.nets.npe import NpeConfig, NpeNet, infer_config
-from backend.npe_paint import gaussian_blur, latent_steps, masked_blend, stroke_loss
 from nlf_client import BackendError, Client, Layer, Progress
 from tests.conftest import Backend
 from tests.fakes import as_array, rect_mask

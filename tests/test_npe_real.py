@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from backend import genki_split, npe_protocol
+from backend.evaluation import genki_split, npe_protocol
 from backend.filters.base import Context
 from backend.filters.npe import BUILTIN_FILE, BUILTIN_SHA256, ContextualPaintbrush
 from tests.fakes import FakeFaceFinder

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from backend.patches import (
+from backend.algorithms.patches import (
     PatchBank,
     _normalised,
     chunk_size,

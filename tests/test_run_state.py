@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend import wire
+from backend.serving import wire
 from nlf_client import BackendError, Client
 from nlf_client.proto import filters_pb2 as pb
 from tests.fakes import as_array, make_layer

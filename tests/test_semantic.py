@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from backend.errors import ParamError
-from backend.features import tiny_backbone
-from backend.semantic import (
+from backend.algorithms.features import tiny_backbone
+from backend.algorithms.semantic import (
     check_target,
     hex_colour,
     labels_of,
@@ -17,6 +16,7 @@ from backend.semantic import (
     pooled,
     semantic_agreement,
 )
+from backend.errors import ParamError
 
 COLOURS = torch.tensor([[255, 0, 0], [0, 0, 255], [0, 255, 0], [255, 255, 255]]) / 255
 

@@ -349,7 +349,7 @@ def test_unavailable_backend() -> None:
 def test_status_names_missing_weights_with_fix(tmp_path) -> None:
     """Without weights, status says what is missing and the exact command that fixes it."""
     from backend.filters.base import Context
-    from backend.registry import Registry
+    from backend.serving.registry import Registry
 
     ctx = Context(
         weights_dir=tmp_path / "w", attributes_dir=tmp_path / "a", models_dir=tmp_path / "m"

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 import pytest
 
-from backend import shm as server_shm
+from backend.serving import shm as server_shm
 from nlf_client import BackendError, Client, shm
 from nlf_client.proto import filters_pb2 as pb
 from nlf_client.proto import filters_pb2_grpc as pb_grpc

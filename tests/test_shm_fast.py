@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from backend.filters.base import Context, Filter, FilterInput, OutputLayer, StepCallback
-from backend.imaging import WireImage
-from backend.jobs import Job, execute
-from backend.registry import Registry
+from backend.serving.imaging import WireImage
+from backend.serving.jobs import Job, execute
+from backend.serving.registry import Registry
 from nlf_client import Client, crc, shm
 from tests.fakes import InvertParams, as_array, make_layer, rect_mask
 

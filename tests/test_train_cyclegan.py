@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from backend.assets.models import ModelStore
 from backend.cli import main
-from backend.models import ModelStore
-from backend.train_cyclegan import CycleGanConfig, CycleGanTrainer, ImagePool, lr_factor
+from backend.training.cyclegan import CycleGanConfig, CycleGanTrainer, ImagePool, lr_factor
 
 RED, GREEN, DARK = (220, 40, 40), (40, 220, 40), (20, 20, 20)
 

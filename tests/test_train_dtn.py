@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
+from backend.algorithms.nets.dtn import DomainTransfer
+from backend.assets.models import ModelStore
 from backend.cli import main as cli_main
-from backend.models import ModelStore
-from backend.nets.dtn import DomainTransfer
-from backend.train_dtn import (
+from backend.training.dtn import (
     CHECKPOINT,
     DtnOptions,
     DtnTrainer,

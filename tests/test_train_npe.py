@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from backend.algorithms.nets.npe import NpeNet
+from backend.assets.models import ModelStore
 from backend.cli import main as cli_main
 from backend.filters.npe import load_builtin
-from backend.models import ModelStore
-from backend.nets.npe import NpeNet
-from backend.train_npe import CHECKPOINT, NpeOptions, train
+from backend.training.npe import CHECKPOINT, NpeOptions, train
 
 
 def _faces(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -87,8 +87,8 @@ def test_train_command_explains_bad_input(tmp_path: Path, capsys) -> None:
 def test_align_warps_each_found_face_to_the_template(tmp_path: Path, monkeypatch) -> None:
     """``--align``: faces found by the face finder are warped to the model's frame; images
     without a face are left out (the fake finder sees a face in any non-flat image)."""
-    from backend.faces import FaceFinder
-    from backend.train_npe import aligned_folder
+    from backend.algorithms.faces import FaceFinder
+    from backend.training.npe import aligned_folder
     from tests.fakes import FakeFaceFinder
 
     monkeypatch.setattr(FaceFinder, "load", classmethod(lambda cls, *a, **k: FakeFaceFinder()))

@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from backend.algorithms.nets import cyclegan_arch
+from backend.algorithms.nets.resnet_generator import ResnetGenerator, clean_state_dict
+from backend.algorithms.nets.unet_generator import UnetGenerator
+from backend.assets.models import ModelError, ModelStore
 from backend.filters.base import FilterInput
 from backend.filters.cyclegan import CycleGan, CycleGanParams, feather, tile_starts, translate
-from backend.models import ModelError, ModelStore
-from backend.nets import cyclegan_arch
-from backend.nets.resnet_generator import ResnetGenerator, clean_state_dict
-from backend.nets.unet_generator import UnetGenerator
 from backend.params import parse_values
 from tests.conftest import tiny_context
 

@@ -15,12 +15,12 @@ import torch
 from torch.nn import functional as F
 from torchvision.models.vgg import cfgs, make_layers
 
-from backend import features
-from backend import weights as W
+from backend.algorithms import features
+from backend.algorithms.features import TINY_CFG, VGGFeatures, tiny_backbone, vgg16_features
+from backend.assets import weights as W
+from backend.assets.weights import hed as H
 from backend.cli import main as cli_main
 from backend.errors import WeightsMissing
-from backend.features import TINY_CFG, VGGFeatures, tiny_backbone, vgg16_features
-from backend.weights import hed as H
 
 VGG16_WIDTHS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
 TINY_WIDTHS = tuple(c for c in TINY_CFG if c != "M")

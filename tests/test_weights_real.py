@@ -12,10 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from backend import hed_check
-from backend import weights as W
+from backend.algorithms.features import default_backbone
+from backend.assets import hed_check
+from backend.assets import weights as W
 from backend.cli import main as cli_main
-from backend.features import default_backbone
 
 pytestmark = [pytest.mark.weights, pytest.mark.slow]
 

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.errors import BadImage, ParamError
-from backend.imaging import check_image, check_mask
-from backend.wire import read_job
+from backend.serving.imaging import check_image, check_mask
+from backend.serving.wire import read_job
 from nlf_client.proto import filters_pb2 as pb
 
 infos = st.builds(

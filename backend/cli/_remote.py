@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from backend.errors import BadImage, NlfError, UnknownFilter
-from backend.imaging import WireImage
 from backend.params import Colour, ParamSpec
-from backend.secrets import token_from
+from backend.serving.imaging import WireImage
+from backend.serving.secrets import token_from
 from nlf_client import BackendError, Client, Layer, Mask
 from nlf_client import Colour as WireColour
 from nlf_client.session.launch import with_port

@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from backend import context
 from backend.errors import NlfError
-from backend.files import SUFFIXES, read_image, read_mask, write_image
-from backend.imaging import WireImage
 from backend.params import ParamError, ParamSpec, check_value, parse_text
-from backend.secrets import add_token_arguments
+from backend.serving import context
+from backend.serving.files import SUFFIXES, read_image, read_mask, write_image
+from backend.serving.imaging import WireImage
+from backend.serving.secrets import add_token_arguments
 from nlf_client.session.naming import file_names
 
 
@@ -120,8 +120,8 @@ def _runner(args: argparse.Namespace) -> tuple[list[ParamSpec], Callable[..., li
         from backend.cli._remote import remote_runner
 
         return remote_runner(args)
-    from backend.jobs import Job, execute
-    from backend.registry import Registry
+    from backend.serving.jobs import Job, execute
+    from backend.serving.registry import Registry
 
     registry = Registry(context.from_args(args))
     flt = registry.get(args.filter_id)

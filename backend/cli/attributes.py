@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from backend.attributes import DEFAULT_RESOLUTION
+    from backend.assets.attributes import DEFAULT_RESOLUTION
 
     p.add_argument(
         "--resolution",
@@ -77,7 +77,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _backbone(args: argparse.Namespace):
     import torch
 
-    from backend import features
+    from backend.algorithms import features
 
     torch.set_num_threads(min(torch.get_num_threads(), 4))
     root = dirs.weights_dir(args.weights_dir)
@@ -89,7 +89,7 @@ def _backbone(args: argparse.Namespace):
 
 
 def _list(args: argparse.Namespace) -> int:
-    from backend import attributes
+    from backend.assets import attributes
 
     root = dirs.attributes_dir(args.attributes_dir)
     print(f"attributes folder: {root}")
@@ -108,7 +108,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from backend import attributes
+    from backend.assets import attributes
 
     backbone = _backbone(args)
     if not args.align:
@@ -116,8 +116,8 @@ def _build(args: argparse.Namespace) -> int:
             args.name, args.with_dir, args.without_dir, backbone, args.resolution
         )
     else:
-        from backend import pack_faces
-        from backend.faces import FaceFinder
+        from backend.algorithms.faces import FaceFinder
+        from backend.assets import pack_faces
 
         finder = FaceFinder.load(dirs.weights_dir(args.weights_dir))
         with_files = attributes.image_files(args.with_dir)
@@ -137,7 +137,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _build_lfw(args: argparse.Namespace) -> int:
-    from backend import lfw
+    from backend.assets import lfw
 
     root = dirs.attributes_dir(args.attributes_dir)
     cache = args.cache_dir or root / "lfw-download"

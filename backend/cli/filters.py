@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from backend import context
-from backend.registry import Registry
-from backend.schema import schema_json
+from backend.serving import context
+from backend.serving.registry import Registry
+from backend.serving.schema import schema_json
 
 
 def _filters(args: argparse.Namespace) -> int:

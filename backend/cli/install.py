@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from backend.package_script import PACKAGE_SCRIPT, load_package
+from backend.installers.package import PACKAGE_SCRIPT, load_package
 
 __all__ = ["PACKAGE_SCRIPT", "load_package", "register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
     if args.editor == "krita":
-        from backend.install_krita import install
+        from backend.installers.krita import install
     else:
-        from backend.install_gimp import install
+        from backend.installers.gimp import install
     return int(install(args) or 0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from backend.models import CYCLEGAN_PRETRAINED, CYCLEGAN_URL, ModelError, ModelStore
+from backend.assets.models import CYCLEGAN_PRETRAINED, CYCLEGAN_URL, ModelError, ModelStore
 
 KINDS = ("cyclegan", "dtn")
 

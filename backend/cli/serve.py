@@ -8,10 +8,10 @@ import signal
 import sys
 import threading
 
-from backend import context, imaging
-from backend.admission import Limits
-from backend.registry import Registry
-from backend.secrets import add_token_arguments, read_pem, token_from
+from backend.serving import context, imaging
+from backend.serving.admission import Limits
+from backend.serving.registry import Registry
+from backend.serving.secrets import add_token_arguments, read_pem, token_from
 
 
 def _is_loopback(host: str) -> bool:
@@ -71,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
             "cleartext, and clients refuse to send a token to it. Pass --tls-cert and --tls-key.",
             file=sys.stderr,
         )
-    from backend.server import create_server
+    from backend.serving.server import create_server
 
     registry = Registry(context.from_args(args))
     host = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host

@@ -2,8 +2,8 @@
 
 Each trainer module provides two functions, imported only when its command runs:
 
-- ``backend.train_cyclegan``: ``add_arguments(parser)`` and ``run(args) -> int``.
-- ``backend.train_dtn``: ``add_dtn_arguments(parser)`` (adds ``--source DIR --target DIR --name
+- ``backend.training.cyclegan``: ``add_arguments(parser)`` and ``run(args) -> int``.
+- ``backend.training.dtn``: ``add_dtn_arguments(parser)`` (adds ``--source DIR --target DIR --name
   NAME`` and its options) and ``run_dtn(args) -> int`` (exit status; the result is imported into
   the models folder as kind ``dtn``).
 
@@ -20,19 +20,19 @@ from collections.abc import Callable
 
 _TRAINERS = {
     "cyclegan": (
-        "backend.train_cyclegan",
+        "backend.training.cyclegan",
         "add_arguments",
         "run",
         "train a CycleGAN pair on two folders of unpaired images",
     ),
     "dtn": (
-        "backend.train_dtn",
+        "backend.training.dtn",
         "add_dtn_arguments",
         "run_dtn",
         "train a Domain Transfer Network (source -> target) with a fixed encoder f",
     ),
     "npe": (
-        "backend.train_npe",
+        "backend.training.npe",
         "add_arguments",
         "run",
         "train the Neural Photo Editor's face model on a folder of faces",

@@ -63,7 +63,7 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from backend import weights
+    from backend.assets import weights
 
     root = _root(args)
     print(f"weights folder: {root}")
@@ -79,7 +79,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from backend import weights
+    from backend.assets import weights
 
     if args.name not in weights.FETCHABLE:
         log.error("unknown weights %r; fetchable: %s", args.name, ", ".join(weights.FETCHABLE))
@@ -90,7 +90,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from backend import weights
+    from backend.assets import weights
 
     bad = seen = 0
     for check in weights.installed(_root(args)):
@@ -108,7 +108,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _check_hed(args: argparse.Namespace) -> int:
     import torch
 
-    from backend import hed_check
+    from backend.assets import hed_check
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.image:

@@ -13,8 +13,8 @@ from torch import Tensor
 from backend.errors import Missing
 
 if TYPE_CHECKING:
-    from backend.faces import FaceFinder
-    from backend.features import VGGFeatures
+    from backend.algorithms.faces import FaceFinder
+    from backend.algorithms.features import VGGFeatures
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ class Context:
         """What must be fetched before ``backbone()`` can work (empty when it can)."""
         if self._backbone is not None or self.backbone_factory is not None:
             return []
+        from backend.algorithms.features import default_backbone_name
         from backend.errors import WeightsMissing
-        from backend.features import default_backbone_name
 
         return [] if default_backbone_name(self.weights_dir) else [WeightsMissing("vgg16-hed")]
 
@@ -140,7 +140,7 @@ class Context:
         """The one frozen VGG feature extractor of this process (raises WeightsMissing)."""
         if self._backbone is None:
             if self.backbone_factory is None:
-                from backend.features import default_backbone
+                from backend.algorithms.features import default_backbone
 
                 self._backbone = default_backbone(self.weights_dir, self.device)
             else:
@@ -151,7 +151,7 @@ class Context:
         """What must be fetched before ``face_finder()`` can work (empty when it can)."""
         if self._face_finder is not None or self.face_finder_factory is not None:
             return []
-        from backend import weights
+        from backend.assets import weights
         from backend.errors import WeightsMissing
 
         return [] if weights.find("mtcnn", self.weights_dir) else [WeightsMissing("mtcnn")]
@@ -160,7 +160,7 @@ class Context:
         """The one MTCNN face finder of this process (raises WeightsMissing("mtcnn"))."""
         if self._face_finder is None:
             if self.face_finder_factory is None:
-                from backend.faces import FaceFinder
+                from backend.algorithms.faces import FaceFinder
 
                 self._face_finder = FaceFinder.load(self.weights_dir, self.device)
             else:

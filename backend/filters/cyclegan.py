@@ -6,7 +6,8 @@ normalise each tile with its own statistics and shift colours from tile to tile
 downscaled copy of the whole crop and shared by all tiles (``algorithms.md`` §5).
 
 The generator is any of the official ones the ``cyclegan`` model kind imports (ResNet or U-Net,
-:mod:`backend.nets.cyclegan_arch`); crops are padded to its ``multiple`` (4 for the ResNets, 128 /
+:mod:`backend.algorithms.nets.cyclegan_arch`); crops are padded to its ``multiple`` (4 for the
+ResNets, 128 /
 256 for ``unet_128`` / ``unet_256``) and tiles start on that grid.
 """
 
@@ -21,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.algorithms.nets.resnet_generator import MULTIPLE
+from backend.assets.models import PAIR, ModelStore, dir_flag, store_for
 from backend.cancel import checked
 from backend.errors import Missing, ParamError
 from backend.filters.base import (
@@ -31,8 +34,6 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import PAIR, ModelStore, dir_flag, store_for
-from backend.nets.resnet_generator import MULTIPLE
 from backend.params import param
 
 MIN_SIDE = 16

@@ -28,10 +28,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from backend import attributes
+from backend.algorithms.features import VGGFeatures
+from backend.assets import attributes
 from backend.cancel import checked
 from backend.errors import Broken, Missing, NoFace, NotApplicable, ParamError, WeightsMissing
-from backend.features import VGGFeatures
 from backend.filters import dfi_align
 from backend.filters.base import (
     Context,
@@ -348,8 +348,8 @@ class DeepFeatureInterpolation(Filter):
         ctx = self.ctx
         if ctx._backbone is not None or ctx.backbone_factory is not None:
             return ctx.backbone().name
-        from backend import weights
-        from backend.features import BACKBONES
+        from backend.algorithms.features import BACKBONES
+        from backend.assets import weights
 
         for name in BACKBONES:
             if weights.find(name, ctx.weights_dir) is not None:

@@ -7,7 +7,8 @@ resolution R), DFI runs on that R×R face, and the change ``z - x`` is warped ba
 transform, multiplied by a feathered square so it fades out before the frame's edges.
 
 Coordinates are continuous pixel coordinates (pixel (i, j) covers [j, j+1) × [i, i+1)), the
-convention of ``backend.faces``; affine maps are (2, 3) float64 tensors acting on (x, y, 1).
+convention of ``backend.algorithms.faces``; affine maps are (2, 3) float64 tensors acting on (x, y,
+1).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from backend.faces import Similarity, estimate_similarity, paste_back, warp_to_frame
-from backend.faces.align import frame_bounds
+from backend.algorithms.faces import Similarity, estimate_similarity, paste_back, warp_to_frame
+from backend.algorithms.faces.align import frame_bounds
 
 FEATHER = 0.12
 """Width of the fade at the frame's edges, as a fraction of its side."""

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.algorithms.nets import dtn as nets
+from backend.assets.models import ModelStore, dir_flag, store_for
 from backend.errors import Missing, NoFace, ParamError
 from backend.filters.base import (
     Filter,
@@ -29,8 +31,6 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import ModelStore, dir_flag, store_for
-from backend.nets import dtn as nets
 from backend.params import param
 
 TRAIN_COMMAND = "python -m backend train dtn --source DIR --target DIR --name NAME"
@@ -112,7 +112,7 @@ def translate(
 
 
 GREY = 0.5
-"""What an RGBA model's colour is composited over (backend.train_dtn.faces.GREY)."""
+"""What an RGBA model's colour is composited over (backend.training.dtn.faces.GREY)."""
 
 
 def straight(out: Tensor) -> tuple[Tensor, Tensor]:
@@ -132,7 +132,7 @@ def face_stickers(
     """Each face (its five landmarks) of ``image`` (1, 3, H, W) in [0, 1] aligned to the GENKI
     frame, translated by the RGBA ``net`` and warped back: (colour (1, 3, H, W), alpha
     (1, 1, H, W)), the faces' emoji composited over one another in the order given."""
-    from backend.faces import DEFAULT_TEMPLATE, paste_back
+    from backend.algorithms.faces import DEFAULT_TEMPLATE, paste_back
     from backend.filters.dfi_align import to_frame
 
     report = on_step or (lambda step: None)

@@ -15,12 +15,14 @@ crop, i.e. it is taken to cover exactly the crop region.
 
 Colours (``colours``): ``painting`` (default) gives the layer the style's colour mean and
 covariance before synthesis and the result once more after it, region by region with maps
-(``backend.colour.transfer_colours``; a doodle from noise is built from the style's colours
+(``backend.algorithms.colour.transfer_colours``; a doodle from noise is built from the style's
+colours
 already and skips the step after, which costs semantic agreement); ``photo`` synthesises on
 luminance only (the style's luma matched to the layer's) and puts the layer's chroma back;
 ``unchanged`` runs on the raw colours.
 
-Presets: ``final`` runs the coarse-to-fine MRF optimisation (``backend.mrf_solver.synthesise``);
+Presets: ``final`` runs the coarse-to-fine MRF optimisation
+(``backend.algorithms.mrf_solver.synthesise``);
 ``preview`` runs the same synthesis with two levels at <= 128 px and at most 6 steps at the
 finer one (about a second of CPU), upsampled to the crop.
 """
@@ -37,14 +39,14 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.algorithms.colour import grey, match_luminance, transfer_colours, with_chroma_of
+from backend.algorithms.features import VGGFeatures
+from backend.algorithms.mrf_solver import Problem, Settings, min_side, synthesise
+from backend.algorithms.semantic import check_target, labels_of, palette_of
 from backend.cancel import checked
-from backend.colour import grey, match_luminance, transfer_colours, with_chroma_of
 from backend.errors import ParamError
-from backend.features import VGGFeatures
 from backend.filters.base import Filter, FilterInput, OutputLayer, StepCallback, register_filter
-from backend.mrf_solver import Problem, Settings, min_side, synthesise
 from backend.params import LayerRef, param
-from backend.semantic import check_target, labels_of, palette_of
 
 log = logging.getLogger(__name__)
 

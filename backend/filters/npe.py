@@ -4,10 +4,12 @@ The artist paints rough colour strokes on a transparent *paint layer* (alpha: wh
 what). The face in the selection is found and aligned by the face finder (or the selection's box
 is taken as the face), encoded by the face model, and the latent is nudged so that the decoded
 face agrees with the strokes; the change is blended in through the mask of how much the model's
-output moved (:mod:`backend.npe_paint`), upsampled and warped back. Outside the face's frame and
+output moved (:mod:`backend.algorithms.npe_paint`), upsampled and warped back. Outside the face's
+frame and
 the selection nothing changes.
 
-Strokes accumulate through the state the client carries between runs (:mod:`backend.npe_state`):
+Strokes accumulate through the state the client carries between runs
+(:mod:`backend.algorithms.npe_state`):
 
     result = client.run("npe", photo, mask, {"paint": "paint", "steps": 4},
                         extra_layers={"paint": paint_layer}, state=previous.state)
@@ -28,9 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from backend import npe_state
+from backend.algorithms import npe_state
+from backend.algorithms.faces import DEFAULT_TEMPLATE, in_selection
+from backend.algorithms.nets.npe import NpeNet, build, infer_config
+from backend.algorithms.npe_edit import edit_face
+from backend.algorithms.npe_paint import BLENDS
+from backend.assets.models import dir_flag, sha256_of, store_for
 from backend.errors import Broken, Missing, ParamError
-from backend.faces import DEFAULT_TEMPLATE, in_selection
 from backend.filters.base import (
     Filter,
     FilterInput,
@@ -40,15 +46,12 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
-from backend.models import dir_flag, sha256_of, store_for
-from backend.nets.npe import NpeNet, build, infer_config
-from backend.npe_edit import edit_face
-from backend.npe_paint import BLENDS
 from backend.params import LayerRef, param
 
 BUILTIN = "genki64"
-BUILTIN_FILE = Path(__file__).resolve().parents[1] / "packs" / "npe" / "genki64.pt"
-"""The default face model (64 px, trained on GENKI-4K; provenance in backend/packs/README.md)."""
+BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "npe" / "genki64.pt"
+"""The default face model (64 px, trained on GENKI-4K; provenance in
+backend/assets/packs/README.md)."""
 BUILTIN_SHA256 = "92b562c24a58c0eb6558ea49afe8e4302b85ebe06d6810cd3cf729cacb2a62fe"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 TRAIN_COMMAND = "python -m backend train npe --images DIR --name NAME"
@@ -174,7 +177,7 @@ class ContextualPaintbrush(Filter):
         if name == BUILTIN and BUILTIN_FILE.is_file():
             with self._lock:
                 if self._builtin is None:
-                    repair = "git checkout -- backend/packs/npe"
+                    repair = "git checkout -- backend/assets/packs/npe"
                     digest = sha256_of(BUILTIN_FILE)
                     if digest != BUILTIN_SHA256:
                         raise Broken(f"the built-in face model {BUILTIN_FILE} has changed", repair)

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.registry import Registry
-from backend.server import create_server
+from backend.serving.registry import Registry
+from backend.serving.server import create_server
 from nlf_client.session import schema_to_json
 from tests.conftest import ROOT, require_editors, tiny_context
 from tests.editor_installs import CACHE, Install, gimp_binary, gimp_installs
@@ -142,7 +142,7 @@ def gimp_session(
     assert rootfs is not None
     cache = profile_cache(install)
     console = gimp_binary(install, console=True)
-    from backend.install_gimp import install_plugin
+    from backend.installers.gimp import install_plugin
 
     sys.path.insert(0, str(PLUGIN_SRC))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from nlf_gimp.store import SCHEMA_FILE
 
 from backend.filters.base import Context
-from backend.install_gimp import PLUGIN, copy_plugin, grpc_plan, install_plugin
-from backend.registry import Registry
-from backend.schema import schema_json
+from backend.installers.gimp import PLUGIN, copy_plugin, grpc_plan, install_plugin
+from backend.serving.registry import Registry
+from backend.serving.schema import schema_json
 
 REGENERATE = (
     "T=$(mktemp -d); python -m backend dump-schema --weights-dir $T --attributes-dir $T "

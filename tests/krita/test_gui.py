@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from backend.install_krita import enable_plugin
+from backend.installers.krita import enable_plugin
 from tests.conftest import ROOT, SHARED_DATA, missing_weights, require_editors, start_backend
 from tests.editor_installs import CACHE, IN_ROOT, PATH, Install, krita_installs
 
@@ -164,10 +164,11 @@ def start_real_backend(tmp: Path) -> tuple[str, Any, Any] | None:
     GENKI crops are here; returns (address, server, worker)."""
     import torch
 
-    from backend import dirs, weights
+    from backend import dirs
+    from backend.assets import weights
     from backend.filters.base import Context
-    from backend.registry import Registry
-    from backend.server import create_server
+    from backend.serving.registry import Registry
+    from backend.serving.server import create_server
 
     root = dirs.weights_dir()
     if not GENKI_FACE.is_file() or any(weights.find(n, root) is None for n in REAL_WEIGHTS):
@@ -380,7 +381,8 @@ def test_dfi_real_weights_on_a_face_with_a_loose_selection(krita_run):
     if not GENKI_FACE.is_file():
         pytest.skip(f"GENKI-4K crops not found at {GENKI_FACE.parent}")
     if "NLF_REAL_SERVER" not in krita_run["env"]:
-        from backend import dirs, weights
+        from backend import dirs
+        from backend.assets import weights
 
         for name in REAL_WEIGHTS:
             if weights.find(name, dirs.weights_dir()) is None:

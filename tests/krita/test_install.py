@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from backend import editor_target, install_krita, vendor
 from backend.cli import build_parser
 from backend.cli.install import load_package
+from backend.installers import editor_target, vendor
+from backend.installers import krita as install_krita
 
 
 def _args(tmp: Path, **kw) -> argparse.Namespace:
@@ -245,7 +246,7 @@ def test_flags_say_what_no_file_can(tmp_path, monkeypatch):
 
 def test_gimp_root_plan_reads_the_chroots_python(tmp_path):
     """GIMP in another root: its python3 link names the version; vendoring only without grpc."""
-    from backend import install_gimp
+    from backend.installers import gimp as install_gimp
 
     assert install_gimp.root_plan(_fake_root(tmp_path / "a", "3.14", 5, "314", False)) is None
     assert install_gimp.root_plan(_fake_root(tmp_path / "b", "3.13", 5, None, False)) == "3.13"
@@ -253,7 +254,7 @@ def test_gimp_root_plan_reads_the_chroots_python(tmp_path):
 
 def test_gimp_install_into_another_root_reads_its_python(tmp_path, capsys):
     """install-plugin gimp --root: GIMP's python3 there (3.14, with grpc) needs no wheels."""
-    from backend import install_gimp
+    from backend.installers import gimp as install_gimp
 
     root = _fake_root(tmp_path, "3.14", 5, "314", False)
     args = _args(tmp_path, editor="gimp", profile=str(tmp_path / "gimp"), root=str(root))

@@ -129,7 +129,7 @@ def test_rebuilding_the_form_replaces_the_rows():
 def test_model_tooltip_names_the_inferred_architecture(make_backend, tmp_path):
     """An imported third-party checkpoint's architecture reaches the Krita model widget's tooltip
     through the live schema (gRPC ListFilters)."""
-    from backend.models import ModelStore
+    from backend.assets.models import ModelStore
     from tests.test_checkpoint_layouts import LAYOUTS, _save
 
     backend = make_backend()

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
+from backend.algorithms.nets.resnet_generator import ResnetGenerator
+from backend.assets.models import ModelStore
 from backend.filters.base import Context
-from backend.models import ModelStore
-from backend.nets.resnet_generator import ResnetGenerator
 
 TINY = {"ngf": 4, "n_blocks": 2}
 RESNET_OFFICIAL = {
@@ -21,7 +21,8 @@ RESNET_OFFICIAL = {
     "down_kernel": 3,
     "up_kernel": 3,
 }
-"""The options :func:`backend.nets.cyclegan_arch.infer_arch` records for the official layout."""
+"""The options :func:`backend.algorithms.nets.cyclegan_arch.infer_arch` records for the official
+layout."""
 
 
 def tiny_generator(seed: int = 0, **arch: int) -> ResnetGenerator:

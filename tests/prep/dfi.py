@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from backend import attributes
+from backend.assets import attributes
+from backend.assets.pack_faces import TEMPLATE
 from backend.filters.base import Context
-from backend.pack_faces import TEMPLATE
 
 RESOLUTION = 32
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
+from backend.algorithms.nets.dtn import DomainTransfer, DtnConfig, init_weights
+from backend.assets.models import ModelStore
 from backend.filters.base import Context
-from backend.models import ModelStore
-from backend.nets.dtn import DomainTransfer, DtnConfig, init_weights
 
 TINY = DtnConfig(size=32, code_dim=8, width=0.0625)
 

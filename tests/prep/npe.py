@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
+from backend.algorithms.nets.npe import NpeConfig, NpeNet
+from backend.assets.models import ModelStore
 from backend.filters.base import Context
-from backend.models import ModelStore
-from backend.nets.npe import NpeConfig, NpeNet
 
 TINY = NpeConfig(size=16, zdim=8, width=4)
 SLOW, SLOW_NAME = NpeConfig(size=128, zdim=8, width=32), "slow-npe"

@@ -1,0 +1,1 @@
+"""The methods the filters are made of: feature nets, patches, solvers, nets, faces."""

@@ -1,0 +1,1 @@
+"""What gets installed: weights, trained models, attribute packs, and their stores."""

@@ -1,0 +1,1 @@
+"""Quality protocols' fixed data splits, test scenes and judges (scripts, tests)."""

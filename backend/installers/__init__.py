@@ -1,0 +1,1 @@
+"""Putting the plug-ins into editors (``python -m backend install-plugin``)."""

@@ -1,0 +1,1 @@
+"""The gRPC server and what a request goes through: admission, wire, jobs, worker."""

@@ -1,0 +1,1 @@
+"""Trainers (``python -m backend train ...``) and the data they read."""

@@ -1,0 +1,207 @@
+"""``python -m backend train dtn``: its arguments and the run (pretrain f, train g, import)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import math
+import sys
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from backend.training.dtn.checkpoints import (
+    ENCODER,
+    MODEL,
+    load_encoder,
+    load_head,
+    run_conflict,
+    save_encoder,
+)
+from backend.training.dtn.data import load_folder
+from backend.training.dtn.loop import train
+from backend.training.dtn.options import CONSTANCY, F_KINDS, FACE_PRESET, DtnOptions
+from backend.training.dtn.pretrain import pretrain_classifier
+from backend.training.dtn.progress import ProgressBar
+
+log = logging.getLogger(__name__)
+
+
+def _has(parser: argparse.ArgumentParser, option: str) -> bool:
+    return option in parser._option_string_actions
+
+
+def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m backend train dtn``."""
+    d = DtnOptions()
+    parser.add_argument("--source", required=True, help="folder of source-domain images")
+    parser.add_argument("--target", required=True, help="folder of target-domain images")
+    parser.add_argument("--name", required=True, help="model name in the models folder")
+    parser.add_argument(
+        "--encoder", help="a pretrained f (f.pth of an earlier run); default: pretrain f here"
+    )
+    parser.add_argument("--run-dir", help="run folder (default: DATA_HOME/runs/dtn/NAME)")
+    if not _has(parser, "--models-dir"):
+        parser.add_argument("--models-dir", help="models folder (default: $NLF_MODELS_DIR)")
+    if not _has(parser, "--resume"):
+        parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    if not _has(parser, "--device"):
+        parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    choices = {"constancy": CONSTANCY, "f": F_KINDS}
+    helps = {
+        "size": "image side (power of two >= 32)",
+        "width": "channel multiplier of f, g and D (1 = the paper's digit nets)",
+        "iterations": "g/D training steps",
+        "alpha": "weight of L_CONST (f-constancy)",
+        "beta": "weight of L_TID (identity on the target)",
+        "gamma": "weight of total variation",
+        "g_steps": "g updates per D update",
+        "r1": "weight γ of D's R1 penalty on real targets (0: off; steadies training)",
+        "ema": "decay of a moving average of g's weights, saved as the model (0: the last g)",
+        "ema_start": "step from which g's weights are averaged (with --ema)",
+        "diff_augment": "show D randomly shifted and cut-out views (helps small target sets)",
+        "f_iterations": "steps of f pretraining (when no --encoder is given)",
+        "constancy": "L_CONST on f's codes (the paper) or its class posteriors (labelled source)",
+        "f": "pretrain f on the source's class sub-folders, or (face) on GENKI-4K face crops "
+        "labelled smile × skin-tone × hair/background tertiles; face also sets the faces → emoji "
+        "defaults (shown in brackets) for options not given",
+        "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",
+        "target_alpha": "RGBA targets (set by itself for an emoji folder with manifest.csv)",
+    }
+    for fld in fields(DtnOptions):
+        flag = "--" + fld.name.replace("_", "-")
+        if _has(parser, flag):
+            continue
+        text = helps.get(fld.name, fld.name.replace("_", " "))
+        default = getattr(d, fld.name)
+        preset = f" [{FACE_PRESET[fld.name]}]" if fld.name in FACE_PRESET else ""
+        # SUPPRESS: an option not given is absent from args, so --f face can fill it in
+        if isinstance(default, bool):
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"{text} (default {default}{preset})",
+            )
+            continue
+        parser.add_argument(
+            flag,
+            choices=choices.get(fld.name),
+            type=type(default),
+            default=argparse.SUPPRESS,
+            help=f"{text} (default {default}{preset})",
+        )
+
+
+def options_from_args(args: argparse.Namespace) -> DtnOptions:
+    """The options given, else those of ``--f face`` (FACE_PRESET) when chosen, else defaults."""
+    given = {f.name: getattr(args, f.name) for f in fields(DtnOptions) if hasattr(args, f.name)}
+    base = dict(FACE_PRESET) if given.get("f") == "face" else {}
+    return DtnOptions(**{**base, **given})
+
+
+def load_domains(
+    args: argparse.Namespace, opts: DtnOptions
+) -> tuple[DtnOptions, torch.Tensor, torch.Tensor | None, list[str], torch.Tensor]:
+    """(options, source images, source labels, class names, target images) for the run.
+
+    ``--f face``: the source is the GENKI-4K crops folder (its training parts only) with
+    face labels. An emoji folder (with manifest.csv) as target is loaded as RGBA.
+    """
+    from backend.training.dtn import faces
+
+    if opts.f == "face":
+        try:
+            source, smile, _ = faces.load_faces(args.source, opts.size)
+        except FileNotFoundError as exc:
+            raise ValueError(str(exc)) from None
+        labels, _ = faces.face_labels(source, smile)
+        classes = [f"class{i}" for i in range(18)]
+    else:
+        source, labels, classes = load_folder(args.source, opts.size)
+    if faces.is_emoji_folder(args.target):
+        target, _ = faces.load_emoji(args.target, opts.size)
+        opts = dataclasses.replace(opts, target_alpha=True)
+    else:
+        target, _, _ = load_folder(args.target, opts.size)
+        if opts.target_alpha:
+            raise ValueError(
+                f"--target-alpha needs an emoji folder; '{args.target}' has no manifest"
+            )
+    return opts, source, labels, classes, target
+
+
+def run_dtn(args: argparse.Namespace) -> int:
+    """Pretrain f if needed, train g, import the result as a ``dtn`` model; return 0 or 2."""
+    from backend.assets.models import ModelError, ModelStore
+    from backend.device import pick_device
+    from backend.dirs import data_home, models_dir
+
+    opts = options_from_args(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / "dtn" / args.name
+    store = ModelStore(models_dir(getattr(args, "models_dir", None)))
+    conflict = run_conflict(store, args.name, run_dir, args.resume)
+    if conflict:
+        print(f"error: {conflict}", file=sys.stderr)
+        return 2
+    try:
+        opts.config()
+        device = pick_device(args.device)
+        opts, source, source_labels, classes, target = load_domains(args, opts)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "source %d images (%s), target %d images, device %s",
+        len(source),
+        f"{len(classes)} classes" if classes else "no classes",
+        len(target),
+        device,
+    )
+    bar = ProgressBar()
+    head: nn.Linear | None = None
+    if args.encoder or (args.resume and (run_dir / ENCODER).is_file()):
+        f = load_encoder(args.encoder or run_dir / ENCODER)
+        head = load_head(args.encoder or run_dir / ENCODER)
+        if f.cfg.size != opts.size:
+            print(f"error: the encoder is for {f.cfg.size}px, not {opts.size}", file=sys.stderr)
+            return 2
+    else:
+        if opts.constancy == "class" and source_labels is None:
+            print(
+                "error: --constancy class needs a labelled source (one sub-folder per class)",
+                file=sys.stderr,
+            )
+            return 2
+        model, acc = pretrain_classifier(source, source_labels, opts, device, bar)
+        f, head = model.encoder, model.head if source_labels is not None else None
+        what = "classification" if source_labels is not None else "rotation"
+        log.info("f pretrained: %s accuracy %.1f%% on held-out source", what, 100 * acc)
+        save_encoder(f, run_dir / ENCODER, head)
+    try:
+        _, history = train(source, target, f, opts, run_dir, args.resume, device, bar, head)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    last = history[-1] if history else {}
+    meta = {
+        "trainer": "backend.training.dtn",
+        "source": str(Path(args.source).resolve()),
+        "target": str(Path(args.target).resolve()),
+        "options": asdict(opts),
+        "final_losses": {k: round(v, 5) for k, v in last.items() if math.isfinite(v)},
+    }
+    try:
+        store.import_model(run_dir / MODEL, args.name, "dtn", meta=meta, replace=args.resume)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model '{args.name}' installed in {store.root} (run folder {run_dir})")
+    return 0
