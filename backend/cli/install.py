@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from backend.installers.package import PACKAGE_SCRIPT, load_package
-
-__all__ = ["PACKAGE_SCRIPT", "load_package", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def run(args: argparse.Namespace) -> int:

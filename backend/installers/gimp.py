@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from backend.installers import editor_target, vendor
+from backend.installers import editor_target, package, vendor
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +44,6 @@ def backend_command() -> list[str]:
     return [sys.executable, "-m", "backend", "serve", "--host", "127.0.0.1", "--port", "{port}"]
 
 
-def _copy_client(dest: Path) -> None:
-    try:
-        from backend.installers.package import load_package
-
-        load_package().copy_client(dest)
-    except FileNotFoundError:  # installed without scripts/: copy the importable package
-        import nlf_client
-
-        target = dest / "nlf_client"
-        if target.exists():
-            shutil.rmtree(target)
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-        shutil.copytree(Path(nlf_client.__file__).resolve().parent, target, ignore=ignore)
-
-
 def copy_plugin(profile: Path, keep_vendor: bool = True) -> Path:
     """Copy the plug-in folder + nlf_client into PROFILE/plug-ins; returns the installed folder."""
     plug_ins = Path(profile) / "plug-ins"
@@ -70,7 +55,7 @@ def copy_plugin(profile: Path, keep_vendor: bool = True) -> Path:
     shutil.copytree(SOURCE, staged, ignore=_IGNORE)
     if keep_vendor and (dest / "vendor").is_dir():
         shutil.copytree(dest / "vendor", staged / "vendor")
-    _copy_client(staged)
+    package.copy_client(staged)
     if dest.exists():
         shutil.rmtree(dest)
     staged.rename(dest)

@@ -22,8 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-from backend.installers import editor_target, vendor
-from backend.installers.package import load_package
+from backend.installers import editor_target, package, vendor
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ def install(args: argparse.Namespace) -> int:
     profile = Path(args.profile).expanduser() if args.profile else None
     pykrita = (profile or default_profile()) / "pykrita"
     kritarc = Path(args.kritarc).expanduser() if args.kritarc else default_kritarc(profile)
-    dest = load_package().copy_krita_plugin(pykrita, keep_vendor=not args.python_version)
+    dest = package.copy_krita_plugin(pykrita, keep_vendor=not args.python_version)
     enable_plugin(kritarc, PLUGIN)
     if _root(args) is None:  # this interpreter can start a backend only for a Krita here
         set_ini(kritarc, PLUGIN, "python", sys.executable, overwrite=False)

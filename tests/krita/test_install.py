@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from backend.cli import build_parser
-from backend.cli.install import load_package
-from backend.installers import editor_target, vendor
+from backend.installers import editor_target, package, vendor
 from backend.installers import krita as install_krita
 
 
@@ -183,7 +182,7 @@ def test_download_command_targets_another_interpreter(tmp_path):
 
 def test_krita_zip_has_what_kritas_importer_expects(tmp_path):
     """The zip holds the .desktop, the .action and the package (with nlf_client) at its root."""
-    out = load_package().krita_zip(tmp_path / "dist" / "nlf.zip")
+    out = package.krita_zip(tmp_path / "dist" / "nlf.zip")
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
     assert {"neural_layer_filters.desktop", "neural_layer_filters.action"} <= names
