@@ -93,8 +93,8 @@ def quality(args: argparse.Namespace) -> None:
     import torch
 
     from backend.assets import attributes
+    from backend.evaluation.hog_smile import GENKI, read_rgb, split_files, train
     from scripts.dfi_quality import edit_in_canvas, make_filter
-    from scripts.smile_classifier import GENKI, read_rgb, split_files, train
 
     torch.set_num_threads(args.threads)
     clf, _ = train(GENKI)
@@ -121,7 +121,7 @@ def photo_canvas(size: int, faces: int, face_px: int, seed: int = 0):
     import torch
     from PIL import Image
 
-    from scripts.smile_classifier import GENKI
+    from backend.evaluation.hog_smile import GENKI
 
     rng = np.random.default_rng(seed)
     low = rng.random((size // 32, size // 32, 3))

@@ -38,7 +38,12 @@ def case(finder, size: int, faces: int, repeat: int, device: str, seed: int = 0)
     import numpy as np
 
     from backend.algorithms.faces import align, paste_back, paste_back_region
-    from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
+    from backend.evaluation.detection_canvases import (
+        genki_files,
+        paste_faces,
+        textured_canvas,
+        to_tensor,
+    )
 
     rng = np.random.default_rng(seed)
     canvas = textured_canvas(size, rng)

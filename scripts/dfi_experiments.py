@@ -176,7 +176,7 @@ def load_judge(name: str):
     if name == "none":
         return None
     if name == "hog":
-        from scripts.smile_classifier import default_classifier
+        from backend.evaluation.hog_smile import default_classifier
 
         return default_classifier().score
     from scripts.smile_judge import load_judge as deep  # the branch `judge` provides it

@@ -5,9 +5,9 @@
     python scripts/dfi_quality.py eval --faces 48      # flip rate, α curve, PSNR, outside check
     python scripts/dfi_quality.py strip                # docs/dfi-strip.png
 
-The validation split (one file in five by the sha256 of its name, ``scripts/smile_classifier.py``)
-is never used to build the pack or to train the classifier. GENKI-4K: "http://mplab.ucsd.edu,
-The MPLab GENKI-4K Dataset."
+The validation split (one file in five by the sha256 of its name,
+``backend/evaluation/hog_smile.py``) is never used to build the pack or to train the classifier.
+GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from backend import dirs  # noqa: E402
 from backend.algorithms.features import load_backbone  # noqa: E402
 from backend.assets import attributes  # noqa: E402
 from backend.evaluation import genki_split  # noqa: E402
+from backend.evaluation.hog_smile import GENKI, read_rgb, split_files, train  # noqa: E402
 from backend.filters import dfi  # noqa: E402
 from backend.filters.base import Context  # noqa: E402
 from backend.serving import jobs  # noqa: E402
 from backend.serving.imaging import WireImage  # noqa: E402
-from scripts.smile_classifier import GENKI, read_rgb, split_files, train  # noqa: E402
 
 BACKBONE = "vgg16-hed"
 CANVAS = 96

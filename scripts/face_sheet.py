@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from scripts.face_canvases import (  # noqa: E402
+from backend.evaluation.detection_canvases import (  # noqa: E402
     GENKI,
     genki_files,
     paste_faces,

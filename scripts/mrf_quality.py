@@ -7,10 +7,10 @@ Usage (from the repo root)::
 
 ``doodle``: Renoir.jpg + Renoir_sem.png -> Landscape_sem.png (content weight 0), prints the
 semantic agreement (:func:`backend.algorithms.semantic.semantic_agreement`). ``masked``: a disc of
-Gogh.jpg
-styled with Renoir.jpg through a feathered selection via the real job runner path
-(:func:`run_masked`), prints how many outside pixels changed (must be 0). Data is read from
-``../shared/data/doodle``; real weights from the default weights folder.
+Gogh.jpg styled with Renoir.jpg through a feathered selection via the real job runner path,
+prints how many outside pixels changed (must be 0). Both runs are
+``backend/evaluation/doodle_runs.py``. Data is read from ``../shared/data/doodle``; real weights
+from the default weights folder.
 """
 
 from __future__ import annotations
@@ -20,115 +20,28 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "doodle"
 sys.path.insert(0, str(ROOT))
 
 from backend import dirs  # noqa: E402
-from backend.algorithms.features import VGGFeatures, default_backbone  # noqa: E402
-from backend.algorithms.semantic import semantic_agreement  # noqa: E402
-from backend.filters.base import Context, FilterInput, Step  # noqa: E402
-from backend.filters.mrf import MrfParams, NeuralDoodle  # noqa: E402
-from backend.params import LayerRef  # noqa: E402
-
-
-def load(path: Path, long_side: int | None = None) -> Tensor:
-    """An image file as (1, 4, H, W) RGBA floats, optionally resized (long side; maps nearest)."""
-    im = Image.open(path).convert("RGBA")
-    if long_side is not None:
-        scale = long_side / max(im.size)
-        size = (max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale)))
-        resample = Image.NEAREST if path.name.endswith("_sem.png") else Image.LANCZOS
-        im = im.resize(size, resample)
-    return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1)[None].float() / 255
+from backend.algorithms.features import default_backbone  # noqa: E402
+from backend.evaluation.doodle_runs import (  # noqa: E402
+    DATA,
+    disc_cover,
+    doodle,
+    load,
+    run_masked,
+)
+from backend.filters.base import Step  # noqa: E402
 
 
 def save(image: Tensor, path: Path) -> None:
     arr = (image[0, :3].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
     Image.fromarray(arr).save(path)
-
-
-def doodle(
-    net: VGGFeatures, size: int, params: dict[str, object], on_step: object = None
-) -> tuple[Tensor, float]:
-    """Renoir -> Landscape_sem doodle at ``size`` px long side; returns (result, agreement)."""
-    style = load(DATA / "Renoir.jpg", size)
-    style_map = load(DATA / "Renoir_sem.png", size)
-    target_map = load(DATA / "Landscape_sem.png", size)
-    h, w = target_map.shape[-2:]
-    job = FilterInput(
-        image=torch.full((1, 3, h, w), 0.5),
-        alpha=torch.ones(1, 1, h, w),
-        mask=torch.ones(1, 1, h, w),
-        box=(0, 0, w, h),
-        extras={"style": style, "style_map": style_map, "target_map": target_map},
-    )
-    values: dict[str, object] = {"content_weight": 0.0, "max_size": size, **params}
-    p = MrfParams(
-        style=LayerRef("style"),
-        style_map=LayerRef("style_map"),
-        target_map=LayerRef("target_map"),
-        **values,  # type: ignore[arg-type]
-    )
-    ctx = Context(backbone_factory=lambda: net)
-    out = NeuralDoodle(ctx).run(job, p, on_step or (lambda s: None))[0].image  # type: ignore[arg-type]
-    score = semantic_agreement(net, out, style[:, :3], style_map, target_map)
-    return out, score
-
-
-def disc_cover(h: int, w: int) -> Tensor:
-    """The feathered disc selection used by ``masked`` as (h, w) coverage in [0, 1]."""
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    r = ((yy - 0.42 * h) ** 2 + (xx - 0.5 * w) ** 2).sqrt()
-    radius, feather = 0.28 * w, max(2.0, 0.02 * w)
-    return ((radius - r) / feather + 0.5).clamp(0, 1)
-
-
-def run_masked(
-    net: VGGFeatures,
-    size: int,
-    params: dict[str, object],
-    on_step: object = None,
-    photo_path: Path = DATA / "Gogh.jpg",
-    style_path: Path = DATA / "Renoir.jpg",
-) -> tuple[Tensor, Tensor, int]:
-    """Style a feathered disc of ``photo_path`` with ``style_path`` through the job runner.
-
-    Returns (input, output, number of changed pixels outside the selection).
-    """
-    from backend.serving.imaging import WireImage
-    from backend.serving.jobs import Job, execute
-
-    photo = load(photo_path, size)
-    style = load(style_path, size)
-    h, w = photo.shape[-2:]
-    mask = (disc_cover(h, w) * 255).round().byte().numpy()
-
-    def wire(t: Tensor) -> WireImage:
-        arr = (t[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).contiguous().numpy()
-        return WireImage(arr.shape[1], arr.shape[0], "u8", arr.tobytes())
-
-    layer = wire(photo)
-    job = Job(
-        "mrf",
-        layer,
-        WireImage(w, h, "u8", mask.tobytes()),
-        {"max_size": size, **params},
-        {"style": wire(style)},
-    )
-    flt = NeuralDoodle(Context(backbone_factory=lambda: net))
-    result = execute(flt, job, on_step or (lambda s: None))[0]  # type: ignore[arg-type]
-    before = np.frombuffer(layer.pixels, np.uint8).reshape(h, w, 4)
-    after = np.frombuffer(result.pixels, np.uint8).reshape(h, w, 4)
-    outside = mask == 0
-    changed = int((before[outside] != after[outside]).any(axis=1).sum())
-    as_tensor = torch.from_numpy(after.copy()).permute(2, 0, 1)[None].float() / 255
-    return photo, as_tensor, changed
 
 
 def _masked_colours(before: Tensor, out: Tensor, args: argparse.Namespace) -> None:

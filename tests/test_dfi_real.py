@@ -35,7 +35,7 @@ def hed_weights() -> Path:
 def classifier():
     if not GENKI.is_dir():
         pytest.skip(f"GENKI-4K crops not found at {GENKI} (../shared/data is absent)")
-    from scripts.smile_classifier import train
+    from backend.evaluation.hog_smile import train
 
     clf, accuracy = train(GENKI)
     assert accuracy > 0.75, f"independent classifier too weak ({accuracy:.2f}) to measure DFI"
@@ -55,7 +55,7 @@ def test_builtin_pack_matches_backbone() -> None:
 def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tmp_path: Path):
     """The default edit raises the independent classifier's P(smile) on a held-out face."""
     from backend.algorithms.features import load_backbone
-    from scripts.smile_classifier import read_rgb, split_files
+    from backend.evaluation.hog_smile import read_rgb, split_files
 
     torch.set_num_threads(2)
     faces = [read_rgb(p) for p in split_files(GENKI)["val"]["non_smile"][:8]]

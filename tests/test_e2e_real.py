@@ -52,7 +52,7 @@ def test_dfi_makes_a_held_out_face_smile(real_client: Client) -> None:
     """Over gRPC, the default DFI edit raises an independent classifier's P(smile)."""
     if not GENKI.is_dir():
         pytest.skip(f"GENKI-4K crops not found at {GENKI}")
-    from scripts.smile_classifier import read_rgb, split_files, train
+    from backend.evaluation.hog_smile import read_rgb, split_files, train
 
     status = real_client.status().filter_status("dfi")
     assert status is not None and status.ready, status

@@ -20,7 +20,12 @@ from backend.algorithms.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, 
 from backend.assets import hed_check
 from backend.assets import weights as W
 from backend.assets.weights import mtcnn as FW
-from scripts.face_canvases import genki_files, paste_faces, textured_canvas, to_tensor
+from backend.evaluation.detection_canvases import (
+    genki_files,
+    paste_faces,
+    textured_canvas,
+    to_tensor,
+)
 from tests.conftest import SHARED_DATA, missing_weights
 
 pytestmark = [pytest.mark.weights]

@@ -34,7 +34,7 @@ def net() -> VGGFeatures:
 
 def test_small_doodle_reaches_semantic_agreement_goal(net: VGGFeatures) -> None:
     """At least 95 % of interior output patches match style patches of the target's label."""
-    from scripts.mrf_quality import doodle
+    from backend.evaluation.doodle_runs import doodle
 
     out, score = doodle(net, SIZE, FAST)
     assert out.shape[-1] == SIZE
@@ -43,7 +43,7 @@ def test_small_doodle_reaches_semantic_agreement_goal(net: VGGFeatures) -> None:
 
 def test_masked_styling_leaves_outside_pixels_bit_identical(net: VGGFeatures) -> None:
     """Styling a feathered disc through the job runner changes the disc and nothing outside."""
-    from scripts.mrf_quality import run_masked
+    from backend.evaluation.doodle_runs import run_masked
 
     before, after, changed_outside = run_masked(net, 96, {"levels": 1, "iterations": 5})
     assert changed_outside == 0
@@ -52,9 +52,9 @@ def test_masked_styling_leaves_outside_pixels_bit_identical(net: VGGFeatures) ->
 
 def test_masked_styling_takes_the_style_palette_inside(net: VGGFeatures) -> None:
     """Inside the selection the styled region is far closer to the painting's colours."""
+    from backend.evaluation.doodle_runs import DATA as DOODLE_DATA
+    from backend.evaluation.doodle_runs import disc_cover, load, run_masked
     from scripts.mrf_protocol import lab_swd
-    from scripts.mrf_quality import DATA as DOODLE_DATA
-    from scripts.mrf_quality import disc_cover, load, run_masked
 
     photo, painting = DOODLE_DATA / "Renoir.jpg", DOODLE_DATA / "Gogh.jpg"
     before, after, _ = run_masked(net, 96, {"levels": 2, "iterations": 5}, None, photo, painting)

@@ -5,7 +5,7 @@ synthetic texture (smooth colour gradient, sinusoidal stripes, blobs and noise: 
 face is a 64×64 GENKI crop upscaled (bicubic) to a random side and pasted at a random place that
 does not overlap the others. GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 
-    from scripts.face_canvases import textured_canvas, paste_faces
+    from backend.evaluation.detection_canvases import textured_canvas, paste_faces
     canvas = textured_canvas(512, rng)                   # (H, W, 3) uint8
     canvas, squares = paste_faces(canvas, files, rng)    # squares: [(x0, y0, x1, y1)]
 """
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-GENKI = REPO.parent / "shared" / "data" / "genki4k-train"
+from backend.evaluation.genki_split import DEFAULT_ROOT
+
+GENKI = DEFAULT_ROOT
 
 Square = tuple[int, int, int, int]
 

@@ -4,7 +4,7 @@ It never sees VGG features (which DFI optimises), so a flip it reports is not DF
 metric. Trained on the GENKI-4K training crops outside the fixed validation split, in a few
 seconds on CPU. GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 
-    from scripts.smile_classifier import smile_score
+    from backend.evaluation.hog_smile import smile_score
     p = smile_score(rgb_uint8_array)   # (H, W, 3) uint8 -> probability of "smiling"
 """
 
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-GENKI = REPO.parent / "shared" / "data" / "genki4k-train"
+from backend.evaluation.genki_split import DEFAULT_ROOT
+
+GENKI = DEFAULT_ROOT
 SIZE = 64
 VALIDATION_MODULUS = 5
 """One file in five (by the sha256 of its name) is held out for validation."""
