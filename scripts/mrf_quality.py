@@ -53,7 +53,8 @@ def _masked_colours(before: Tensor, out: Tensor, args: argparse.Namespace) -> No
     import subprocess
     import tempfile
 
-    from scripts.mrf_protocol import PEER_PYTHON, lab_swd
+    from backend.evaluation.mrf_metrics import lab_swd
+    from scripts.mrf_protocol import PEER_PYTHON
 
     style = load(args.style, args.size)[:, :3]
     h, w = before.shape[-2:]

@@ -40,14 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from mrf_protocol import (  # noqa: E402
+from mrf_protocol import load, run_ours, run_peer  # noqa: E402
+
+from backend.evaluation.mrf_metrics import (  # noqa: E402
     coarse_edge_ssim,
     edge_ssim,
     lab_quantiles,
     lab_swd,
-    load,
-    run_ours,
-    run_peer,
     texture_distance,
 )
 

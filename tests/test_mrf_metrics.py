@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from scripts.mrf_protocol import (
+from backend.evaluation.mrf_metrics import (
     at_working_scale,
     lab_quantiles,
     lab_swd,

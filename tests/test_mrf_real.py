@@ -54,7 +54,7 @@ def test_masked_styling_takes_the_style_palette_inside(net: VGGFeatures) -> None
     """Inside the selection the styled region is far closer to the painting's colours."""
     from backend.evaluation.doodle_runs import DATA as DOODLE_DATA
     from backend.evaluation.doodle_runs import disc_cover, load, run_masked
-    from scripts.mrf_protocol import lab_swd
+    from backend.evaluation.mrf_metrics import lab_swd
 
     photo, painting = DOODLE_DATA / "Renoir.jpg", DOODLE_DATA / "Gogh.jpg"
     before, after, _ = run_masked(net, 96, {"levels": 2, "iterations": 5}, None, photo, painting)
