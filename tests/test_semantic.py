@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from backend.algorithms.features import tiny_backbone
 from backend.algorithms.semantic import (
     check_target,
+    doodle_labels,
     hex_colour,
     labels_of,
     one_hot,
@@ -82,6 +83,20 @@ def test_target_with_style_colours_passes() -> None:
     assert check_target(target, palette) is None  # no ParamError for the blended edges
     labels = labels_of(target, palette)
     assert set(labels.unique().tolist()) == set(range(len(palette)))  # every region still read
+
+
+def test_doodle_labels_read_both_maps_over_the_style_palette() -> None:
+    """One call: the style's palette, the target checked against it, both maps' labels capped."""
+    style, target = _painted(64, 96), _painted(120, 80, seed=4)
+    s_lab, t_lab, classes = doodle_labels(style, target, 48, 200)
+    assert classes == len(EXPECTED)
+    assert tuple(s_lab.shape) == (32, 48)  # long side capped at 48
+    assert tuple(t_lab.shape) == (120, 80)  # already under 200: untouched
+    palette = palette_of(style)
+    assert torch.equal(t_lab, labels_of(target, palette))
+    target[0, :3, :20, :20] = torch.tensor([1.0, 0.5, 0.0]).view(3, 1, 1)
+    with pytest.raises(ParamError, match="#ff8000"):
+        doodle_labels(style, target, 48, 200)
 
 
 def test_pooled_one_hot_is_coverage() -> None:

@@ -107,6 +107,32 @@ def check_target(target_map: Tensor, palette: Tensor) -> None:
         )
 
 
+def doodle_labels(
+    style_map: Tensor, target_map: Tensor, style_side: int, target_side: int
+) -> tuple[Tensor, Tensor, int]:
+    """A doodle's two maps as labels over the style map's palette: (style, target, classes).
+
+    The palette comes from ``style_map``; a flat ``target_map`` colour it lacks is a ParamError
+    (:func:`check_target`). Labels are taken on the maps resized (nearest) to at most
+    ``style_side`` / ``target_side`` pixels on the long side: enough for area pooling
+    (:func:`pooled`), cheap to hold.
+    """
+    palette = palette_of(style_map)
+    check_target(target_map, palette)
+    style = labels_of(_at_most(style_map, style_side), palette)
+    target = labels_of(_at_most(target_map, target_side), palette)
+    return style, target, len(palette)
+
+
+def _at_most(image_map: Tensor, long_side: int) -> Tensor:
+    h, w = int(image_map.shape[-2]), int(image_map.shape[-1])
+    scale = min(1.0, long_side / max(h, w))
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if size == (h, w):
+        return image_map
+    return F.interpolate(image_map, size=size, mode="nearest")
+
+
 def one_hot(labels: Tensor, classes: int) -> Tensor:
     """(H, W) labels -> (1, K, H, W) float one-hot."""
     return F.one_hot(labels, classes).permute(2, 0, 1).unsqueeze(0).float()

@@ -42,7 +42,7 @@ from torch.nn import functional as F
 from backend.algorithms.colour import grey, match_luminance, transfer_colours, with_chroma_of
 from backend.algorithms.features import VGGFeatures
 from backend.algorithms.mrf_solver import Problem, Settings, min_side, synthesise
-from backend.algorithms.semantic import check_target, labels_of, palette_of
+from backend.algorithms.semantic import doodle_labels
 from backend.cancel import checked
 from backend.errors import ParamError
 from backend.filters.base import Filter, FilterInput, OutputLayer, StepCallback, register_filter
@@ -240,13 +240,9 @@ class NeuralDoodle(Filter):
                 raise ParamError(f"layer parameter '{ref.name}' needs a layer")
         s_map = _nearest(_rgb(job.extras[p.style_map.name]), (style_size[0], style_size[1]))
         t_map = _nearest(_rgb(job.extras[p.target_map.name]), crop)
-        palette = palette_of(s_map)
-        check_target(t_map, palette)
-        # labels at (at most) twice the working size: enough for area pooling, cheap to hold
-        t_lab = labels_of(_nearest(t_map, _cap(crop, 2 * max(problem.content.shape[-2:]))), palette)
-        s_lab = labels_of(
-            _nearest(s_map, _cap(tuple(s_map.shape[-2:]), 2 * max(problem.style.shape[-2:]))),
-            palette,
+        # labels at (at most) twice the working size
+        s_lab, t_lab, classes = doodle_labels(
+            s_map, t_map, 2 * max(problem.style.shape[-2:]), 2 * max(problem.content.shape[-2:])
         )
         device = problem.content.device
         return Problem(
@@ -254,7 +250,7 @@ class NeuralDoodle(Filter):
             style=problem.style,
             target_labels=t_lab.to(device),
             style_labels=s_lab.to(device),
-            classes=len(palette),
+            classes=classes,
         )
 
 
@@ -285,9 +281,3 @@ def _painted(x: Tensor, problem: Problem) -> Tensor:
     return transfer_colours(
         x, problem.style, problem.target_labels, problem.style_labels, problem.classes
     )
-
-
-def _cap(size: tuple[int, ...], long_side: int) -> tuple[int, int]:
-    h, w = int(size[0]), int(size[1])
-    scale = min(1.0, long_side / max(h, w))
-    return max(1, round(h * scale)), max(1, round(w * scale))
