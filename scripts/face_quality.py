@@ -10,8 +10,7 @@
   left/right swapped), over the inter-ocular distance (a landmark-noise measure that needs no
   annotations).
 
-    python scripts/face_quality.py --template 300   # re-measure
-    backend.algorithms.faces.DEFAULT_TEMPLATE
+    python scripts/face_quality.py --template 300   # re-measure faces.DEFAULT_TEMPLATE
 
 GENKI-4K: "http://mplab.ucsd.edu, The MPLab GENKI-4K Dataset."
 """
