@@ -48,10 +48,12 @@ def copy_krita_plugin(pykrita_dir: str | Path, keep_vendor: bool = True) -> Path
     An existing ``vendor/`` folder (unpacked gRPC wheels) is kept unless ``keep_vendor`` is false.
     Returns the installed package folder.
     """
+    src = REPO / "plugin_krita"
+    if not (src / KRITA_PLUGIN).is_dir():
+        raise FileNotFoundError(f"{src} is missing: install the plug-in from a source checkout")
     pykrita = Path(pykrita_dir)
     pykrita.mkdir(parents=True, exist_ok=True)
     dest = pykrita / KRITA_PLUGIN
-    src = REPO / "plugin_krita"
     with tempfile.TemporaryDirectory(dir=pykrita) as tmp:
         kept = Path(tmp) / "vendor"
         if keep_vendor and (dest / "vendor").is_dir():

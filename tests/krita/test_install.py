@@ -261,3 +261,11 @@ def test_gimp_install_into_another_root_reads_its_python(tmp_path, capsys):
     assert "target GIMP: Python 3.14" in capsys.readouterr().out
     plugin = tmp_path / "gimp" / "plug-ins" / "neural-layer-filters"
     assert (plugin / "neural-layer-filters.py").is_file() and not (plugin / "vendor").exists()
+
+
+def test_without_a_source_checkout_the_error_says_so(tmp_path: Path, monkeypatch) -> None:
+    """Installed from a wheel (no plugin_krita/ beside the package): a clear error, nothing made."""
+    monkeypatch.setattr(package, "REPO", tmp_path / "site-packages")
+    with pytest.raises(FileNotFoundError, match="source checkout"):
+        package.copy_krita_plugin(tmp_path / "pykrita")
+    assert not (tmp_path / "pykrita").exists()
