@@ -199,3 +199,7 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert circles(import_graph(tmp_path, "pkg")) == [["pkg.a", "pkg.b"], ["pkg.d", "pkg.e"]]
     assert long_files(tmp_path, ["pkg"]) == {"pkg/b.py": 501}
     assert private_imports(tmp_path, "pkg", "client") == {"pkg.e": ["client._wire.x"]}
+
+
+def test_backend_imports_no_private_name_of_nlf_client() -> None:
+    assert private_imports(ROOT, "backend", "nlf_client") == {}
