@@ -134,7 +134,7 @@ def test_disconnect_mid_upload_is_an_info_line(live_server, caplog) -> None:
         time.sleep(0.2)
         call.cancel()
         hold.set()
-    assert _wait_for_info(caplog, "ended by the client")
+    assert _wait_for_info(caplog, "ended by the client"), [(r.name, r.getMessage()) for r in caplog.records]
     assert not _errors(caplog)
 
 
@@ -151,5 +151,5 @@ def test_cancel_while_running_is_an_info_line(live_server, caplog) -> None:
             cancel_event=cancel,
         )
     assert info.value.code == "CANCELLED"
-    assert _wait_for_info(caplog, "ended by the client")
+    assert _wait_for_info(caplog, "ended by the client"), [(r.name, r.getMessage()) for r in caplog.records]
     assert not _errors(caplog)
