@@ -103,6 +103,10 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def _seen(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records]
+
+
 def _wait_for_info(caplog: pytest.LogCaptureFixture, words: str) -> bool:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -134,7 +138,7 @@ def test_disconnect_mid_upload_is_an_info_line(live_server, caplog) -> None:
         time.sleep(0.2)
         call.cancel()
         hold.set()
-    assert _wait_for_info(caplog, "ended by the client"), [(r.name, r.getMessage()) for r in caplog.records]
+    assert _wait_for_info(caplog, "ended by the client"), _seen(caplog)
     assert not _errors(caplog)
 
 
@@ -151,5 +155,5 @@ def test_cancel_while_running_is_an_info_line(live_server, caplog) -> None:
             cancel_event=cancel,
         )
     assert info.value.code == "CANCELLED"
-    assert _wait_for_info(caplog, "ended by the client"), [(r.name, r.getMessage()) for r in caplog.records]
+    assert _wait_for_info(caplog, "ended by the client"), _seen(caplog)
     assert not _errors(caplog)
