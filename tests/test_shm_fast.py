@@ -84,6 +84,10 @@ def test_result_checksum_from_blocks_spans_many_blocks(live_server, monkeypatch)
     assert shared.pixels == streamed.pixels != layer.pixels
 
 
+def _segments() -> set[str]:
+    return set(n for n in os.listdir(shm.SHM_DIR) if n.startswith(f"nlf-{os.getpid()}-"))
+
+
 @needs_shm
 @pytest.mark.parametrize("refcount", [True, False], ids=["refcount", "close-probe"])
 def test_result_views_are_read_only_and_kept_until_dropped(
@@ -96,6 +100,7 @@ def test_result_views_are_read_only_and_kept_until_dropped(
     if not refcount:
         monkeypatch.delattr(shm.sys, "getrefcount")
     a, b = make_layer(64, 48, seed=1), make_layer(64, 48, seed=2)
+    before = _segments()  # other clients' segments in this process (earlier tests) are not ours
     with Client.connect(live_server.address, result_views=True) as c:
         (first,) = c.run("test_invert", a).layers
         assert isinstance(first.pixels, memoryview) and first.pixels.readonly
@@ -105,14 +110,15 @@ def test_result_views_are_read_only_and_kept_until_dropped(
         (second,) = c.run("test_invert", b).layers
         assert bytes(derived) == kept[::2]  # not overwritten by the second job
         assert np.array_equal(as_array(second)[..., :3], 255 - as_array(b)[..., :3])
-        names = set(n for n in os.listdir(shm.SHM_DIR) if n.startswith(f"nlf-{os.getpid()}-"))
+        names = _segments() - before
+        assert names  # this client made its own
         del derived, second
         gc.collect()
         for _ in range(3):
             (out,) = c.run("test_invert", a).layers
             assert bytes(out.pixels) == kept
             del out
-        now = set(n for n in os.listdir(shm.SHM_DIR) if n.startswith(f"nlf-{os.getpid()}-"))
+        now = _segments() - before
         assert now <= names  # the freed segments were used again, no new ones
         (last,) = c.run("test_invert", a).layers
     assert not any(n in os.listdir(shm.SHM_DIR) for n in now)  # unlinked on close
