@@ -114,7 +114,18 @@ def run_krita(
 ) -> tuple[int, str]:
     """Run Krita under Xvfb with the driver; returns (exit status, log).
 
-    Paths are the host's; for a chroot they are mapped to the same files inside it."""
+    Paths are the host's; for a chroot they are mapped to the same files inside it. Krita that
+    never reached an X server (Xvfb lost the race for a display: rc 134, "could not connect to
+    display") is started once more; that is the harness, not the plug-in."""
+    rc, log = _run_krita_once(install, home, script, out, env_extra)
+    if rc == 134 and "could not connect to display" in log:
+        rc, log = _run_krita_once(install, home, script, out, env_extra)
+    return rc, log
+
+
+def _run_krita_once(
+    install: Install, home: Path, script: Path, out: Path, env_extra: dict[str, str]
+) -> tuple[int, str]:
 
     def inner(p: Path) -> str:
         return str(p) if install.rootfs is None else "/" + str(p.relative_to(install.rootfs))
