@@ -36,32 +36,9 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from backend.evaluation.faces_emoji_quality import SmallJudge
 from backend.training import digits
 from backend.training.dtn import CONSTANCY, DtnOptions, ProgressBar, pretrain_classifier, train
-
-
-class Judge(nn.Module):
-    """The independent classifier: a small CNN on 32×32 digits in [-1, 1]."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Dropout(0.2),
-            nn.Linear(64, 10),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
 
 
 def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
@@ -76,11 +53,11 @@ def _augment(x: Tensor, gen: torch.Generator) -> Tensor:
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
 
 
-def train_judge(images: Tensor, labels: Tensor, steps: int, seed: int) -> Judge:
+def train_judge(images: Tensor, labels: Tensor, steps: int, seed: int) -> SmallJudge:
     """Train the judge on uint8 handwritten ``images`` (shift/scale augmentation)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    judge = Judge()
+    judge = SmallJudge(classes=10)  # the independent digits judge, 32×32 in [-1, 1]
     opt = torch.optim.Adam(judge.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
     x_all = images.float() / 127.5 - 1

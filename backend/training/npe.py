@@ -41,7 +41,7 @@ from torch import Tensor
 
 from backend.algorithms.nets.npe import NpeConfig, NpeNet, NpeTrainNets
 from backend.errors import NlfError
-from backend.training.dtn.checkpoints import run_conflict, save_atomic
+from backend.training.dtn.checkpoints import save_atomic, start_run
 from backend.training.dtn.data import as_batch, load_folder
 from backend.training.dtn.options import Progress
 from backend.training.dtn.progress import ProgressBar
@@ -283,19 +283,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, then import the result as an ``npe`` model; return 0 or 2."""
-    from backend.assets.models import ModelError, ModelStore
+    from backend.assets.models import ModelError
     from backend.device import pick_device
-    from backend.dirs import data_home, models_dir, weights_dir
+    from backend.dirs import weights_dir
 
     opts = NpeOptions(**{f.name: getattr(args, f.name) for f in fields(NpeOptions)})
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / "npe" / args.name
-    store = ModelStore(models_dir(args.models_dir))
-    conflict = run_conflict(store, args.name, run_dir, args.resume)
-    if conflict:
-        print(f"error: {conflict}", file=sys.stderr)
+    started = start_run(args, "npe")
+    if started is None:
         return 2
+    run_dir, store = started
     try:
         opts.config()
         device = pick_device(args.device)

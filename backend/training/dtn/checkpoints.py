@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,24 @@ def run_conflict(store: Any, name: str, run_dir: Path, resume: bool) -> str | No
     if (run_dir / CHECKPOINT).is_file():
         return f"{run_dir} holds a checkpoint; add --resume or choose --run-dir"
     return None
+
+
+def start_run(args: Any, kind: str) -> tuple[Path, Any] | None:
+    """The shared start of a ``train`` command: threads, the run folder (``--run-dir`` or
+    ``runs/<kind>/<name>``) and the model store; None (after saying why on stderr) when
+    ``run_conflict`` forbids a new run."""
+    from backend.assets.models import ModelStore
+    from backend.dirs import data_home, models_dir
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / kind / args.name
+    store = ModelStore(models_dir(getattr(args, "models_dir", None)))
+    conflict = run_conflict(store, args.name, run_dir, args.resume)
+    if conflict:
+        print(f"error: {conflict}", file=sys.stderr)
+        return None
+    return run_dir, store
 
 
 def save_atomic(obj: Any, path: Path) -> None:

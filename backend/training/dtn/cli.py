@@ -18,8 +18,8 @@ from backend.training.dtn.checkpoints import (
     MODEL,
     load_encoder,
     load_head,
-    run_conflict,
     save_encoder,
+    start_run,
 )
 from backend.training.dtn.data import load_folder
 from backend.training.dtn.loop import train
@@ -137,19 +137,14 @@ def load_domains(
 
 def run_dtn(args: argparse.Namespace) -> int:
     """Pretrain f if needed, train g, import the result as a ``dtn`` model; return 0 or 2."""
-    from backend.assets.models import ModelError, ModelStore
+    from backend.assets.models import ModelError
     from backend.device import pick_device
-    from backend.dirs import data_home, models_dir
 
     opts = options_from_args(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    run_dir = Path(args.run_dir) if args.run_dir else data_home() / "runs" / "dtn" / args.name
-    store = ModelStore(models_dir(getattr(args, "models_dir", None)))
-    conflict = run_conflict(store, args.name, run_dir, args.resume)
-    if conflict:
-        print(f"error: {conflict}", file=sys.stderr)
+    started = start_run(args, "dtn")
+    if started is None:
         return 2
+    run_dir, store = started
     try:
         opts.config()
         device = pick_device(args.device)
