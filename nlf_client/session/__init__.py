@@ -47,7 +47,9 @@ Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     ``downscale(layer, mask, longest)``.
 """
 
-from .batch import IMAGE_SUFFIXES, image_files, run_each
+from . import actions, form
+from .actions import Actions
+from .batch import IMAGE_SUFFIXES, folder_files, folder_summary, image_files, run_each
 from .colours import colour_hex, parse_colour
 from .document import Document, Job, execute, finish, prepare, progress_text, result_names
 from .launch import connect, serve_command, split_address, stop_started, with_port
@@ -63,12 +65,14 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_PORT",
     "IMAGE_SUFFIXES",
+    "Actions",
     "Document",
     "Job",
     "Request",
     "Session",
     "Settings",
     "UserError",
+    "actions",
     "build_request",
     "colour_hex",
     "connect",
@@ -80,6 +84,9 @@ __all__ = [
     "filter_from_json",
     "filter_to_json",
     "finish",
+    "folder_files",
+    "folder_summary",
+    "form",
     "image_files",
     "layer_name",
     "load_schema",

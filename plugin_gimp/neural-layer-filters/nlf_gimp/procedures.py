@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 import gi
 
@@ -18,7 +18,8 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import BackendError, Client, FilterSpec, Progress, session  # noqa: E402
+from nlf_client import FilterSpec, Progress, session  # noqa: E402
+from nlf_client.session.actions import caught  # noqa: E402
 
 from . import store  # noqa: E402
 from .arguments import add_arguments, argument_name, read_values  # noqa: E402
@@ -108,15 +109,16 @@ def _answer_by_itself(dialog: Any, name: str, answer: str) -> bool:
     return False
 
 
-class Run:
-    """One procedure call: its progress bar (``on_progress`` for the session core) and the
-    backend link, connected on first use (auto-starting a local backend when allowed)."""
+class Run(session.Session):
+    """One procedure call: the session core's ``Session`` with GIMP's progress bar
+    (``on_progress`` for the session core); connects on first use (auto-starting a local
+    backend when allowed)."""
 
     def __init__(self, label: str) -> None:
+        log_path = os.path.join(Gimp.directory(), session.launch.LOG_NAME)
+        super().__init__(store.load_settings(Gimp.directory()), SETTINGS_PLACE, log_path)
         self.label = self.title = label  # in messages / on the progress bar
-        self.settings = store.load_settings(Gimp.directory())
-        self._text = ""
-        self._client: Optional[Client] = None
+        self.on_wait, self._text = self.text, ""
 
     def text(self, text: str) -> None:
         if text != self._text:
@@ -133,29 +135,16 @@ class Run:
         else:
             Gimp.progress_update(max(0.0, min(1.0, fraction)))
 
-    def client(self) -> Client:
-        if self._client is None:
-            log_path = os.path.join(Gimp.directory(), session.launch.LOG_NAME)
-            self._client = session.connect(self.settings, log_path, self.text)
-        return self._client
-
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
         """Run ``work(self)``; every failure becomes a readable EXECUTION_ERROR."""
         Gimp.progress_init(self.title + "…")
         try:
             work(self)
-        except BackendError as exc:
-            text = session.describe(exc, self.label, self.settings.address, SETTINGS_PLACE)
-            return fail(procedure, run_mode, text)
-        except (session.UserError, ValueError) as exc:
-            return fail(procedure, run_mode, "%s: %s" % (self.label, exc))
-        except Exception as exc:  # the action boundary: log everything, never crash GIMP
-            log.exception("%s failed", self.label)
-            return fail(procedure, run_mode, "%s failed unexpectedly: %s" % (self.label, exc))
+        except Exception as exc:  # the action boundary: never crash GIMP
+            return fail(procedure, run_mode, self.describe(caught(exc), self.label))
         finally:
             Gimp.progress_end()
-            if self._client is not None:
-                self._client.close()
+            self.forget_client()
         Gimp.displays_flush()
         return result(procedure, Gimp.PDBStatusType.SUCCESS)
 
@@ -206,12 +195,11 @@ def run_settings(procedure, config, run_data):
             config.set_property(argument_name(p.name), getattr(current, p.name))
     if cancelled_dialog(procedure, run_mode, config, "Neural Layer Filters settings"):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
-    values = read_values(SETTINGS_FORM, config, Colours)
-    values.update({k: v.strip() for k, v in values.items() if k in ("address", "tls_ca")})
-    if not values["address"]:
-        return fail(procedure, run_mode, "Settings: the backend address must not be empty")
     try:
+        values = session.settings.from_form(read_values(SETTINGS_FORM, config, Colours))
         log.info("settings saved to %s", store.save_settings(profile, values))
+    except ValueError as exc:
+        return fail(procedure, run_mode, "Settings: %s" % exc)
     except OSError as exc:
         return fail(procedure, run_mode, "Settings: could not save them: %s" % exc)
     return result(procedure, Gimp.PDBStatusType.SUCCESS)
