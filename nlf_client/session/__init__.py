@@ -47,7 +47,7 @@ Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     ``downscale(layer, mask, longest)``.
 """
 
-from . import actions, form
+from . import actions, form, live
 from .actions import Actions
 from .batch import IMAGE_SUFFIXES, folder_files, folder_summary, image_files, run_each
 from .colours import colour_hex, parse_colour
@@ -89,6 +89,7 @@ __all__ = [
     "form",
     "image_files",
     "layer_name",
+    "live",
     "load_schema",
     "merge",
     "output_paths",
