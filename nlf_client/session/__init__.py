@@ -26,9 +26,20 @@ Messages (:mod:`.messages`)
     ``[CODE]``); ``status_line(status, filter_id)``; ``UserError`` for what the person can fix.
 Schema snapshot (:mod:`.schema`)
     ``load_schema(path)``, ``filter_from_json``, ``filter_to_json``, ``schema_to_json``.
+Actions (:mod:`.actions`)
+    ``Actions(Session)``: apply, preview, repeat_last, apply_batch (layers or a folder),
+    cancel, refresh, change_settings; the editor supplies threads, documents and the way it
+    shows events (hooks in the module docstring). ``caught(exc)``, ``guarded``, ``BATCH_MODES``.
+Forms (:mod:`.form`)
+    ``plan(param, limit=None) -> Field`` (range, step, decimals, default, choices and labels,
+    row label, tooltip) for Krita's widgets and GIMP's arguments alike; ``typed(kind, value)``.
+Live painting (:mod:`.live`)
+    ``Strokes`` (settle, coalesce, restore from history, reset), ``paint_digest``, ``clip``,
+    ``run_live``, ``paint_param``, ``run_values``, ``stopped_text``, ``LiveError``.
 Requests (:mod:`.request`)
     ``build_request(spec, values, doc) -> Request(params, extras, layer_names)``;
-    ``values_from_json(spec, text) -> (values, {layer param: layer name})``.
+    ``values_from_json(spec, text) -> (values, {layer param: layer name})``,
+    ``filter_values_from_json(specs, filter_id, text)`` (a batch's filter too).
 Runs against a document (:mod:`.document`)
     ``Document`` protocol: ``read(ref) -> Layer|None``, ``selection() -> Mask|None``,
     ``insert(above_ref, layers, names) -> list``. ``prepare(doc, spec, values, source_ref)
@@ -56,7 +67,7 @@ from .launch import connect, serve_command, split_address, stop_started, with_po
 from .messages import UserError, describe, status_line
 from .naming import file_names, layer_name, output_paths
 from .pixels import convert, downscale, rgba8
-from .request import Request, build_request, values_from_json
+from .request import Request, build_request, filter_values_from_json, values_from_json
 from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
 from .session import Session
 from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, Settings, merge, with_env
@@ -83,6 +94,7 @@ __all__ = [
     "file_names",
     "filter_from_json",
     "filter_to_json",
+    "filter_values_from_json",
     "finish",
     "folder_files",
     "folder_summary",

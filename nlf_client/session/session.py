@@ -80,6 +80,8 @@ class Session:
         return self.describe(exc, "Backend")
 
     def spec(self, filter_id: str) -> FilterSpec:
+        if not filter_id:
+            raise UserError("no filter available: is the backend running?")
         if filter_id not in self.filters:
             raise UserError("filter '%s' is not offered by the backend (refresh?)" % filter_id)
         return self.filters[filter_id]

@@ -196,29 +196,19 @@ class NlfDocker(DockWidget):
             self.progress.setValue(1000)
 
     # -- user actions --
-    def values(self) -> dict:
-        return self.form.values()
-
-    def _filter_id(self) -> str:
-        if self.form.spec is None:
-            self.show_message("no filter available: is the backend running?", error=True)
-            return ""
-        return self.form.spec.id
+    def _chosen(self) -> Tuple[str, dict]:
+        """(filter id, form values); "" when no filter is offered (the session core says so)."""
+        return (self.form.spec.id if self.form.spec else "", self.form.values())
 
     def apply(self) -> None:
-        if self._filter_id():
-            self.ctl.apply(self._filter_id(), self.values())
+        self.ctl.apply(*self._chosen())
 
     def run_preview(self) -> None:
-        if self._filter_id():
-            self.ctl.preview(self._filter_id(), self.values())
+        self.ctl.preview(*self._chosen())
 
     def apply_batch(self) -> None:
-        if self._filter_id():
-            folders = (self.in_dir.text().strip(), self.out_dir.text().strip())
-            self.ctl.apply_batch(
-                self._filter_id(), self.values(), self.batch_mode.currentData(), *folders
-            )
+        folders = (self.in_dir.text().strip(), self.out_dir.text().strip())
+        self.ctl.apply_batch(*self._chosen(), self.batch_mode.currentData(), *folders)
 
     def save_settings(self) -> None:
         self.ctl.change_settings(self.settings_form.values())

@@ -12,10 +12,10 @@ from gi.repository import Gimp, Gio, GLib
 
 from nlf_client.session import (
     UserError,
+    filter_values_from_json,
     folder_files,
     folder_summary,
     output_paths,
-    values_from_json,
 )
 from nlf_client.session.form import choice_label
 
@@ -61,11 +61,7 @@ def _add_filter_arguments(proc: Any) -> None:
 
 def _filter_and_values(config: Any) -> tuple:
     """(spec, form values, {layer parameter: layer name}) from the filter and params arguments."""
-    filter_id = config.get_property("filter")
-    if filter_id not in SPECS:
-        raise ValueError("unknown filter '%s'; known: %s" % (filter_id, ", ".join(SPECS)))
-    spec = SPECS[filter_id]
-    return (spec, *values_from_json(spec, config.get_property("params")))
+    return filter_values_from_json(SPECS, *(config.get_property(k) for k in ("filter", "params")))
 
 
 def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
