@@ -45,7 +45,8 @@ Runs against a document (:mod:`.document`)
     ``insert(above_ref, layers, names) -> list``. ``prepare(doc, spec, values, source_ref)
     -> Job`` (UI thread), ``execute(client, job, on_progress, on_preview)`` (any thread; cancel
     with ``job.cancel.set()``), ``finish(doc, job, result)`` (UI thread: named result layers
-    above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``.
+    above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``;
+    ``ProgressLine`` (a progress bar's text and fraction from reports).
 Batches and names (:mod:`.batch`, :mod:`.naming`)
     ``image_files(folder, suffixes)``, ``run_each(count, run_one, progressed, done_one,
     cancelled, keep_going=False) -> failures``; ``layer_name(spec, values, layer_names,
@@ -62,7 +63,16 @@ from . import actions, form, live
 from .actions import Actions
 from .batch import IMAGE_SUFFIXES, folder_files, folder_summary, image_files, run_each
 from .colours import colour_hex, parse_colour
-from .document import Document, Job, execute, finish, prepare, progress_text, result_names
+from .document import (
+    Document,
+    Job,
+    ProgressLine,
+    execute,
+    finish,
+    prepare,
+    progress_text,
+    result_names,
+)
 from .launch import connect, serve_command, split_address, stop_started, with_port
 from .messages import UserError, describe, status_line
 from .naming import file_names, layer_name, output_paths
@@ -79,6 +89,7 @@ __all__ = [
     "Actions",
     "Document",
     "Job",
+    "ProgressLine",
     "Request",
     "Session",
     "Settings",

@@ -7,7 +7,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from krita import Krita
 
-from .client import Layer, session
+from .client import session
 from .document import KritaDocument, batch_nodes, node_id, read_image, write_image
 from .qt import QObject, pyqtSignal
 from .worker import Job
@@ -85,11 +85,7 @@ class Controller(QObject, session.Actions):
         nodes = batch_nodes(mode, doc.doc.activeNode(), view.selectedNodes() if view else [])
         return [node_id(n) for n in nodes]
 
-    def read_image(self, path: str) -> Layer:
-        return read_image(path)
-
-    def write_image(self, layer: Layer, path: str) -> None:
-        write_image(layer, path)
+    read_image, write_image = staticmethod(read_image), staticmethod(write_image)  # QImage
 
 
 _instance: Optional[Controller] = None

@@ -199,3 +199,17 @@ def test_unexpected_failures_become_internal_errors():
     assert caught(mine) is mine and caught(ValueError("v")).args == ("v",)
     err = caught(KeyError("k"))
     assert isinstance(err, BackendError) and err.code == "INTERNAL" and "KeyError" in err.message
+
+
+def test_progress_line_sets_each_text_once_and_pulses_while_queued():
+    from nlf_client import Progress
+    from nlf_client.session import ProgressLine
+
+    seen: list = []
+    bar = ProgressLine("Invert", lambda t: seen.append(t), seen.append, lambda: seen.append("~"))
+    bar(Progress(0.5, "run", "step 1"))
+    bar(Progress(0.7, "run", "step 1"))
+    bar(Progress(0.0, queue_position=1))
+    bar.overall(1.5, "")
+    assert seen == ["Invert: step 1", 0.5, 0.7, "Invert: waiting in the queue (position 2)", "~",
+                    "Invert: ", 1.0]  # fmt: skip

@@ -18,7 +18,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import FilterSpec, Progress, session  # noqa: E402
+from nlf_client import FilterSpec, session  # noqa: E402
 from nlf_client.session.actions import caught  # noqa: E402
 
 from . import store  # noqa: E402
@@ -87,31 +87,17 @@ def cancelled_dialog(procedure: Any, run_mode: Any, config: Any, title: str) -> 
     return not ok
 
 
-class Run(session.Session):
-    """One procedure call: the session core's ``Session`` with GIMP's progress bar
-    (``on_progress`` for the session core); connects on first use (auto-starting a local
-    backend when allowed)."""
+class Run(session.Session, session.ProgressLine):
+    """One procedure call: the session core's ``Session`` with GIMP's progress bar (the
+    ``on_progress`` it gets); connects on first use (auto-starting a local backend)."""
 
     def __init__(self, label: str) -> None:
-        log_path = os.path.join(Gimp.directory(), session.launch.LOG_NAME)
-        super().__init__(store.load_settings(Gimp.directory()), SETTINGS_PLACE, log_path)
-        self.label = self.title = label  # in messages / on the progress bar
-        self.on_wait, self._text = self.text, ""
-
-    def text(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            Gimp.progress_set_text(text)
-
-    def __call__(self, p: Progress) -> None:
-        self.overall(p.fraction, session.progress_text(p) or "working", p.queue_position >= 0)
-
-    def overall(self, fraction: float, text: str, waiting: bool = False) -> None:
-        self.text("%s: %s" % (self.title, text))
-        if waiting:
-            Gimp.progress_pulse()
-        else:
-            Gimp.progress_update(max(0.0, min(1.0, fraction)))
+        profile = Gimp.directory()
+        log_path = os.path.join(profile, session.launch.LOG_NAME)
+        session.Session.__init__(self, store.load_settings(profile), SETTINGS_PLACE, log_path)
+        bar = (Gimp.progress_set_text, Gimp.progress_update, Gimp.progress_pulse)
+        session.ProgressLine.__init__(self, label, *bar)
+        self.label, self.on_wait = label, self.text  # in messages / while a backend starts
 
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
         """Run ``work(self)``; every failure becomes a readable EXECUTION_ERROR."""
