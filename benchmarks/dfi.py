@@ -93,8 +93,8 @@ def quality(args: argparse.Namespace) -> None:
     import torch
 
     from backend.assets import attributes
+    from backend.evaluation.dfi_runs import edit_in_canvas, make_filter
     from backend.evaluation.hog_smile import GENKI, read_rgb, split_files, train
-    from scripts.dfi_quality import edit_in_canvas, make_filter
 
     torch.set_num_threads(args.threads)
     clf, _ = train(GENKI)
