@@ -88,9 +88,13 @@ class Strokes:
             return "restore", self._history[seen]
         return "run", None if seen == self._origin else self.state
 
-    def shown(self, seen: bytes, state: Any) -> None:
-        """The result for paint ``seen`` is on show, with the filter's ``state``."""
+    def shown(self, seen: bytes, state: Any, generation: Optional[int] = None) -> bool:
+        """The result for paint ``seen`` is on show, with the filter's ``state``; False (and
+        nothing kept) when a reset or stop came since ``generation`` (while it was written)."""
+        if generation is not None and generation != self.generation:
+            return False
         self.state, self._shown = state, seen
+        return True
 
     def ran(self, seen: bytes, layer: Layer, state: Any) -> None:
         self.runs += 1

@@ -164,9 +164,8 @@ class LiveSession(QObject, live.Strokes):
 
     def _done(self, job: Job, generation: int, seen: bytes, out: Tuple[Layer, Any]) -> None:
         try:
-            if generation != self.generation:
+            if generation != self.generation or not self._show(*out, seen):
                 return
-            self._show(*out, seen)
         except LiveError as exc:
             self.stop(str(exc))
             return
@@ -175,14 +174,15 @@ class LiveSession(QObject, live.Strokes):
         self.ran(seen, *out)
         self.refreshed.emit(f"Updated {self.result_name} (run {self.runs})")
 
-    def _show(self, layer: Layer, state: Any, seen: bytes) -> None:
-        """Write ``layer`` into the result layer (added above the photo the first time)."""
-        self._writing = True
+    def _show(self, layer: Layer, state: Any, seen: bytes) -> bool:
+        """Write ``layer`` into the result layer (added above the photo the first time); False
+        when Reset was pressed meanwhile (Krita's waitForDone() runs the event loop there)."""
+        generation, self._writing = self.generation, True
         try:
             self._write(layer)
         finally:
             self._writing = False
-        self.shown(seen, state)
+        return self.shown(seen, state, generation)
 
     def _write(self, layer: Layer) -> None:
         if not self._is_open(self.doc):

@@ -35,6 +35,7 @@ def test_a_change_runs_once_it_settles_and_strokes_meanwhile_are_coalesced():
     gen = s.generation
     s.forget()
     assert s.generation == gen + 1 and s.state is None
+    assert not s.shown(two, "late", gen) and s.state is None  # written after the reset: dropped
     s.tick(two, busy=False)
     assert s.tick(two, busy=False) == ("run", None)  # history forgotten too
     for i in range(live.HISTORY + 3):
