@@ -64,11 +64,14 @@ def test_training_lowers_the_loss_and_resumes(tmp_path: Path) -> None:
     channels = tuple(cache[k].shape[1] for k in LAYERS)
     cfg = InverterConfig(LAYERS, channels, 2, 16)
     opts = training.InverterOptions(iterations=30, batch=8, lr=3e-3, checkpoint_every=10)
+    (tmp_path / "again").mkdir()
     _, history = training.train(cache, backbone, cfg, opts, tmp_path, resume=False)
     assert history[-1]["l1"] < history[0]["l1"]
     more = training.InverterOptions(iterations=35, batch=8, lr=3e-3, checkpoint_every=10)
     _, resumed = training.train(cache, backbone, cfg, more, tmp_path, resume=True)
     assert len(resumed) == 35 and resumed[:30] == history
+    _, straight = training.train(cache, backbone, cfg, more, tmp_path / "again", resume=False)
+    assert straight == resumed  # same seed, same draws: a resumed run retraces a straight one
 
 
 def test_inverter_changes_the_face_and_nothing_outside_the_selection(tmp_path: Path) -> None:

@@ -12,6 +12,10 @@ With ``align`` on (the default) every face MTCNN finds in the selection's crop i
 pack's face frame first (``dfi_align``), edited there with the aligned settings below (the change
 confined to the pack's attribute region) and only its change is warped back, feathered.
 
+``method=inverter`` (the default for aligned faces) replaces the optimisation by a feed-forward
+decoder trained on aligned faces: the change is ``D(φ(x) + α·w) − D(φ(x))``
+(``dfi_inverter``); ``method=optimise`` is the reconstruction above.
+
 Departures from the references: the TV prior acts on the *change* z - x rather than on z, and z
 starts from x, so α = 0 returns the input exactly and no second "unedited" reconstruction is
 needed to cancel reconstruction error; the layer losses are normalised by ‖φ_l(x)‖², which makes
@@ -65,7 +69,7 @@ PREVIEW_EVERY = 5
 METHODS = ("inverter", "optimise")
 INVERTER_LAYERS = ""
 """Which maps the inverter path edits ("" = every map it reads; else comma-separated names)."""
-INVERTER_SCALE = 1.0
+INVERTER_SCALE = 0.4
 """The inverter's α is strength × this (docs/quality-dfi.md: decoding follows φ + α·w much
 further than 20 optimiser steps do, so it needs a smaller α for the same change)."""
 INVERTER_REGION = True
@@ -91,7 +95,11 @@ class DfiParams:
         help="α: how far to move along the attribute (negative removes it)",
     )
     iterations: int = param(
-        20, label="Iterations", min=1, max=2000, help="Adam iterations of the reconstruction"
+        20,
+        label="Iterations",
+        min=1,
+        max=2000,
+        help="Adam iterations of the reconstruction (method=optimise)",
     )
     resolution: int = param(
         0,
@@ -114,8 +122,8 @@ class DfiParams:
         "inverter",
         label="Method",
         choices=METHODS,
-        help="inverter: decode the edited features with the face inverter (fast, aligned faces); "
-        "optimise: reconstruct them by optimising pixels (the iterations)",
+        help="inverter: decode the edited features with the face inverter (fast); optimise: "
+        "reconstruct them by optimising pixels (the iterations). align=off always optimises",
     )
 
 

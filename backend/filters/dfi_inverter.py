@@ -30,7 +30,7 @@ from backend.filters.dfi_direction import luma_only, scaled_direction
 
 FILE = "inverter.pth"
 BUILTIN_DIR = attributes.BUILTIN_DIR
-BUILTIN_SHA256 = {"vgg16-hed": ""}
+BUILTIN_SHA256 = {"vgg16-hed": "c9c5d7441160ae486c1d2c3ed1c0761c64713f333e31ece72671a4744028165b"}
 """sha256 of each committed ``packs/<backbone>/inverter.pth``; a file that differs is refused."""
 TRAIN_COMMAND = (
     "python -m backend train dfi-inverter --images FACES_DIR "

@@ -139,6 +139,8 @@ def train(
         net.load_state_dict(state["net"])
         optim.load_state_dict(state["optim"])
         gen.set_state(state["gen"])
+        if "rng" in state:  # the feature dropout's draws
+            torch.set_rng_state(state["rng"])
         start, history = int(state["step"]), list(state["history"])
     n = len(cache["faces"])
     weights = {"l1": 1.0, "grad": opts.grad, "feat": opts.feat}
@@ -155,6 +157,7 @@ def train(
         if step % opts.checkpoint_every == 0 or step == opts.iterations:
             gen_state = gen.get_state()
             state = {"net": net.state_dict(), "optim": optim.state_dict(), "gen": gen_state}
+            state["rng"] = torch.get_rng_state()
             save_atomic({**state, "step": step, "history": history}, ckpt)
     return net.eval(), history
 
