@@ -37,7 +37,7 @@ def prepare(ctx: Context) -> dict[str, object]:
     return {"attribute": "smiling", "iterations": 2, "resolution": RESOLUTION}
 
 
-def install_inverter(ctx: Context, seed: int = 0, gain: float = 30.0) -> DfiInverter:
+def install_inverter(ctx: Context, seed: int = 0, gain: float = 100.0) -> DfiInverter:
     """A random inverter for the test backbone's relu3_1 / relu4_1 / relu5_1, installed where a
     user's own goes (``<attributes dir>/<backbone>/inverter.pth``)."""
     backbone = ctx.backbone()
