@@ -87,7 +87,7 @@ def aligned_filter(hed_weights: Path, tmp_path_factory: pytest.TempPathFactory):
     from backend.assets import weights
 
     if weights.find("mtcnn", hed_weights) is None:
-        pytest.skip("mtcnn weights missing; run: python -m backend weights fetch mtcnn")
+        missing_weights("mtcnn", hed_weights)  # fails under NLF_REQUIRE_WEIGHTS=1, else skips
     torch.set_num_threads(2)
     ctx = Context(
         weights_dir=hed_weights,
