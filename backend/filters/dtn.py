@@ -204,14 +204,14 @@ class DomainTransfer(Filter):
         self, net: nets.DomainTransfer, job: FilterInput, p: DtnParams, on_step: StepCallback
     ) -> OutputLayer:
         """The faces → emoji sticker layer of every face in the selection."""
-        from backend.filters.dfi import faces_in
+        from backend.algorithms.faces import in_box
 
         missing = self.ctx.face_finder_missing()
         if missing:
             raise missing[0]
         image = job.image.to(self.ctx.device, torch.float32)
         on_step(Step(0, 1, "faces", "finding faces"))
-        faces = faces_in(self.ctx.face_finder().find(image), job.box)
+        faces = in_box(self.ctx.face_finder().find(image), job.box)
         if not faces:
             raise NoFace("no face found in the selection: select a face (loosely)")
         with torch.inference_mode():
