@@ -3,22 +3,27 @@
 Domains (64x64, deterministic): GENKI-4K faces (../shared/data/genki4k-train, 32x32, top centre)
 pasted onto
 
-- A "casual": a striped, brightly coloured background and a striped T-shirt of a random colour;
+- A "casual": a background of diagonal stripes in two random colours and a T-shirt of random
+  colours whose pattern follows the person's class, as clothes do in the seed's selfies:
+  smiling -> horizontal stripes, non-smiling -> dots;
 - B "business": a plain grey background and a jacket whose style follows the face's class:
   smiling -> navy suit with a red tie, non-smiling -> brown jacket without a tie.
 
-Three runs with the same seed and steps: ``plain`` (no guidance), ``keep`` (``--keep-masks`` with
-the face boxes of both domains) and ``keep+labels`` (plus ``--labels-a/-b`` labelling half of each
-domain smiling / non_smiling). Judged on 100 held-out A images made from other faces:
+Nothing but the labels tells CycleGAN which casual pattern becomes which jacket.
+
+Three runs with the same seed, data and steps: ``plain`` (no guidance), ``keep``
+(``--keep-masks`` with the face boxes of both domains) and ``keep+labels`` (plus
+``--labels-a/-b`` labelling half of each domain smile / non_smile). Judged on ``--n-test``
+held-out A images made from other faces (never trained on):
 
 - PSNR of the face box between G_A(x) and x, and the mean change of everything else;
 - class match: an independent judge (a small CNN trained here on the outfit region of real B
   images, never on generated ones, not the discriminators' heads) reads the outfit of G_A(x);
-  its class should be the class of x's face.
+  its class should be the class of x.
 
 Writes ``OUT/report.json``, ``OUT/strip.png`` (rows: input, plain, keep, keep+labels) and the
-commands run. ``python scripts/cyclegan_guided_demo.py --out /tmp/demo`` (about 10 min on one
-thread; ``--steps`` changes the length of each run).
+commands run. ``python scripts/cyclegan_guided_demo.py --out /tmp/demo`` (three runs of
+``--steps`` generator updates; ``--only NAME`` trains one, to run them in parallel).
 """
 
 from __future__ import annotations
@@ -59,7 +64,10 @@ def _outfit_polygon() -> list[tuple[int, int]]:
     return [(22, 34), (42, 34), (58, 64), (6, 64)]
 
 
-def casual(face: Image.Image, rng: random.Random) -> Image.Image:
+def casual(face: Image.Image, cls: str, rng: random.Random) -> Image.Image:
+    """Stripes of two random colours behind a T-shirt of random colours whose pattern shows the
+    class, as clothes and hair do in the selfies of the seed: smiling people wear horizontal
+    stripes, the others dots."""
     c1 = tuple(rng.randint(60, 255) for _ in range(3))
     c2 = tuple(rng.randint(60, 255) for _ in range(3))
     im = Image.new("RGB", (SIZE, SIZE), c1)
@@ -68,10 +76,15 @@ def casual(face: Image.Image, rng: random.Random) -> Image.Image:
     for x in range(-SIZE, SIZE, step * 2):
         draw.polygon([(x, 0), (x + step, 0), (x + step + SIZE, SIZE), (x + SIZE, SIZE)], c2)
     shirt = tuple(rng.randint(40, 255) for _ in range(3))
-    stripe = tuple(rng.randint(40, 255) for _ in range(3))
+    pattern = tuple(rng.randint(40, 255) for _ in range(3))
     draw.polygon(_outfit_polygon(), shirt)
-    for y in range(36, SIZE, 6):
-        draw.line([(6, y), (58, y)], stripe, 2)
+    if cls == "smile":
+        for y in range(37, SIZE, 6):
+            draw.line([(6, y), (58, y)], pattern, 2)
+    else:
+        for y in range(39, SIZE, 7):
+            for x in range(8 + (y % 2) * 3, 57, 7):
+                draw.ellipse((x - 2, y - 2, x + 1, y + 1), pattern)
     im.paste(face, FACE_AT)
     return im
 
@@ -117,7 +130,7 @@ def build(out: Path, n_train: int, n_test: int) -> dict[str, Path]:
                 name = f"{cls}_{j:03d}.png"
                 face = face_image(path)
                 kind = "a" if split in ("a", "test_a") else "b"
-                im = casual(face, rng) if kind == "a" else business(face, cls, rng)
+                im = casual(face, cls, rng) if kind == "a" else business(face, cls, rng)
                 im.save(d[split] / name)
                 if train:
                     mask.save(d[f"mask_{split}"] / name)
@@ -178,12 +191,15 @@ def train_judge(d: dict[str, Path], out: Path, steps: int = 300) -> tuple[Judge,
     return judge, acc
 
 
-def train(d: dict[str, Path], out: Path, name: str, steps: int, extra: list[str]) -> list[str]:
-    iters = math.ceil(len(list(d["a"].iterdir())) / 4)
-    epochs = max(2, round(steps / iters))
+def train(
+    d: dict[str, Path], out: Path, name: str, a: argparse.Namespace, extra: list[str]
+) -> list[str]:
+    iters = math.ceil(len(list(d["a"].iterdir())) / a.batch_size)
+    epochs = max(2, round(a.steps / iters))
     args = ["train", "cyclegan", "--domain-a", str(d["a"]), "--domain-b", str(d["b"])]
-    args += ["--name", name, "--size", "64", "--epochs", str(epochs), "--batch-size", "4"]
-    args += ["--ngf", "12", "--n-blocks", "3", "--ndf", "16", "--lr", "1e-3"]
+    args += ["--name", name, "--size", str(SIZE), "--epochs", str(epochs)]
+    args += ["--batch-size", str(a.batch_size), "--netG", a.netG, "--ngf", str(a.ngf)]
+    args += ["--n-blocks", "3", "--ndf", "16", "--lr", str(a.lr)]
     args += ["--lambda-identity", "0", "--checkpoint-every", "0", "--seed", "0"]
     args += ["--device", "cpu", "--run-dir", str(out / "runs" / name)]
     args += ["--models-dir", str(out / "models"), *extra]
@@ -223,12 +239,16 @@ def strip(rows: list[torch.Tensor], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="/tmp/nlf-cyclegan-guided")
-    p.add_argument("--steps", type=int, default=500, help="generator updates per run")
-    p.add_argument("--n-train", type=int, default=200, help="images per training domain")
-    p.add_argument("--n-test", type=int, default=100, help="held-out A (and B) images")
+    p.add_argument("--steps", type=int, default=1500, help="generator updates per run")
+    p.add_argument("--n-train", type=int, default=400, help="images per training domain")
+    p.add_argument("--n-test", type=int, default=200, help="held-out A (and B) images")
     p.add_argument("--judge-steps", type=int, default=300)
-    p.add_argument("--keep-weight", type=float, default=30.0)
-    p.add_argument("--class-weight", type=float, default=1.0)
+    p.add_argument("--netG", default="unet_32", help="generator (resnet: ngf and 3 blocks)")
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--keep-weight", type=float, default=200.0)
+    p.add_argument("--class-weight", type=float, default=2.0)
     p.add_argument("--strip", default="", help="also copy the strip PNG here")
     p.add_argument(
         "--only",
@@ -250,12 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = [x[order]]
     store = ModelStore(out / "models")
     if a.only:
-        train(d, out, a.only.replace("+", "_"), a.steps, runs[a.only])
+        train(d, out, a.only.replace("+", "_"), a, runs[a.only])
         return 0
     judge, judge_acc = train_judge(d, out, a.judge_steps)
     for name, extra in runs.items():
         slug = name.replace("+", "_")
-        commands[name] = "python -m backend " + " ".join(train(d, out, slug, a.steps, extra))
+        commands[name] = "python -m backend " + " ".join(train(d, out, slug, a, extra))
         _, g = store.load(slug, "a_to_b")
         r = evaluate(g, judge, x, y)
         rows.append(r.pop("outputs")[order])  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from backend.algorithms.nets.discriminator import ClassAwareDiscriminator
@@ -194,6 +195,49 @@ def test_trainer_records_class_losses_only_for_labelled(tmp_path: Path, one_thre
     assert sorted(k for k in got if k.startswith("cls")) == [
         "cls_D_A", "cls_D_B", "cls_G_A", "cls_G_B"
     ]  # fmt: skip
+
+
+def test_generator_class_loss_reads_its_output_with_the_judging_head(
+    tmp_path: Path, one_thread: None
+) -> None:
+    """cls_G_A is D_A's head (D_A judges B) on G_A(A) against A's labels, cls_G_B D_B's head on
+    G_B(B) against B's labels; the class weight scales them."""
+    f = _folders(tmp_path, 4)
+    cfg = CycleGanConfig(
+        str(f["a"]), str(f["b"]), "t", size=32, epochs=1, batch_size=2, ngf=4, n_blocks=1,
+        ndf=4, labels_a=str(tmp_path / "labels_a.csv"), labels_b=str(tmp_path / "labels_b.csv"),
+        class_weight=3.0, run_dir=str(tmp_path / "run"), models_dir=str(tmp_path / "models"),
+    )  # fmt: skip
+    t = CycleGanTrainer(cfg)
+    real_a = t.a.sample([0, 1], random.Random(0), augment=False)
+    real_b = t.b.sample([2, 3], random.Random(0), augment=False)
+    la, lb = torch.tensor([0, 1]), torch.tensor([1, -1])
+    with torch.no_grad():
+        want_a = F.cross_entropy(t.d_a.classify(t.g_a(real_a)), la) * 3
+        want_b = F.cross_entropy(t.d_b.classify(t.g_b(real_b))[:1], lb[:1]) * 3
+        swapped = F.cross_entropy(t.d_b.classify(t.g_a(real_a)), la) * 3
+    got = t.step(real_a, real_b, la, lb)
+    assert got["cls_G_A"] == pytest.approx(float(want_a), rel=1e-4)
+    assert got["cls_G_B"] == pytest.approx(float(want_b), rel=1e-4)
+    assert abs(got["cls_G_A"] - float(swapped)) > 1e-6
+
+
+def test_unet_generator_trains_and_keeps_the_region_through_the_cli(
+    tmp_path: Path, one_thread: None, capsys
+) -> None:
+    """--netG unet_32 trains upstream's U-Net (imported and listed as one) with the keep masks;
+    a --netG that is no generator, or a crop it cannot divide, is refused."""
+    f = _folders(tmp_path)
+    keep = ["--keep-masks", f"{f['masks']},", "--keep-weight", "30", "--netG", "unet_32"]
+    assert main(_args(tmp_path, f, "unet", *keep)) == 0
+    store = ModelStore(tmp_path / "models")
+    assert store.entry("unet").summary().startswith("U-Net")
+    g = store.load("unet", "a_to_b")[1]
+    assert type(g).__name__ == "UnetGenerator" and g.arch["num_downs"] == 5
+    assert store.entry("unet").meta["trained"]["net_g"] == "unet_32"
+    for bad, words in (("unet_48", "expected resnet or unet_N"), ("unet_64", "multiple of 64")):
+        assert main([*_args(tmp_path, f, "bad"), "--netG", bad]) == 2
+        assert words in capsys.readouterr().err
 
 
 GENKI = SHARED_DATA / "genki4k-train" / "smile"

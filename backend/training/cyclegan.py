@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from backend.algorithms.nets.discriminator import (
     init_weights,
 )
 from backend.algorithms.nets.resnet_generator import ResnetGenerator
+from backend.algorithms.nets.unet_generator import UnetGenerator
 from backend.assets.models import ModelStore
 from backend.dirs import data_home
 from backend.errors import NlfError
@@ -63,6 +64,8 @@ class CycleGanConfig:
     batch_size: int = 1
     ngf: int = 64
     n_blocks: int = 9
+    net_g: str = "resnet"
+    """``resnet`` (``ngf``, ``n_blocks``) or upstream's ``unet_N`` (log2 N levels, InstanceNorm)."""
     ndf: int = 64
     lr: float = 2e-4
     beta1: float = 0.5
@@ -140,6 +143,18 @@ def _split(pair: str) -> tuple[str, str]:
     return a.strip(), b.strip()
 
 
+def make_generator(cfg: CycleGanConfig) -> ResnetGenerator | UnetGenerator:
+    """The generator ``cfg.net_g`` names; ValueError for a name or crop size that cannot work."""
+    if cfg.net_g == "resnet":
+        return ResnetGenerator(ngf=cfg.ngf, n_blocks=cfg.n_blocks)
+    side = cfg.net_g.removeprefix("unet_")
+    if not (side.isdigit() and int(side) >= 32 and int(side) & (int(side) - 1) == 0):
+        raise ValueError(f"--netG {cfg.net_g!r}: expected resnet or unet_N (N = 32, 64, 128, ...)")
+    if cfg.size % int(side):
+        raise ValueError(f"--netG {cfg.net_g} needs a --size that is a multiple of {side}")
+    return UnetGenerator(num_downs=int(side).bit_length() - 1, ngf=cfg.ngf, norm="instance")
+
+
 class CycleGanTrainer:
     """Networks, optimisers and one training step; ``fit`` runs the epochs with checkpoints."""
 
@@ -168,9 +183,8 @@ class CycleGanTrainer:
         self.labels_a = label_tensor(labels_a, self.classes, len(self.a))
         self.labels_b = label_tensor(labels_b, self.classes, len(self.b))
         self.run_dir = Path(cfg.run_dir or data_home() / "runs" / cfg.name)
-        gen = {"ngf": cfg.ngf, "n_blocks": cfg.n_blocks}
-        self.g_a = init_weights(ResnetGenerator(**gen)).to(self.device)  # A -> B
-        self.g_b = init_weights(ResnetGenerator(**gen)).to(self.device)  # B -> A
+        self.g_a = init_weights(make_generator(cfg)).to(self.device)  # A -> B
+        self.g_b = init_weights(make_generator(cfg)).to(self.device)  # B -> A
         self.d_a = init_weights(self._discriminator()).to(self.device)  # judges B
         self.d_b = init_weights(self._discriminator()).to(self.device)  # judges A
         betas = (cfg.beta1, 0.999)
@@ -402,6 +416,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--ngf", type=int, default=d.ngf, help="generator width")
     p.add_argument("--n-blocks", type=int, default=d.n_blocks, help="residual blocks (9 or 6)")
+    p.add_argument(
+        "--netG",
+        dest="net_g",
+        default=d.net_g,
+        help="generator: resnet (--ngf, --n-blocks) or unet_N (upstream's U-Net, log2 N levels)",
+    )
     p.add_argument("--ndf", type=int, default=d.ndf, help="discriminator width")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle)
@@ -440,33 +460,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``python -m backend train cyclegan``."""
-    cfg = CycleGanConfig(
-        domain_a=args.domain_a,
-        domain_b=args.domain_b,
-        name=args.name,
-        size=args.size,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        ngf=args.ngf,
-        n_blocks=args.n_blocks,
-        ndf=args.ndf,
-        lr=args.lr,
-        lambda_cycle=args.lambda_cycle,
-        lambda_identity=args.lambda_identity,
-        pool_size=args.pool_size,
-        checkpoint_every=args.checkpoint_every,
-        sample_every=args.sample_every,
-        seed=args.seed,
-        run_dir=args.run_dir,
-        models_dir=args.models_dir,
-        device=args.device,
-        keep_masks=args.keep_masks,
-        keep=args.keep or "",
-        keep_weight=args.keep_weight,
-        labels_a=args.labels_a,
-        labels_b=args.labels_b,
-        class_weight=args.class_weight,
-    )
+    known = {f.name for f in fields(CycleGanConfig)} - {"keep", "extra"}
+    given = {k: v for k, v in vars(args).items() if k in known}
+    cfg = CycleGanConfig(**given, keep=args.keep or "")
     try:
         trainer = CycleGanTrainer(cfg)
     except (ValueError, OSError, NlfError) as exc:

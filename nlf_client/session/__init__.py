@@ -36,6 +36,11 @@ Forms (:mod:`.form`)
 Live painting (:mod:`.live`)
     ``Strokes`` (settle, coalesce, restore from history, reset), ``paint_digest``, ``clip``,
     ``run_live``, ``paint_param``, ``run_values``, ``stopped_text``, ``LiveError``.
+Live notes (:mod:`.notes`)
+    ``fetch_notes(settings, snapshot_spec, timeout=1.0) -> {param: text}``: what the running
+    backend says about each dynamic parameter beyond the snapshot (installed models, their
+    inferred architecture and classes); ``{}`` when no backend answers (none is started).
+    ``dynamic_notes(snapshot_spec, live_spec)``.
 Requests (:mod:`.request`)
     ``build_request(spec, values, doc) -> Request(params, extras, layer_names)``;
     ``values_from_json(spec, text) -> (values, {layer param: layer name})``,
@@ -76,6 +81,7 @@ from .document import (
 from .launch import connect, serve_command, split_address, stop_started, with_port
 from .messages import UserError, describe, status_line
 from .naming import file_names, layer_name, output_paths
+from .notes import dynamic_notes, fetch_notes
 from .pixels import convert, downscale, rgba8
 from .request import Request, build_request, filter_values_from_json, values_from_json
 from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
@@ -101,7 +107,9 @@ __all__ = [
     "convert",
     "describe",
     "downscale",
+    "dynamic_notes",
     "execute",
+    "fetch_notes",
     "file_names",
     "filter_from_json",
     "filter_to_json",

@@ -2,7 +2,8 @@
 ``nlf_gimp/test_dialog.py`` (never shipped): answers the generated procedure dialogs by itself.
 
 ``NLF_TEST_DIALOG="proc=ok,other-proc=cancel"`` names the dialogs to answer; once one shows,
-its widget types are logged (``NLF_DIALOG <proc> <types>``) and its own OK or Cancel button is
+its widget types and label texts are logged (``NLF_DIALOG <proc> <types>``,
+``NLF_DIALOG_TEXT <proc> <text | text ...>``) and its own OK or Cancel button is
 clicked, as a user does (``NLF_DIALOG_BUTTON <proc> <label>``; neither: the dialog is closed,
 and the tests fail).
 """
@@ -36,8 +37,16 @@ def _widget_types(widget: Any) -> list:
     return names
 
 
+def _label_texts(widget: Any) -> list:
+    texts = [widget.get_text()] if widget.__gtype__.name == "GtkLabel" else []
+    for child in widget.get_children() if hasattr(widget, "get_children") else ():
+        texts.extend(_label_texts(child))
+    return texts
+
+
 def _answer_by_itself(dialog: Any, name: str, answer: str) -> bool:
     log.info("NLF_DIALOG %s %s", name, " ".join(sorted(set(_widget_types(dialog)))))
+    log.info("NLF_DIALOG_TEXT %s %s", name, " | ".join(_label_texts(dialog)))
     button = dialog.get_widget_for_response(getattr(Gtk.ResponseType, answer.upper()))
     if button is None or not button.get_visible() or not button.get_sensitive():
         log.info("NLF_DIALOG_BUTTON %s none", name)

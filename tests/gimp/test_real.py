@@ -286,7 +286,7 @@ def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str
     (out / "gimp-gui.log").write_text(log)
     report_path = out / "dialog_report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
-    dialogs, buttons = {}, {}
+    dialogs, buttons, texts = {}, {}, {}
     for line in log.splitlines():
         if "NLF_DIALOG " in line:
             name, *types = line.split("NLF_DIALOG ", 1)[1].split()
@@ -294,8 +294,11 @@ def gimp_gui_session(gimp_session: dict[str, Any], live_server: Any) -> dict[str
         if "NLF_DIALOG_BUTTON " in line:
             name, label = line.split("NLF_DIALOG_BUTTON ", 1)[1].split(maxsplit=1)
             buttons[name] = label.strip()
+        if "NLF_DIALOG_TEXT " in line:
+            name, _, text = line.split("NLF_DIALOG_TEXT ", 1)[1].partition(" ")
+            texts[name] = text
     return {"rc": proc.returncode, "log": log, "checks": report["checks"], "dialogs": dialogs,
-            "buttons": buttons, "plan": plan}  # fmt: skip
+            "buttons": buttons, "texts": texts, "plan": plan}  # fmt: skip
 
 
 def _assert_check(session: dict[str, Any], name: str) -> dict[str, Any]:
@@ -481,6 +484,15 @@ def test_every_filter_dialog_has_widgets_for_its_params(gimp_gui_session: dict[s
         if f["dynamic_param"]:
             assert "GtkEntry" in widgets, f"{f['proc']}: no entry for a dynamic choice: {widgets}"
     assert checked, "no product filter dialog was checked"
+
+
+def test_dialog_shows_installed_models(gimp_gui_session: dict[str, Any]) -> None:
+    """The CycleGAN dialog (built from the snapshot) shows the live backend's installed models
+    with their inferred architecture and classes in a label (session.fetch_notes)."""
+    _assert_check(gimp_gui_session, "dialogs_for_every_filter")
+    text = gimp_gui_session["texts"].get("plug-in-nlf-cyclegan", "")
+    assert "Installed: tiny (ResnetGenerator 2 blocks, ngf 4" in text, text
+    assert "classes: business, casual)" in text, text
 
 
 def test_settings_dialog_saves(gimp_gui_session: dict[str, Any]) -> None:

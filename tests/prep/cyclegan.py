@@ -38,5 +38,6 @@ def prepare(ctx: Context) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "tiny.pth"
             torch.save(tiny_generator().state_dict(), path)
-            store.import_model(path, "tiny", "cyclegan", meta={"source": "tests/prep"})
+            meta = {"source": "tests/prep", "classes": ["business", "casual"]}
+            store.import_model(path, "tiny", "cyclegan", meta=meta)
     return {"model": "tiny", "tile_size": 64, "overlap": 32, "stats_size": 64}

@@ -82,3 +82,24 @@ def read_values(spec: FilterSpec, config: Any, colours: Any) -> Dict[str, Any]:
         value = config.get_property(argument_name(p.name))
         values[p.name] = typed(p.kind, colours.from_gegl(value) if p.kind == "colour" else value)
     return values
+
+
+def fill_dialog(dialog: Any, spec: FilterSpec, notes: Dict[str, str]) -> list:
+    """Fill a ``GimpUi.ProcedureDialog`` with ``spec``'s arguments; each note (what the running
+    backend says about a dynamic parameter: ``session.fetch_notes``) shows as a wrapped label
+    right below its argument. Without notes, GIMP's own order. Returns the filled ids."""
+    if not notes:
+        dialog.fill(None)
+        return []
+    ids = []
+    for p in spec.params:
+        ids.append(argument_name(p.name))
+        if p.name in notes:
+            ids.append(ids[-1] + "-installed")
+            label = dialog.get_label(ids[-1], notes[p.name], False, False)
+            label.set_line_wrap(True)
+            label.set_max_width_chars(60)
+            label.set_xalign(0.0)
+            label.set_selectable(True)
+    dialog.fill(ids)
+    return ids

@@ -22,7 +22,7 @@ from nlf_client import FilterSpec, session  # noqa: E402
 from nlf_client.session.actions import caught  # noqa: E402
 
 from . import store  # noqa: E402
-from .arguments import add_arguments, argument_name, read_values  # noqa: E402
+from .arguments import add_arguments, argument_name, fill_dialog, read_values  # noqa: E402
 from .document import Colours, GimpDocument  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,11 @@ def cancelled_dialog(procedure: Any, run_mode: Any, config: Any, title: str) -> 
         return False
     GimpUi.init(PLUGIN_ID)
     dialog = GimpUi.ProcedureDialog.new(procedure, config, title)
-    if isinstance(procedure, Gimp.ImageProcedure):
+    spec = FILTERS.get(procedure.get_name())
+    if spec is not None:  # a filter: plus what a running backend says of its installed models
+        settings = store.load_settings(Gimp.directory())
+        fill_dialog(dialog, spec, session.fetch_notes(settings, spec))
+    elif isinstance(procedure, Gimp.ImageProcedure):
         dialog.fill(None)  # run-mode, image and drawables are not shown
     else:  # a plain procedure: everything but its run-mode argument
         dialog.fill([a.get_name() for a in procedure.get_arguments() if a.get_name() != "run-mode"])
