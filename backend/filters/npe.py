@@ -52,7 +52,7 @@ BUILTIN = "genki64"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "npe" / "genki64.pt"
 """The default face model (64 px, trained on GENKI-4K; provenance in
 backend/assets/packs/README.md)."""
-BUILTIN_SHA256 = "92b562c24a58c0eb6558ea49afe8e4302b85ebe06d6810cd3cf729cacb2a62fe"
+BUILTIN_SHA256 = "4dc114f62043f7970dc9f9b5124863d1e02dc04a787643ff251c4027d7ccb8c3"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 TRAIN_COMMAND = "python -m backend train npe --images DIR --name NAME"
 RESULT = "Contextual paintbrush"
