@@ -19,7 +19,7 @@ more with the returned state (the same stroke painted twice). Measured per strok
   (over many faces: the PSNR of their mean squared error, so one unchanged face is not ∞);
 - ``spread``: the share of the change (Σ |result − input| over pixels and channels) that lies
   outside that dilated stroke: 0 = all of it near the stroke; a change spread evenly over a
-  face frame covering the layer is ≈ 0.9 for the hair band;
+  face frame covering the layer is ≈ 0.8 for the hair band;
 - ``texture``: how much of the photo's own detail (its high-pass) is still under the stroke: the
   projection <hp(result), hp(input)> / <hp(input), hp(input)> (1 = kept, 0 = gone; noise a model
   adds does not count).
