@@ -8,7 +8,13 @@ import torch
 
 from backend.algorithms import npe_state
 from backend.algorithms.nets.npe import NpeConfig, NpeNet, infer_config
-from backend.algorithms.npe_paint import gaussian_blur, latent_steps, masked_blend, stroke_loss
+from backend.algorithms.npe_paint import (
+    gaussian_blur,
+    latent_steps,
+    masked_blend,
+    near_strokes,
+    stroke_loss,
+)
 from backend.errors import BadState
 from nlf_client import BackendError, Client, Layer, Progress
 from tests.conftest import Backend
@@ -88,6 +94,20 @@ class TestPaint:
         assert torch.allclose(d[..., :4, :4], x[..., :4, :4] + 0.5)  # the photo + the change
         with pytest.raises(ValueError):
             masked_blend(x, recon, painted, 0.0, blend="other")
+
+    def test_near_strokes_limits_the_mask(self) -> None:
+        alpha = torch.zeros(1, 1, 32, 32)
+        alpha[..., 4:8, 4:10] = 1
+        near = near_strokes(alpha, 0.25)  # full within 4 px of the stroke, 0 beyond ~12 px
+        assert float(near[..., 2:10, 2:12].min()) == 1.0
+        assert float(near[..., 20:, :].max()) == 0.0 and float(near[..., :, 24:].max()) == 0.0
+        assert torch.equal(near_strokes(alpha, 0.0), torch.ones_like(alpha))
+        x = torch.zeros(1, 3, 32, 32)
+        painted = torch.full((1, 3, 32, 32), 0.5)  # the model moved everywhere
+        for blend in ("detail", "paper"):
+            y, m = masked_blend(x, x, painted, 1.0, blend, near)
+            assert float(m[..., 4:8, 4:10].min()) > 0.999 and float(m[..., 20:, :].max()) == 0
+            assert torch.equal(y[..., 20:, :], x[..., 20:, :])
 
     def test_blur_keeps_mass_and_range(self) -> None:
         m = torch.zeros(1, 1, 16, 16)
@@ -209,6 +229,24 @@ class TestFilterOverGrpc:
         here, _ = _run(client, live_server, paint=_paint(rect=(29, 17, 53, 29)))
         shifted, _ = _run(client, live_server, paint=_paint(x=5, y=3))
         assert here.layers[0].pixels == shifted.layers[0].pixels
+
+    def test_the_change_stays_near_the_stroke(self, live_server: Backend, client: Client) -> None:
+        """``reach`` keeps the change near the stroke; at 0 (the paper's mask) the tiny random
+        model changes the whole face box, so this test can tell the two apart."""
+        stroke = (30, 16, 38, 22)
+        inside = np.zeros((H, W), bool)
+        inside[BOX[1] : BOX[3], BOX[0] : BOX[2]] = True
+        far = inside.copy()
+        far[stroke[1] - 10 : stroke[3] + 10, stroke[0] - 10 : stroke[2] + 10] = False
+        src = as_array(_photo())[..., :3].astype(float)
+        share = {}
+        for reach in (0.1, 0.0):  # the box (48 px) is the face: 0.1 of it is ~5 px
+            paint = _paint(rect=stroke)
+            result, _ = _run(client, live_server, paint=paint, reach=reach, align=False)
+            change = np.abs(as_array(result.layers[0])[..., :3] - src).sum(-1)
+            share[reach] = change[far].sum() / change.sum()
+        assert share[0.1] == 0.0, share
+        assert share[0.0] > 0.3, share
 
     def test_no_paint_changes_nothing(self, live_server: Backend, client: Client) -> None:
         empty = Layer(bytes(W * H * 4), W, H)

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from backend.algorithms.faces import DEFAULT_TEMPLATE
 from backend.algorithms.nets.npe import NpeNet
-from backend.algorithms.npe_paint import latent_steps, masked_blend
+from backend.algorithms.npe_paint import latent_steps, masked_blend, near_strokes
 from backend.filters.dfi_align import change_back, to_frame
 
 
@@ -51,9 +51,11 @@ def edit_face(
     smoothing: float,
     on_step: Callable[[int, float], None] | None = None,
     blend: str = "detail",
+    reach: float = 0.0,
 ) -> Edit:
     """Paint ``paint`` (1, 4, H, W straight RGBA over ``image``) into the face whose five
-    ``landmarks`` are given, continuing from latent ``z`` (None: the photo's own latent)."""
+    ``landmarks`` are given, continuing from latent ``z`` (None: the photo's own latent);
+    ``reach`` > 0 keeps the change near the strokes (:func:`near_strokes`)."""
     size = net.cfg.size
     face, tf = to_frame(image, landmarks, DEFAULT_TEMPLATE, size)
     colour, alpha = frame_paint(paint, landmarks, size)
@@ -66,7 +68,8 @@ def edit_face(
     moved = latent_steps(net, start, colour * 2 - 1, alpha, steps, strength, on_step, offset)
     with torch.no_grad():
         painted = net.decode(moved)
-        y, m = masked_blend(x, recon, painted, smoothing, blend)
+        near = near_strokes(alpha, reach) if reach > 0 else None
+        y, m = masked_blend(x, recon, painted, smoothing, blend, near)
     change = change_back((y - x) / 2, tf, tuple(image.shape[-2:]))
     out = (image + change).clamp(0, 1)
     return Edit(out, moved, m, face, (recon + 1) / 2, (painted + 1) / 2)

@@ -34,7 +34,7 @@ from backend.algorithms import npe_state
 from backend.algorithms.faces import DEFAULT_TEMPLATE, in_selection
 from backend.algorithms.nets.npe import NpeNet, build, infer_config
 from backend.algorithms.npe_edit import edit_face
-from backend.algorithms.npe_paint import BLENDS
+from backend.algorithms.npe_paint import BLENDS, REACH, SMOOTHING
 from backend.assets.models import dir_flag, sha256_of, store_for
 from backend.errors import Broken, Missing, ParamError
 from backend.filters.base import (
@@ -52,7 +52,7 @@ BUILTIN = "genki64"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "npe" / "genki64.pt"
 """The default face model (64 px, trained on GENKI-4K; provenance in
 backend/assets/packs/README.md)."""
-BUILTIN_SHA256 = "92b562c24a58c0eb6558ea49afe8e4302b85ebe06d6810cd3cf729cacb2a62fe"
+BUILTIN_SHA256 = "4dc114f62043f7970dc9f9b5124863d1e02dc04a787643ff251c4027d7ccb8c3"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 TRAIN_COMMAND = "python -m backend train npe --images DIR --name NAME"
 RESULT = "Contextual paintbrush"
@@ -94,19 +94,29 @@ class NpeParams:
         help="latent steps per run; strokes accumulate between runs (painting again moves further)",
     )
     smoothing: float = param(
-        1.0,
-        label="Mask smoothing",
+        SMOOTHING,
+        label="Smoothing",
         min=0.0,
         max=8.0,
         step=0.25,
-        help="blur of the change mask, in model pixels",
+        help="blur of the change mask (and, with the detail blend, of the change itself), in "
+        "model pixels",
+    )
+    reach: float = param(
+        REACH,
+        label="Reach",
+        min=0.0,
+        max=1.0,
+        step=0.05,
+        help="how far from your strokes the face may change, as a share of the face's width "
+        "(0: anywhere the model's output moved, as in the paper)",
     )
     blend: str = param(
         BLENDS[0],
         label="Blend",
         choices=BLENDS,
-        help="detail: add the model's change to the photo (Y = X + M·Δ, keeps the photo's "
-        "detail); paper: Brock et al.'s Y = X̂ + M·Δ + (1 − M)·E",
+        help="detail: add the model's smoothed change to the photo (Y = X + M·blur(Δ), keeps "
+        "the photo's detail); paper: Brock et al.'s Y = X̂ + M·Δ + (1 − M)·E",
     )
     align: bool = param(
         True,
@@ -240,7 +250,17 @@ class ContextualPaintbrush(Filter):
 
         z = state.z if state is not None else None
         edit = edit_face(
-            net, job.image, paint, landmarks, z, p.steps, p.strength, p.smoothing, report, p.blend
+            net,
+            job.image,
+            paint,
+            landmarks,
+            z,
+            p.steps,
+            p.strength,
+            p.smoothing,
+            report,
+            p.blend,
+            p.reach,
         )
         out, z = edit.image, edit.z
         total = (state.steps if state is not None else 0) + p.steps

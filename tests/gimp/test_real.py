@@ -371,9 +371,10 @@ def test_mrf_colours_argument(gimp_session: dict[str, Any]) -> None:
 
 def test_npe_with_a_paint_layer(gimp_session: dict[str, Any]) -> None:
     """plug-in-nlf-npe takes the paint layer as an argument: a photo, a transparent paint layer
-    with one stroke and a selection (the face box) give one new layer above the photo, changed
-    inside the box and nowhere outside it; photo and paint layer kept. The same run with an
-    empty paint layer changes nothing (the stroke drives the edit)."""
+    with one stroke and a selection (the face box), through the committed genki64 model, give
+    one new layer above the photo, changed inside the box and nowhere outside it, most of the
+    change near the stroke (a whole-box change fails); photo and paint layer kept. The same
+    run with an empty paint layer changes nothing (the stroke drives the edit)."""
     _assert_check(gimp_session, "npe_paint_layer")
 
 

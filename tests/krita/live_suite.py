@@ -108,6 +108,8 @@ def scenarios(suite, check, until, pattern):
         check(isinstance(state1, bytes) and state1, "no state came back: %r" % (state1,))
         near, far = moved(photo, first, DABS[0])
         check(near > 2, "the result barely moved near the stroke (mean %.1f)" % near)
+        share = concentration(photo, first, [(*DABS[0], 10, 6)], 12, W, H)
+        check(share >= 0.6, "only %.0f%% of the change within 12 px of the stroke" % (100 * share))
         outside = sum(
             first[4 * p : 4 * p + 4] != photo[4 * p : 4 * p + 4]
             for p in range(W * H)
@@ -170,8 +172,8 @@ def scenarios(suite, check, until, pattern):
         check(bytes(bg.pixelData(0, 0, W, H)) == photo, "undo changed the photo")
         timing = ", ".join("%.2f s" % t for t in timings)
         print(
-            "live_paint: stroke to refresh %s; mean change near the first stroke %.1f, far %.1f;"
-            " near the second %.1f" % (timing, near, far, near2)
+            "live_paint: stroke to refresh %s; mean change near the first stroke %.1f, far %.1f"
+            " (%.0f%% within 12 px); near the second %.1f" % (timing, near, far, 100 * share, near2)
         )
 
     def live_real():
@@ -248,11 +250,19 @@ def scenarios(suite, check, until, pattern):
                     os.path.join(os.environ["NLF_TEST_OUT"], "live_real_%s.png" % name)
                 )
             suite.ctx["screenshot"](os.path.join(os.environ["NLF_TEST_OUT"], "live_real.png"))
+            rects = [r for r, _ in strokes]
+            shares = [concentration(photo, r, rects[: k + 1], 24, size, size) for k, r in
+                      enumerate(results)]  # fmt: skip
             print(
                 "live_real: stroke to refresh %s; dark stroke: mean %.1f -> %.1f; "
-                "second stroke: mean %.1f -> %.1f"
-                % (", ".join("%.2f s" % t for t in timings), before, after, before2, after2)
+                "second stroke: mean %.1f -> %.1f; change within 24 px of the strokes %s"
+                % (
+                    ", ".join("%.2f s" % t for t in timings),
+                    *(before, after, before2, after2),
+                    ", ".join("%.0f%%" % (100 * v) for v in shares),
+                )
             )
+            check(min(shares) >= 0.6, "the change is not near the strokes: %s" % shares)
             check(
                 after < before - 3,
                 "the dark stroke did not darken (%.1f -> %.1f)" % (before, after),
@@ -277,6 +287,20 @@ def moved(before, after, corner):
     near = [_diff(before, after, p) for p in range(W * H) if _in_box(p) and _near(p, corner, 2)]
     far = [_diff(before, after, p) for p in range(W * H) if _in_box(p) and not _near(p, corner, 12)]
     return sum(near) / max(1, len(near)), sum(far) / max(1, len(far))
+
+
+def concentration(before, after, rects, pad, w, h):
+    """The share of the summed channel change within ``pad`` px of the ``rects`` (x, y, w, h):
+    a change spread over the whole selection puts only that area's share there."""
+    total = close = 0
+    for p in range(w * h):
+        x, y = p % w, p // w
+        d = sum(abs(after[4 * p + c] - before[4 * p + c]) for c in range(3))
+        total += d
+        if any(rx - pad <= x < rx + rw + pad and ry - pad <= y < ry + rh + pad
+               for rx, ry, rw, rh in rects):  # fmt: skip
+            close += d
+    return close / max(total, 1)
 
 
 def names(doc):
