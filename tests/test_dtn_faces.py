@@ -288,3 +288,29 @@ def test_protocol_figures_on_tiny_data(tmp_path: Path) -> None:
     assert len(pick) == 16 and len(set(pick)) == 16
     sheet = q.strip(photos[pick], q.translate_all(_sticker_net(), photos[pick]))
     assert sheet.size == (16 * 64, 128)
+
+
+def test_a_face_that_fills_a_loose_selection_is_found_with_the_real_face_finder() -> None:
+    """A GENKI face at 200 px with a selection 30 px around it: MTCNN alone misses a face that
+    fills the picture it searches; the sticker's search (padded crop) finds it, in the crop's
+    coordinates."""
+    from backend import dirs
+    from backend.algorithms.faces import FaceFinder
+    from backend.assets import weights
+    from backend.filters.dtn import find_faces
+    from tests.conftest import SHARED_DATA, missing_weights
+
+    genki = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
+    if not genki.is_file():
+        pytest.skip(f"GENKI-4K crops not found at {genki.parent}")
+    if weights.find("mtcnn", dirs.weights_dir()) is None:
+        missing_weights("mtcnn", dirs.weights_dir())
+    finder = FaceFinder.load(dirs.weights_dir())
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(60, 200, (512, 512, 3)).astype(np.uint8)
+    canvas[156:356, 156:356] = np.asarray(Image.open(genki).convert("RGB").resize((200, 200)))
+    crop = torch.from_numpy(canvas[120:400, 130:390].copy()).permute(2, 0, 1)[None] / 255.0
+    assert finder.find(crop) == []  # the control: why the search pads
+    (face,) = find_faces(finder, crop, (0, 0, 260, 280))
+    cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    assert abs(cx - 126) < 25 and abs(cy - 136) < 40, face.box

@@ -13,8 +13,10 @@ emoji's silhouette (transparent elsewhere). ``tile`` does not apply to such a mo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -115,6 +117,26 @@ GREY = 0.5
 """What an RGBA model's colour is composited over (backend.training.dtn.faces.GREY)."""
 
 
+DETECT_PAD = 0.25
+"""Context added around the crop (its edge pixels repeated, this share of its longer side)
+before faces are looked for: a loose selection may sit close around a face, and the face finder
+misses a face that fills the whole picture it searches."""
+
+
+def find_faces(finder: Any, image: Tensor, box: Sequence[int]) -> list[Any]:
+    """The faces ``finder`` sees in ``image`` (padded by :data:`DETECT_PAD`) whose box centre
+    lies in the selection's ``box``, in the image's coordinates."""
+    from backend.filters.dfi import faces_in
+
+    pad = round(DETECT_PAD * max(image.shape[-2:]))
+    found = finder.find(F.pad(image, (pad, pad, pad, pad), mode="replicate"))
+    shifted = [
+        dataclasses.replace(f, box=tuple(v - pad for v in f.box), landmarks=f.landmarks - pad)
+        for f in found
+    ]
+    return faces_in(shifted, box)
+
+
 def straight(out: Tensor) -> tuple[Tensor, Tensor]:
     """(straight colour (N, 3, S, S), alpha (N, 1, S, S)) of an RGBA model's output in [0, 1]
     (colour composited over :data:`GREY`, then alpha)."""
@@ -204,14 +226,12 @@ class DomainTransfer(Filter):
         self, net: nets.DomainTransfer, job: FilterInput, p: DtnParams, on_step: StepCallback
     ) -> OutputLayer:
         """The faces → emoji sticker layer of every face in the selection."""
-        from backend.filters.dfi import faces_in
-
         missing = self.ctx.face_finder_missing()
         if missing:
             raise missing[0]
         image = job.image.to(self.ctx.device, torch.float32)
         on_step(Step(0, 1, "faces", "finding faces"))
-        faces = faces_in(self.ctx.face_finder().find(image), job.box)
+        faces = find_faces(self.ctx.face_finder(), image, job.box)
         if not faces:
             raise NoFace("no face found in the selection: select a face (loosely)")
         with torch.inference_mode():

@@ -59,6 +59,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "alpha": "weight of L_CONST (f-constancy)",
         "beta": "weight of L_TID (identity on the target)",
         "gamma": "weight of total variation",
+        "adversarial": "weight of g's GAN loss (0: no D at all)",
         "g_steps": "g updates per D update",
         "r1": "weight γ of D's R1 penalty on real targets (0: off; steadies training)",
         "ema": "decay of a moving average of g's weights, saved as the model (0: the last g)",

@@ -36,6 +36,7 @@ class DtnOptions:
     alpha: float = 15.0
     beta: float = 15.0
     gamma: float = 0.0
+    adversarial: float = 1.0
     g_steps: int = 1
     r1: float = 0.0
     ema: float = 0.0
