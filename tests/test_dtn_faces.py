@@ -182,6 +182,27 @@ def test_train_dtn_f_face_end_to_end_then_resume(tmp_path: Path) -> None:
     assert state["step"] == 6 and state["options"]["tone"] == FACE_PRESET["tone"]
 
 
+def test_f_emoji_labels_emoji_like_faces_and_pretrains_f_on_both(tmp_path: Path) -> None:
+    """``--f-emoji``: the emoji's smile comes from their names, tone and top from their own
+    tertiles; f's pretraining set is the faces plus those emoji; without --f face it refuses."""
+    emoji, rows = faces.load_emoji(_emoji(tmp_path / "emoji"), 32)
+    images, labels = faces.emoji_labels(emoji, rows)
+    assert images.shape == (12, 3, 32, 32) and images.dtype == torch.uint8
+    smiling = torch.tensor([r["expression"] == "smiling" for r in rows])
+    assert torch.equal(labels // 9 == 1, smiling)
+    assert set((labels % 9 // 3).tolist()) == {0, 1, 2}  # tone tertiles of the emoji themselves
+    genki = _genki(tmp_path / "genki")
+    base = ["train", "dtn", "--source", str(genki), "--target", str(tmp_path / "emoji")]
+    base += ["--width", "0.0625", "--code-dim", "8", "--batch", "4", "--iterations", "2"]
+    base += ["--f-iterations", "2", "--threads", "1", "--models-dir", str(tmp_path / "m")]
+    run = tmp_path / "run"
+    assert main([*base, "--name", "fe", "--f", "face", "--f-emoji", "--run-dir", str(run)]) == 0
+    state = torch.load(run / "checkpoint.pth", weights_only=True)
+    assert state["options"]["f_emoji"] is True
+    refused = [*base, "--name", "x", "--f-emoji", "--run-dir", str(tmp_path / "r2")]
+    assert main(refused) == 2
+
+
 def test_face_stickers_are_the_emoji_silhouette_over_the_face() -> None:
     """A G that draws an opaque disc: the sticker is opaque on the face, clear around it."""
 

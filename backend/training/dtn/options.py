@@ -47,6 +47,7 @@ class DtnOptions:
     f_lr: float = 1e-3
     f: str = "folders"
     tone: float = 0.0
+    f_emoji: bool = False
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250
