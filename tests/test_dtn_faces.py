@@ -335,3 +335,34 @@ def test_a_face_that_fills_a_loose_selection_is_found_with_the_real_face_finder(
     (face,) = find_faces(finder, crop, (0, 0, 260, 280))
     cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
     assert abs(cx - 126) < 25 and abs(cy - 136) < 40, face.box
+
+
+def test_builtin_faces_emoji_model_is_the_recorded_one_and_makes_stickers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The committed fp16 model (≤ 5 MB, recorded sha256) is the first model choice, loads as
+    an RGBA G and makes a sticker; a changed file is refused with the repair command."""
+    import hashlib
+    import shutil
+
+    from backend.errors import Broken
+    from backend.filters.dtn import BUILTIN, BUILTIN_FILE, BUILTIN_SHA256, load_builtin
+
+    assert BUILTIN_FILE.stat().st_size <= 5 << 20
+    assert hashlib.sha256(BUILTIN_FILE.read_bytes()).hexdigest() == BUILTIN_SHA256
+    ctx = tiny_context(tmp_path)
+    flt = DtnFilter(ctx)
+    assert flt.missing() == [] and flt.dynamic_choices()["models"][0] == BUILTIN
+    h, w = 48, 64
+    job = FilterInput(
+        torch.rand(1, 3, h, w), torch.ones(1, 1, h, w), torch.ones(1, 1, h, w), (0, 0, w, h)
+    )
+    (out,) = flt.run(job, DtnParams(model=BUILTIN), lambda s: None)
+    assert out.alpha is not None and float(out.alpha.max()) > 0.5
+    assert float(out.alpha[..., :2, :2].max()) == 0  # clear around the face
+    changed = tmp_path / "changed.pt"
+    shutil.copy(BUILTIN_FILE, changed)
+    with open(changed, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(Broken, match="git checkout"):
+        load_builtin(changed)
