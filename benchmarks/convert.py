@@ -309,17 +309,16 @@ def digits_protocol(args: argparse.Namespace) -> None:
     """CycleGAN on the DTN digits pair: label preservation both ways, read by independent judges.
 
     A = printed digits (``backend.training.digits.render_printed``), B = scikit-learn's handwritten
-    digits
-    (the DTN page's split). Judges (``scripts/dtn_digits.py``'s small CNN) are trained on one
-    domain only and read the other domain's translations.
+    digits (the DTN page's split). Judges (``backend/evaluation/digits_judge.py``'s small CNN)
+    are trained on one domain only and read the other domain's translations.
     """
     import tempfile
 
     import torch
 
+    from backend.evaluation.digits_judge import accuracy, train_judge
     from backend.training import digits
     from backend.training.cyclegan import CycleGanConfig, CycleGanTrainer
-    from scripts.dtn_digits import accuracy, train_judge
 
     torch.set_num_threads(args.threads)
     fonts = digits.font_paths()

@@ -93,8 +93,8 @@ def quality(args: argparse.Namespace) -> None:
     import torch
 
     from backend.assets import attributes
+    from backend.evaluation.dfi_runs import edit_in_canvas, make_filter
     from backend.evaluation.hog_smile import GENKI, read_rgb, split_files, train
-    from scripts.dfi_quality import edit_in_canvas, make_filter
 
     torch.set_num_threads(args.threads)
     clf, _ = train(GENKI)
@@ -146,7 +146,7 @@ def photo(args: argparse.Namespace) -> None:
     from backend.algorithms.faces import FaceFinder
     from backend.algorithms.features import load_backbone
     from backend.assets import attributes
-    from backend.filters import dfi, dfi_align
+    from backend.filters import dfi, dfi_align, dfi_inverter
 
     torch.set_num_threads(args.threads)
     root = dirs.weights_dir()
@@ -157,8 +157,16 @@ def photo(args: argparse.Namespace) -> None:
     )
     iters = args.iterations or dfi.DfiParams.iterations
     res = args.resolution or pack.resolution
+    inverter = region = None
+    if args.method == "inverter":
+        found = dfi_inverter.inverter_path("vgg16-hed", None)
+        assert found is not None, "no built-in inverter"
+        inverter = dfi_inverter.load(*found, "vgg16-hed")
+        inverter.net.to(args.device)
+        region = dfi.attribute_region(pack, dfi.REGION_LAYER, res).to(args.device)
+    how = "the inverter" if inverter else f"{iters} Adam iterations"
     print(f"device {args.device}, {args.threads} threads, {args.size}² photo, faces "
-          f"{args.face_px} px, working res {res}, {iters} Adam iterations\n")  # fmt: skip
+          f"{args.face_px} px, working res {res}, {how}\n")  # fmt: skip
     print("| faces | found | detection s | alignment s (warp in + back) | edit s | total s |")
     print("|---|---|---|---|---|---|")
 
@@ -181,8 +189,15 @@ def photo(args: argparse.Namespace) -> None:
             dfi_align.change_back(torch.zeros_like(x), to_frame, tuple(image.shape[-2:]))
             sync()
             b = time.perf_counter()
-            with torch.enable_grad():
-                dfi.edit_aligned(backbone, pack, image, face.landmarks, strength, iters, res, True)
+            if inverter is not None:
+                alpha = strength * dfi.INVERTER_SCALE
+                args_ = (backbone, inverter.net, pack, image, face.landmarks, alpha, res, True)
+                dfi_inverter.edit_aligned(*args_, region)
+            else:
+                with torch.enable_grad():
+                    dfi.edit_aligned(
+                        backbone, pack, image, face.landmarks, strength, iters, res, True
+                    )
             sync()
             c = time.perf_counter()
             align_s += b - a
@@ -206,6 +221,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quality", action="store_true")
     ap.add_argument("--photo", action="store_true", help="detection + alignment + edit timing")
+    ap.add_argument(
+        "--method", default="inverter", choices=("inverter", "optimise"), help="--photo"
+    )
     ap.add_argument("--size", type=int, default=2048, help="--photo: photo side")
     ap.add_argument("--face-px", type=int, default=400, help="--photo: face size")
     ap.add_argument("--face-counts", type=int, nargs="+", default=[1, 4])

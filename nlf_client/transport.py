@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import grpc
 
@@ -49,6 +49,19 @@ def _error(exc: grpc.RpcError) -> BackendError:
     if name == "UNAVAILABLE":
         details = f"the backend does not answer ({details})"
     return BackendError(name, details or name)
+
+
+class _Job(NamedTuple):
+    """One ``run`` call's job, as each attempt sends it."""
+
+    filter_id: str
+    layer: Layer
+    mask: Optional[Mask]
+    params: Dict[str, Any]
+    extra_layers: Dict[str, Layer]
+    on_progress: Optional[Callable[[Progress], None]]
+    on_preview: Optional[Callable[[Preview], None]]
+    state: bytes
 
 
 class Transport:
@@ -150,10 +163,10 @@ class Transport:
         """One job; sent again (at most RETRIES times) when its backend became unavailable in
         the middle of it: filters are pure, and with several backends or a proxy in front of
         them round_robin picks one that is up. The caller sees the last error otherwise."""
-        job = (filter_id, layer, mask, params, extra_layers, on_progress, on_preview)
+        job = _Job(filter_id, layer, mask, params, extra_layers, on_progress, on_preview, state)
         for attempt in range(RETRIES + 1):
             try:
-                return self._run_once(*job, cancel_event, timeout, state)
+                return self._run_once(job, cancel_event, timeout)
             except BackendError as exc:
                 cancelled = cancel_event is not None and cancel_event.is_set()
                 over = attempt == RETRIES or cancelled or self._closed
@@ -167,19 +180,12 @@ class Transport:
         raise AssertionError("unreachable")
 
     def _run_once(
-        self,
-        filter_id: str,
-        layer: Layer,
-        mask: Optional[Mask],
-        params: Dict[str, Any],
-        extra_layers: Dict[str, Layer],
-        on_progress: Optional[Callable[[Progress], None]],
-        on_preview: Optional[Callable[[Preview], None]],
-        cancel_event: Optional[threading.Event],
-        timeout: Optional[float],
-        state: bytes,
+        self, job: _Job, cancel_event: Optional[threading.Event], timeout: Optional[float]
     ) -> RunResult:
-        job = (filter_id, layer, mask, params, extra_layers, on_preview is not None, state)
+        layer, mask, extra_layers = job.layer, job.mask, job.extra_layers
+        on_progress, on_preview = job.on_progress, job.on_preview
+        sent = (job.filter_id, layer, mask, job.params, extra_layers, on_preview is not None)
+        sent += (job.state,)
         pool = self._shared_pool()
         seg = _acquire(pool, layer, mask, extra_layers) if pool is not None else None
         if seg is not None:
@@ -193,7 +199,7 @@ class Transport:
                     for k, (o, n, c) in shm.pack(seg, images).items()
                 }
                 space = pb.SharedPixels(segment=seg.name, offset=0, size=seg.size)
-                requests = _requests(*job, shared=shared, result_space=space)
+                requests = _requests(*sent, shared=shared, result_space=space)
                 result = self._call(requests, seg, on_progress, on_preview, cancel_event, timeout)
                 reuse = True
                 self.shared_jobs += 1
@@ -209,7 +215,7 @@ class Transport:
                 self.shared_refusals += 1
             finally:
                 _release(pool, seg, reuse)  # type: ignore[arg-type]
-        requests = _requests(*job)
+        requests = _requests(*sent)
         return self._call(requests, None, on_progress, on_preview, cancel_event, timeout)
 
     def _shared_pool(self) -> Optional[shm.SegmentPool]:

@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:
 from backend import dirs  # noqa: E402
 from backend.algorithms.features import load_backbone  # noqa: E402
 from backend.assets import attributes  # noqa: E402
-from backend.filters import dfi  # noqa: E402
+from backend.filters import dfi, dfi_direction  # noqa: E402
 
 GENKI = REPO.parent / "shared" / "data" / "genki4k-train"
 LAYERS = ("relu3_1", "relu4_1", "relu5_1")
@@ -163,7 +163,7 @@ def edit(backbone, cfg: Config, x: torch.Tensor, with_f, without_f) -> torch.Ten
         delta = d if cfg.lowfreq == 1 else F.interpolate(d, size=x.shape[-2:], mode="bilinear")
         if mask is not None:
             delta = delta * mask
-        luma = torch.tensor(dfi.LUMA).view(1, 3, 1, 1)
+        luma = torch.tensor(dfi_direction.LUMA).view(1, 3, 1, 1)
         delta = (delta * luma).sum(1, keepdim=True).expand_as(delta)
         return (x + delta).clamp(0, 1)
 

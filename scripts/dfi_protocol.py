@@ -217,9 +217,22 @@ def main() -> None:
         default="heldout",
         help="faces: held-out (report) or the tuning slice (scripts/dfi_tuning.py)",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CONST=VALUE",
+        help="tuning runs only: override a backend.filters.dfi constant (INVERTER_SCALE=0.2)",
+    )
     context.add_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    from backend.filters import dfi
+
+    for item in args.set:
+        name, _, value = item.partition("=")
+        kind = type(getattr(dfi, name))
+        setattr(dfi, name, value.lower() in ("1", "true") if kind is bool else kind(value))
     work = args.work or Path("/tmp/nlf-dfi-protocol") / args.tag
     strip_prefix = Path(args.strip) if args.strip else work / "strip"
     judge = load_judge(args.judge)
@@ -234,7 +247,7 @@ def main() -> None:
         held = tuning_files(args.root)
     else:
         held = genki_split.split_files(args.root)["heldout"]
-    print(f"judge sha256 {judge.sha256}; params {base}; work {work}")
+    print(f"judge sha256 {judge.sha256}; params {base}; set {args.set}; work {work}")
     rows = []
     for direction in args.directions:
         strength = args.add_strength if direction == "add" else args.remove_strength

@@ -28,15 +28,9 @@ from backend import dirs  # noqa: E402
 from backend.algorithms.features import load_backbone  # noqa: E402
 from backend.assets import attributes  # noqa: E402
 from backend.evaluation import genki_split  # noqa: E402
+from backend.evaluation.dfi_runs import BACKBONE, edit_in_canvas, make_filter  # noqa: E402
 from backend.evaluation.hog_smile import GENKI, read_rgb, split_files, train  # noqa: E402
 from backend.filters import dfi  # noqa: E402
-from backend.filters.base import Context  # noqa: E402
-from backend.serving import jobs  # noqa: E402
-from backend.serving.imaging import WireImage  # noqa: E402
-
-BACKBONE = "vgg16-hed"
-CANVAS = 96
-"""Validation faces are pasted into a noisy canvas; the selection is the 64x64 face."""
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -71,50 +65,6 @@ def build_builtin_pack(resolution: int, out_root: Path) -> Path:
         on_image=lambda n: print(f"  {n} images", flush=True) if n % 256 < 16 else None,
     )
     return attributes.save_pack(pack, out_root)
-
-
-def edit_in_canvas(
-    flt: dfi.DeepFeatureInterpolation,
-    face: np.ndarray,
-    strength: float,
-    iterations: int,
-    resolution: int,
-    seed: int = 0,
-) -> tuple[np.ndarray, bool]:
-    """Run the filter through the real job runner on a face pasted into a noisy canvas.
-
-    The selection is the 64x64 face; returns (edited face, every outside pixel bit-identical).
-    """
-    rng = np.random.default_rng(seed)
-    canvas = rng.integers(0, 256, (CANVAS, CANVAS, 4), dtype=np.uint8)
-    canvas[..., 3] = 255
-    o = (CANVAS - face.shape[0]) // 2
-    sl = (slice(o, o + face.shape[0]), slice(o, o + face.shape[1]))
-    canvas[sl[0], sl[1], :3] = face
-    mask = np.zeros((CANVAS, CANVAS), np.uint8)
-    mask[sl] = 255
-    job = jobs.Job(
-        "dfi",
-        WireImage(CANVAS, CANVAS, "u8", canvas.tobytes()),
-        WireImage(CANVAS, CANVAS, "u8", mask.tobytes()),
-        {"strength": strength, "iterations": iterations, "resolution": resolution},
-    )
-    with torch.enable_grad():
-        (out,) = jobs.execute(flt, job, lambda step: None)
-    result = np.frombuffer(out.pixels, np.uint8).reshape(CANVAS, CANVAS, 4)
-    same = bool((result[mask == 0] == canvas[mask == 0]).all())
-    return result[sl[0], sl[1], :3].copy(), same
-
-
-def make_filter(pack_dir: Path) -> dfi.DeepFeatureInterpolation:
-    """The filter on the vgg16-hed backbone, finding packs in ``pack_dir`` and built-in ones."""
-    root = dirs.weights_dir()
-    ctx = Context(
-        weights_dir=root,
-        attributes_dir=pack_dir,
-        backbone_factory=lambda: load_backbone(BACKBONE, root),
-    )
-    return dfi.DeepFeatureInterpolation(ctx)
 
 
 def evaluate(args: argparse.Namespace) -> None:

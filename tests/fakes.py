@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -12,6 +13,9 @@ from backend.errors import BadState
 from backend.filters.base import Filter, FilterInput, OutputLayer, Outputs, Step, StepCallback
 from backend.params import param
 from nlf_client import Layer, Mask
+
+if TYPE_CHECKING:
+    from backend.algorithms.faces import Face
 
 
 @dataclass(frozen=True)
@@ -89,27 +93,27 @@ class CountFilter(Filter):
 TEST_FILTERS = (InvertFilter, SlowFilter, BrokenFilter, CountFilter)
 
 
-@dataclass(frozen=True, eq=False)
-class FakeFace:
-    box: tuple[float, float, float, float]
-    landmarks: torch.Tensor
-
-
 class FakeFaceFinder:
     """Stands in for MTCNN on random test images: any region that is not flat is "a face".
 
     The image is split into ``grid`` × ``grid`` (or rows × cols) cells; each cell whose pixels
-    vary (std > 0.02) holds one face filling 60 % of the cell, with the pack template's
-    landmarks. A flat image has no face.
+    vary (std > 0.02) holds one face filling ``fraction`` (60 %) of the cell, with the pack
+    template's landmarks. A flat image has no face. With the default grid of 1 the face is
+    framed like ``DEFAULT_TEMPLATE`` in the central square. It returns real ``Face`` objects,
+    so alignment code runs on them unchanged.
     """
 
-    def __init__(self, grid: int | tuple[int, int] = 1) -> None:
+    def __init__(self, grid: int | tuple[int, int] = 1, fraction: float = 0.6) -> None:
         self.grid = grid
+        self.fraction = fraction
         self.calls = 0
 
-    def find(self, image: torch.Tensor) -> list[FakeFace]:
+    def find(self, image: torch.Tensor, min_face: float | None = None) -> list[Face]:
+        from backend.algorithms.faces import Face
         from backend.assets.pack_faces import TEMPLATE
 
+        if image.dim() != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+            raise ValueError(f"expected a (1, 3, H, W) image, got {tuple(image.shape)}")
         self.calls += 1
         h, w = image.shape[-2:]
         rows, cols = (self.grid, self.grid) if isinstance(self.grid, int) else self.grid
@@ -120,10 +124,10 @@ class FakeFaceFinder:
                 x0, x1 = w * j // cols, w * (j + 1) // cols
                 if float(image[..., y0:y1, x0:x1].std()) <= 0.02:
                     continue
-                side = 0.6 * min(y1 - y0, x1 - x0)
+                side = self.fraction * min(y1 - y0, x1 - x0)
                 fx, fy = (x0 + x1 - side) / 2, (y0 + y1 - side) / 2
                 points = torch.tensor(TEMPLATE) * side + torch.tensor([fx, fy])
-                faces.append(FakeFace((fx, fy, fx + side, fy + side), points))
+                faces.append(Face((fx, fy, fx + side, fy + side), points.float(), 0.999))
         return faces
 
 

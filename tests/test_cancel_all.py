@@ -34,7 +34,7 @@ CASES: dict[str, list[tuple[str, Layer, dict[str, Layer], dict[str, Any]]]] = {
             "2000 iterations at 1024²",
             make_layer(256, 256, seed=2),
             {},
-            {"iterations": 2000, "resolution": 1024},
+            {"iterations": 2000, "resolution": 1024, "method": "optimise"},
         ),
     ],
     "dtn": [("65536 tiles", make_layer(2048, 2048, seed=3), {}, {"tile": 8})],

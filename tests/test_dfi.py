@@ -10,7 +10,7 @@ import torch
 from backend.algorithms.features import tiny_backbone
 from backend.assets import attributes
 from backend.errors import Cancelled, Missing, WeightsMissing
-from backend.filters import dfi
+from backend.filters import dfi, dfi_direction
 from backend.filters.base import Context, FilterInput, Step
 from backend.params import parse_values
 from tests.fakes import FakeFaceFinder
@@ -74,7 +74,7 @@ def test_keep_colours_applies_a_grey_change() -> None:
     z[:, 0] += 0.2
     out = dfi.apply_residual(image, (0, 0, 32, 32), x, z, keep_colours=True)
     change = (out - image).mean(dim=(2, 3))[0]
-    assert torch.allclose(change, torch.full((3,), 0.2 * dfi.LUMA[0]), atol=1e-6)
+    assert torch.allclose(change, torch.full((3,), 0.2 * dfi_direction.LUMA[0]), atol=1e-6)
 
 
 def test_square_box_is_square_and_inside() -> None:
@@ -116,7 +116,7 @@ def test_pack_of_another_backbone_is_not_offered(ctx: Context) -> None:
 
 def test_run_reports_progress_previews_and_output_size(ctx: Context) -> None:
     """Every iteration reports a Step, previews come every few, output matches the crop."""
-    raw = _prepare(ctx) | {"iterations": 6}
+    raw = _prepare(ctx) | {"iterations": 6, "method": "optimise"}
     f = dfi.DeepFeatureInterpolation(ctx)
     job = _job()
     steps: list[Step] = []
@@ -131,12 +131,14 @@ def test_run_reports_progress_previews_and_output_size(ctx: Context) -> None:
 
 
 def test_zero_strength_returns_the_input(ctx: Context) -> None:
-    """α = 0: the target is φ(x), z stays x, so the crop comes back unchanged."""
-    raw = _prepare(ctx) | {"strength": 0.0, "iterations": 3}
-    f = dfi.DeepFeatureInterpolation(ctx)
-    job = _job()
-    (layer,) = f.run(job, _params(f, raw), lambda s: None)
-    assert torch.equal(layer.image, job.image)
+    """α = 0: the target is φ(x), z stays x (optimise) and D(φ(x)) − D(φ(x)) = 0 (inverter), so
+    the crop comes back unchanged."""
+    for method in dfi.METHODS:
+        raw = _prepare(ctx) | {"strength": 0.0, "iterations": 3, "method": method}
+        f = dfi.DeepFeatureInterpolation(ctx)
+        job = _job()
+        (layer,) = f.run(job, _params(f, raw), lambda s: None)
+        assert torch.equal(layer.image, job.image)
 
 
 def test_edit_moves_features_along_the_attribute(ctx: Context) -> None:
@@ -157,7 +159,7 @@ def test_edit_moves_features_along_the_attribute(ctx: Context) -> None:
 
 def test_cancel_between_iterations(ctx: Context) -> None:
     """on_step raising Cancelled stops the run at that step."""
-    raw = _prepare(ctx) | {"iterations": 50}
+    raw = _prepare(ctx) | {"iterations": 50, "method": "optimise"}
     f = dfi.DeepFeatureInterpolation(ctx)
     seen: list[int] = []
 
@@ -183,7 +185,7 @@ def test_pack_is_loaded_once(ctx: Context) -> None:
 
 def test_face_already_at_working_resolution(ctx: Context) -> None:
     """A channels-last face box exactly the working size (no resampling) is optimised too."""
-    raw = _prepare(ctx) | {"iterations": 2, "strength": 1.0}
+    raw = _prepare(ctx) | {"iterations": 2, "strength": 1.0, "method": "optimise"}
     f = dfi.DeepFeatureInterpolation(ctx)
     hwc = torch.rand(40, 40, 3, generator=torch.Generator().manual_seed(2))
     image = hwc.permute(2, 0, 1)[None]  # non-contiguous, like an image converted from HWC

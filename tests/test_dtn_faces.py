@@ -23,8 +23,7 @@ from backend.training.dtn.cli import options_from_args
 from backend.training.dtn.options import FACE_PRESET
 from nlf_client import BackendError, Layer
 from tests.conftest import tiny_context
-from tests.fake_faces import CentredFaceFinder
-from tests.fakes import as_array, make_layer, rect_mask
+from tests.fakes import FakeFaceFinder, as_array, make_layer, rect_mask
 
 RGBA = DtnConfig(size=32, code_dim=8, width=0.0625, channels=4)
 
@@ -216,7 +215,7 @@ def test_face_stickers_are_the_emoji_silhouette_over_the_face() -> None:
             return torch.cat([rgb.expand(len(x), 3, 32, 32), inside.expand(len(x), 1, 32, 32)], 1)
 
     image = torch.rand(1, 3, 100, 120)
-    (face,) = CentredFaceFinder(0.5).find(image)
+    (face,) = FakeFaceFinder(fraction=0.5).find(image)
     colour, alpha = face_stickers(Disc(), image, [face.landmarks])
     x0, y0, x1, y1 = (round(v) for v in face.box)
     cy, cx = (y0 + y1) // 2, (x0 + x1) // 2

@@ -74,7 +74,8 @@ def test_dfi_makes_a_held_out_face_smile(real_client: Client) -> None:
     assert after > before + 0.2, f"P(smile) {before:.3f} -> {after:.3f}"
     outside = mask == 0
     assert np.array_equal(result[outside], as_array(layer)[outside])
-    assert len(steps) > 5
+    # queued, finding faces, then one step per face decoded (the default method=inverter)
+    assert [s.stage for s in steps][-2:] == ["faces", "decoding"], steps
 
 
 def _load(name: str, size: tuple[int, int], nearest: bool) -> np.ndarray:

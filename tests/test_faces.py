@@ -33,7 +33,7 @@ from backend.assets.weights import mtcnn as FW
 from backend.cli import main as cli_main
 from backend.errors import WeightsMissing
 from backend.filters.base import Context
-from tests.fake_faces import CentredFaceFinder
+from tests.fakes import FakeFaceFinder
 
 
 @pytest.fixture(autouse=True)
@@ -433,9 +433,9 @@ def test_mtcnn_state_dict_names_match_the_wheel_layout() -> None:
 
 
 def test_centred_fake_finder_frames_the_centre() -> None:
-    """tests/fake_faces.CentredFaceFinder: one face whose frame is the central square; none on a
-    flat picture; usable through Context like the real finder."""
-    ctx = Context(face_finder_factory=CentredFaceFinder)
+    """tests/fakes.FakeFaceFinder (grid 1): one face whose frame is the central square; none on
+    a flat picture; usable through Context like the real finder."""
+    ctx = Context(face_finder_factory=FakeFaceFinder)
     (face,) = ctx.face_finder().find(torch.rand(1, 3, 100, 200))
     assert face.box == (70.0, 20.0, 130.0, 80.0)
     tf = transform_for(face)

@@ -199,7 +199,29 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert circles(import_graph(tmp_path, "pkg")) == [["pkg.a", "pkg.b"], ["pkg.d", "pkg.e"]]
     assert long_files(tmp_path, ["pkg"]) == {"pkg/b.py": 501}
     assert private_imports(tmp_path, "pkg", "client") == {"pkg.e": ["client._wire.x"]}
+    (pkg / "f.py").write_text("def g():\n    from scripts.x import y\n")
+    assert script_importers(tmp_path, ["pkg"]) == ["pkg/f.py"]
 
 
 def test_backend_imports_no_private_name_of_nlf_client() -> None:
     assert private_imports(ROOT, "backend", "nlf_client") == {}
+
+
+def script_importers(root: Path, folders: Iterable[str]) -> list[str]:
+    """Files under ``folders`` that import ``scripts`` (at any depth in the file)."""
+    out = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or ""]
+                if any(n == "scripts" or n.startswith("scripts.") for n in names):
+                    out.append(path.relative_to(root).as_posix())
+                    break
+    return out
+
+
+def test_tests_and_benchmarks_never_import_scripts() -> None:
+    """What they share with scripts/ lives in backend/evaluation/."""
+    assert script_importers(ROOT, ["tests", "benchmarks"]) == []

@@ -408,3 +408,34 @@ def test_dfi_edits_every_face_and_nothing_outside(live_server, client: Client) -
     changed = (dst[..., :3] != src[..., :3]).any(-1)
     assert changed[14:34, 14:34].mean() > 0.2, changed[14:34, 14:34].mean()
     assert changed[14:34, 62:82].mean() > 0.2, changed[14:34, 62:82].mean()
+
+
+def test_dfi_methods_over_grpc(live_server, client: Client) -> None:
+    """Both DFI methods over gRPC on one face in a loose selection: each edits the face and
+    leaves every pixel outside the selection bit-identical; the inverter and the optimiser give
+    different edits; without an inverter file, method=inverter is FAILED_PRECONDITION naming the
+    train command."""
+    w, h = 80, 64
+    src = as_array(make_layer(w, h, seed=12)).copy()
+    src[..., :3] = 110
+    src[8:56, 16:64, :3] = np.random.default_rng(1).integers(0, 256, (48, 48, 3))
+    layer = Layer(src.tobytes(), w, h, "u8")
+    mask = rect_mask(w, h, 10, 2, 70, 62)
+    fast = {**live_server.overrides["dfi"], "strength": 1.5}
+    outs = {}
+    for method in ("inverter", "optimise"):
+        (out,) = client.run("dfi", layer, mask, {**fast, "method": method}).layers
+        dst = outs[method] = as_array(out)
+        assert np.array_equal(dst[:2], src[:2]) and np.array_equal(dst[:, 70:], src[:, 70:])
+        assert (dst[20:44, 28:52, :3] != src[20:44, 28:52, :3]).any(-1).mean() > 0.2, method
+    assert not np.array_equal(outs["inverter"], outs["optimise"])
+    inverter = live_server.registry.get("dfi").ctx.attributes_dir / "tiny" / "inverter.pth"
+    moved = inverter.with_name("inverter.pth.away")
+    inverter.rename(moved)
+    try:
+        with pytest.raises(BackendError) as info:
+            client.run("dfi", layer, mask, {**fast, "method": "inverter"})
+    finally:
+        moved.rename(inverter)
+    assert info.value.code == "FAILED_PRECONDITION"
+    assert "python -m backend train dfi-inverter" in info.value.message

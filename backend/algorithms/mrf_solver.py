@@ -38,7 +38,7 @@ from backend.algorithms.colour import smooth_chroma
 from backend.algorithms.features import VGGFeatures
 from backend.algorithms.patches import PatchBank, quilt, stride_for
 from backend.algorithms.semantic import one_hot, pooled
-from backend.filters.base import Step, StepCallback
+from backend.steps import Step, StepCallback
 
 MRF_LAYERS = ("relu3_1", "relu4_1")
 CONTENT_LAYER = "relu4_1"

@@ -37,6 +37,12 @@ _TRAINERS = {
         "run",
         "train the Neural Photo Editor's face model on a folder of faces",
     ),
+    "dfi-inverter": (
+        "backend.training.dfi_inverter",
+        "add_arguments",
+        "run",
+        "train DFI's feed-forward inverter (features -> aligned face) on a folder of faces",
+    ),
 }
 
 

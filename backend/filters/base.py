@@ -11,29 +11,11 @@ import torch
 from torch import Tensor
 
 from backend.errors import Missing
+from backend.steps import Step, StepCallback  # noqa: F401 (filters report progress with them)
 
 if TYPE_CHECKING:
     from backend.algorithms.faces import FaceFinder
     from backend.algorithms.features import VGGFeatures
-
-
-@dataclass(frozen=True)
-class Step:
-    """One progress report: step ``i`` of ``total`` in ``stage``; ``preview`` is (1, 3, h, w)."""
-
-    i: int
-    total: int
-    stage: str = ""
-    message: str = ""
-    preview: Tensor | None = None
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, max(0.0, self.i / self.total)) if self.total else 0.0
-
-
-StepCallback = Callable[[Step], None]
-"""Called by filters between steps; raises ``Cancelled`` once the job's stop event is set."""
 
 
 @dataclass(frozen=True)

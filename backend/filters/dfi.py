@@ -12,6 +12,10 @@ With ``align`` on (the default) every face MTCNN finds in the selection's crop i
 pack's face frame first (``dfi_align``), edited there with the aligned settings below (the change
 confined to the pack's attribute region) and only its change is warped back, feathered.
 
+``method=inverter`` (the default for aligned faces) replaces the optimisation by a feed-forward
+decoder trained on aligned faces: the change is ``D(φ(x) + α·w) − D(φ(x))``
+(``dfi_inverter``); ``method=optimise`` is the reconstruction above.
+
 Departures from the references: the TV prior acts on the *change* z - x rather than on z, and z
 starts from x, so α = 0 returns the input exactly and no second "unedited" reconstruction is
 needed to cancel reconstruction error; the layer losses are normalised by ‖φ_l(x)‖², which makes
@@ -28,11 +32,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.algorithms.faces import in_box
 from backend.algorithms.features import VGGFeatures
 from backend.assets import attributes
 from backend.cancel import checked
 from backend.errors import Broken, Missing, NoFace, NotApplicable, ParamError, WeightsMissing
-from backend.filters import dfi_align
+from backend.filters import dfi_align, dfi_inverter
 from backend.filters.base import (
     Context,
     Filter,
@@ -42,6 +47,7 @@ from backend.filters.base import (
     StepCallback,
     register_filter,
 )
+from backend.filters.dfi_direction import luma_only, scaled_direction
 from backend.params import param
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,7 @@ TV_WEIGHT = 400.0
 ADAM_LR = 0.01
 """Adam's step in [0, 1] pixel units (see docs/quality-dfi.md for the L-BFGS comparison)."""
 CHANGE_STRIDE = 1
+"""Aligned faces: the change is optimised on a grid this many times coarser (quality-dfi.md)."""
 REGION_LAYER = "relu4_1"
 """Aligned faces: the change is confined (softly) to where this layer's attribute vector is
 strong (quality-dfi.md); "" lets it go anywhere in the frame."""
@@ -58,9 +65,15 @@ ALIGNED_TV_WEIGHT = 1600.0
 """λ for aligned faces at the built-in pack's 128 px (400 at 64 px is as smooth per face)."""
 ALIGNED_ADAM_LR = 0.03
 """Adam's step for aligned faces: with lr 0.01, 20 steps cap the change below what α asks."""
-"""Aligned faces: the change is optimised on a grid this many times coarser (quality-dfi.md)."""
 PREVIEW_EVERY = 5
-LUMA = (0.299, 0.587, 0.114)
+METHODS = ("inverter", "optimise")
+INVERTER_LAYERS = ""
+"""Which maps the inverter path edits ("" = every map it reads; else comma-separated names)."""
+INVERTER_SCALE = 0.4
+"""The inverter's α is strength × this (docs/quality-dfi.md: decoding follows φ + α·w much
+further than 20 optimiser steps do, so it needs a smaller α for the same change)."""
+INVERTER_REGION = True
+"""The inverter's change is confined to the attribute region like the optimiser's."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,11 @@ class DfiParams:
         help="α: how far to move along the attribute (negative removes it)",
     )
     iterations: int = param(
-        20, label="Iterations", min=1, max=2000, help="Adam iterations of the reconstruction"
+        20,
+        label="Iterations",
+        min=1,
+        max=2000,
+        help="Adam iterations of the reconstruction (method=optimise)",
     )
     resolution: int = param(
         0,
@@ -101,25 +118,16 @@ class DfiParams:
         help="Edit every face found in the selection, aligned to the pack's face frame; "
         "off: the selection itself is the face crop",
     )
+    method: str = param(
+        "inverter",
+        label="Method",
+        choices=METHODS,
+        help="inverter: decode the edited features with the face inverter (fast); optimise: "
+        "reconstruct them by optimising pixels (the iterations). align=off always optimises",
+    )
 
 
 # -- the algorithm (pure tensor functions) ---------------------------------------------------------
-def scaled_direction(direction: Tensor, features: Tensor) -> Tensor:
-    """chainer-dfi's scaling: ``‖φ(x)‖ · w / ‖w‖`` (direction resampled to the map's size).
-
-    Args:
-        direction: (C, h, w) attribute vector of one layer.
-        features: (1, C, H, W) φ_l(x).
-    """
-    w = direction[None].to(features)
-    if w.shape[-2:] != features.shape[-2:]:
-        w = F.interpolate(w, size=features.shape[-2:], mode="bilinear", align_corners=False)
-    norm = w.norm()
-    if norm == 0:
-        return torch.zeros_like(features)
-    return w * (features.norm() / norm)
-
-
 def total_variation(x: Tensor) -> Tensor:
     """Mean squared difference of neighbouring pixels of (B, C, H, W) ``x``."""
     dh = (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean()
@@ -233,8 +241,7 @@ def apply_residual(
     x0, y0, x1, y1 = box
     delta = z - x
     if keep_colours:
-        luma = torch.tensor(LUMA, dtype=delta.dtype, device=delta.device).view(1, 3, 1, 1)
-        delta = (delta * luma).sum(1, keepdim=True).expand_as(delta)
+        delta = luma_only(delta)
     delta = F.interpolate(delta, size=(y1 - y0, x1 - x0), mode="bilinear", align_corners=False)
     out = image.clone()
     out[..., y0:y1, x0:x1] = (image[..., y0:y1, x0:x1] + delta).clamp(0.0, 1.0)
@@ -292,11 +299,20 @@ def edit_aligned(
             k: feats[k] + strength * scaled_direction(pack.direction(k), feats[k]) for k in layers
         }
     region = attribute_region(pack, REGION_LAYER, resolution) if REGION_LAYER else None
-    z = reconstruct(backbone, x, targets, iterations, on_step, stride=CHANGE_STRIDE, region=region)
+    z = reconstruct(
+        backbone,
+        x,
+        targets,
+        iterations,
+        on_step,
+        tv_weight=ALIGNED_TV_WEIGHT,
+        stride=CHANGE_STRIDE,
+        region=region,
+        lr=ALIGNED_ADAM_LR,
+    )
     delta = z - x
     if keep_colours:
-        luma = torch.tensor(LUMA, dtype=delta.dtype, device=delta.device).view(1, 3, 1, 1)
-        delta = (delta * luma).sum(1, keepdim=True).expand_as(delta)
+        delta = luma_only(delta)
     return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
 
 
@@ -308,18 +324,6 @@ def attribute_region(pack: attributes.AttributePack, layer: str, resolution: int
     w = F.interpolate(w, size=(resolution, resolution), mode="bilinear", align_corners=False)
     lo, hi = torch.quantile(w.flatten(), torch.tensor([0.5, 0.9], dtype=w.dtype))
     return ((w - lo) / (hi - lo).clamp_min(1e-12)).clamp(0.0, 1.0)
-
-
-def faces_in(faces: Sequence, box: Sequence[int]) -> list:
-    """The faces whose box centre lies inside the selection's bounding ``box``."""
-    x0, y0, x1, y1 = box
-    inside = []
-    for face in faces:
-        fx0, fy0, fx1, fy1 = face.box
-        cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
-        if x0 <= cx < x1 and y0 <= cy < y1:
-            inside.append(face)
-    return inside
 
 
 # -- the filter -----------------------------------------------------------------------------------
@@ -342,6 +346,7 @@ class DeepFeatureInterpolation(Filter):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._packs: dict[tuple[str, str], attributes.AttributePack] = {}
+        self._inverters: dict[str, dfi_inverter.Inverter] = {}
 
     def _backbone_name(self) -> str | None:
         """The current backbone's name without loading real weights (None: no weights)."""
@@ -388,6 +393,9 @@ class DeepFeatureInterpolation(Filter):
             self._packs[(backbone, name)] = cached
         return cached
 
+    def _inverter_for(self, backbone: VGGFeatures) -> dfi_inverter.Inverter:
+        return dfi_inverter.cached(self._inverters, backbone.name, self.ctx.attributes_dir)
+
     def run(self, job: FilterInput, p: DfiParams, on_step: StepCallback) -> list[OutputLayer]:
         backbone = checked(self.ctx.backbone())
         pack = self._pack(p.attribute, backbone.name)
@@ -433,12 +441,31 @@ class DeepFeatureInterpolation(Filter):
             )
         backbone = self.ctx.backbone()
         image = job.image.to(backbone.device, torch.float32)
+        inverter = self._inverter_for(backbone) if p.method == "inverter" else None
         on_step(Step(0, p.iterations, "faces", "finding faces"))
-        faces = faces_in(self.ctx.face_finder().find(image), job.box)
+        faces = in_box(self.ctx.face_finder().find(image), job.box)
         if not faces:
             raise NoFace()
-        total = p.iterations * len(faces)
         change = torch.zeros_like(image)
+        if inverter is not None:
+            region = attribute_region(pack, REGION_LAYER, resolution) if INVERTER_REGION else None
+            layers = tuple(k for k in INVERTER_LAYERS.split(",") if k) or None
+            for n, face in enumerate(faces):
+                change += dfi_inverter.edit_aligned(
+                    backbone,
+                    checked(inverter.net.to(image.device)),
+                    pack,
+                    image,
+                    face.landmarks,
+                    p.strength * INVERTER_SCALE,
+                    resolution,
+                    p.keep_colours,
+                    region,
+                    layers,
+                )
+                on_step(Step(n + 1, len(faces), "decoding", f"face {n + 1} of {len(faces)}"))
+            return (image + change).clamp(0.0, 1.0).to(job.image)
+        total = p.iterations * len(faces)
         for n, face in enumerate(faces):
             done = n * p.iterations
             label = f"face {n + 1} of {len(faces)}"

@@ -132,7 +132,7 @@ misses a face that fills the whole picture it searches."""
 def find_faces(finder: Any, image: Tensor, box: Sequence[int]) -> list[Any]:
     """The faces ``finder`` sees in ``image`` (padded by :data:`DETECT_PAD`) whose box centre
     lies in the selection's ``box``, in the image's coordinates."""
-    from backend.filters.dfi import faces_in
+    from backend.algorithms.faces import in_box
 
     pad = round(DETECT_PAD * max(image.shape[-2:]))
     found = finder.find(F.pad(image, (pad, pad, pad, pad), mode="replicate"))
@@ -140,7 +140,7 @@ def find_faces(finder: Any, image: Tensor, box: Sequence[int]) -> list[Any]:
         dataclasses.replace(f, box=tuple(v - pad for v in f.box), landmarks=f.landmarks - pad)
         for f in found
     ]
-    return faces_in(shifted, box)
+    return in_box(shifted, box)
 
 
 def straight(out: Tensor) -> tuple[Tensor, Tensor]:

@@ -26,15 +26,27 @@ Messages (:mod:`.messages`)
     ``[CODE]``); ``status_line(status, filter_id)``; ``UserError`` for what the person can fix.
 Schema snapshot (:mod:`.schema`)
     ``load_schema(path)``, ``filter_from_json``, ``filter_to_json``, ``schema_to_json``.
+Actions (:mod:`.actions`)
+    ``Actions(Session)``: apply, preview, repeat_last, apply_batch (layers or a folder),
+    cancel, refresh, change_settings; the editor supplies threads, documents and the way it
+    shows events (hooks in the module docstring). ``caught(exc)``, ``guarded``, ``BATCH_MODES``.
+Forms (:mod:`.form`)
+    ``plan(param, limit=None) -> Field`` (range, step, decimals, default, choices and labels,
+    row label, tooltip) for Krita's widgets and GIMP's arguments alike; ``typed(kind, value)``.
+Live painting (:mod:`.live`)
+    ``Strokes`` (settle, coalesce, restore from history, reset), ``paint_digest``, ``clip``,
+    ``run_live``, ``paint_param``, ``run_values``, ``stopped_text``, ``LiveError``.
 Requests (:mod:`.request`)
     ``build_request(spec, values, doc) -> Request(params, extras, layer_names)``;
-    ``values_from_json(spec, text) -> (values, {layer param: layer name})``.
+    ``values_from_json(spec, text) -> (values, {layer param: layer name})``,
+    ``filter_values_from_json(specs, filter_id, text)`` (a batch's filter too).
 Runs against a document (:mod:`.document`)
     ``Document`` protocol: ``read(ref) -> Layer|None``, ``selection() -> Mask|None``,
     ``insert(above_ref, layers, names) -> list``. ``prepare(doc, spec, values, source_ref)
     -> Job`` (UI thread), ``execute(client, job, on_progress, on_preview)`` (any thread; cancel
     with ``job.cancel.set()``), ``finish(doc, job, result)`` (UI thread: named result layers
-    above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``.
+    above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``;
+    ``ProgressLine`` (a progress bar's text and fraction from reports).
 Batches and names (:mod:`.batch`, :mod:`.naming`)
     ``image_files(folder, suffixes)``, ``run_each(count, run_one, progressed, done_one,
     cancelled, keep_going=False) -> failures``; ``layer_name(spec, values, layer_names,
@@ -47,14 +59,25 @@ Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     ``downscale(layer, mask, longest)``.
 """
 
-from .batch import IMAGE_SUFFIXES, image_files, run_each
+from . import actions, form, live
+from .actions import Actions
+from .batch import IMAGE_SUFFIXES, folder_files, folder_summary, image_files, run_each
 from .colours import colour_hex, parse_colour
-from .document import Document, Job, execute, finish, prepare, progress_text, result_names
+from .document import (
+    Document,
+    Job,
+    ProgressLine,
+    execute,
+    finish,
+    prepare,
+    progress_text,
+    result_names,
+)
 from .launch import connect, serve_command, split_address, stop_started, with_port
 from .messages import UserError, describe, status_line
 from .naming import file_names, layer_name, output_paths
 from .pixels import convert, downscale, rgba8
-from .request import Request, build_request, values_from_json
+from .request import Request, build_request, filter_values_from_json, values_from_json
 from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
 from .session import Session
 from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, Settings, merge, with_env
@@ -63,12 +86,15 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "DEFAULT_PORT",
     "IMAGE_SUFFIXES",
+    "Actions",
     "Document",
     "Job",
+    "ProgressLine",
     "Request",
     "Session",
     "Settings",
     "UserError",
+    "actions",
     "build_request",
     "colour_hex",
     "connect",
@@ -79,9 +105,14 @@ __all__ = [
     "file_names",
     "filter_from_json",
     "filter_to_json",
+    "filter_values_from_json",
     "finish",
+    "folder_files",
+    "folder_summary",
+    "form",
     "image_files",
     "layer_name",
+    "live",
     "load_schema",
     "merge",
     "output_paths",

@@ -33,6 +33,22 @@ def image_files(folder: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> List[s
     return [os.path.join(folder, n) for n in names]
 
 
+def folder_files(in_dir: str, out_dir: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> List[str]:
+    """The images a folder batch reads (see :func:`image_files`); makes ``out_dir``."""
+    files = image_files(in_dir, suffixes)
+    if not out_dir:
+        raise UserError("choose an output folder")
+    os.makedirs(out_dir, exist_ok=True)
+    return files
+
+
+def folder_summary(files: Sequence[str], failures: List[Tuple[int, str]], out_dir: str) -> str:
+    """What a folder batch did, with each failed image and why."""
+    text = "Wrote %d image(s) to %s" % (len(files) - len(failures), out_dir)
+    why = ["%s: %s" % (os.path.basename(files[i]), reason) for i, reason in failures]
+    return "; ".join([text + ("; %d failed" % len(why) if why else "")] + why)
+
+
 def run_each(
     count: int,
     run_one: Callable[[int, Callable[[Progress], None]], Any],

@@ -106,3 +106,34 @@ def progress_text(p: Progress) -> str:
     if p.queue_position >= 0:
         return "waiting in the queue (position %d)" % (p.queue_position + 1)
     return p.message or p.stage
+
+
+class ProgressLine:
+    """A progress bar fed by :class:`Progress` reports and overall fractions: the text is
+    ``"<title>: <what>"`` and only set when it changes; a job waiting in the queue pulses.
+    ``set_text(text)``, ``set_fraction(f)`` and ``pulse()`` are the editor's."""
+
+    def __init__(
+        self,
+        title: str,
+        set_text: Callable[[str], None],
+        set_fraction: Callable[[float], None],
+        pulse: Callable[[], None],
+    ) -> None:
+        self.title, self._text = title, ""
+        self._set_text, self._set_fraction, self._pulse = set_text, set_fraction, pulse
+
+    def text(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self._set_text(text)
+
+    def __call__(self, p: Progress) -> None:
+        self.overall(p.fraction, progress_text(p) or "working", p.queue_position >= 0)
+
+    def overall(self, fraction: float, text: str, waiting: bool = False) -> None:
+        self.text("%s: %s" % (self.title, text))
+        if waiting:
+            self._pulse()
+        else:
+            self._set_fraction(max(0.0, min(1.0, fraction)))

@@ -76,3 +76,12 @@ def values_from_json(spec: FilterSpec, text: str) -> Tuple[Dict[str, Any], Dict[
         else:
             values[name] = value
     return values, layers
+
+
+def filter_values_from_json(
+    specs: Mapping[str, FilterSpec], filter_id: str, text: str
+) -> Tuple[FilterSpec, Dict[str, Any], Dict[str, str]]:
+    """A batch's filter id and JSON values: (spec, values, {layer param: layer name})."""
+    if filter_id not in specs:
+        raise ValueError("unknown filter '%s'; known: %s" % (filter_id, ", ".join(specs)))
+    return (specs[filter_id],) + values_from_json(specs[filter_id], text)

@@ -8,7 +8,7 @@ the blocking methods (``client``, ``fetch``) off their UI thread.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..api import FilterSpec, Status
 from ..client import Client
@@ -29,6 +29,8 @@ class Session:
         self.settings_place = settings_place
         """Where the editor shows the settings (named in messages)."""
         self.log_path = log_path
+        self.on_wait: Optional[Callable[[str], None]] = None
+        """Told what happens while a local backend starts (a progress text)."""
         self.filters: Dict[str, FilterSpec] = {}
         self.status: Optional[Status] = None
         self.current_filter = ""
@@ -41,7 +43,7 @@ class Session:
         """The connected client (connects, auto-starting a local backend, on first use)."""
         with self._lock:
             if self._client is None:
-                self._client = connect(self.settings, self.log_path)
+                self._client = connect(self.settings, self.log_path, self.on_wait)
             return self._client
 
     def forget_client(self) -> None:
@@ -78,6 +80,8 @@ class Session:
         return self.describe(exc, "Backend")
 
     def spec(self, filter_id: str) -> FilterSpec:
+        if not filter_id:
+            raise UserError("no filter available: is the backend running?")
         if filter_id not in self.filters:
             raise UserError("filter '%s' is not offered by the backend (refresh?)" % filter_id)
         return self.filters[filter_id]

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, fields, replace
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..api import ParamSpec
 
@@ -87,6 +87,28 @@ def with_env(s: Settings, env: Optional[Mapping[str, str]] = None) -> Settings:
     if "NLF_AUTOSTART" in env:
         raw["autostart"] = env["NLF_AUTOSTART"]
     return merge(s, raw)
+
+
+def load(read: Callable[[str], Any], keys: Iterable[str], env: Optional[Mapping[str, str]] = None
+         ) -> Settings:  # fmt: skip
+    """Stored values (``read(key)`` for each of ``keys``; empty = unset) over the defaults, then
+    the environment (for editors that store text by key, like Krita's kritarc)."""
+    raw = {k: read(k) for k in keys}
+    return with_env(merge(Settings(), {k: v for k, v in raw.items() if v}), env)
+
+
+def as_text(s: Settings) -> Dict[str, Any]:
+    """The fields a settings form edits as stored text (a flag as ``true`` / ``false``)."""
+    values = {k: getattr(s, k) for k in USER_FIELDS}
+    return {k: str(v).lower() if isinstance(v, bool) else v for k, v in values.items()}
+
+
+def from_form(values: Mapping[str, Any]) -> Dict[str, Any]:
+    """A settings form's values as fields to keep: text stripped, an address required."""
+    out = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    if not out.get("address"):
+        raise ValueError("the backend address must not be empty")
+    return out
 
 
 def as_dict(s: Settings, hide_token: bool = False) -> Dict[str, Any]:

@@ -5,7 +5,6 @@ Each tab is built by one method named in ``TABS``; a new mode adds its tab there
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from krita import DockWidget, Krita
@@ -16,11 +15,6 @@ from .document import layer_tree, node_id
 from .live_panel import LivePanel
 from .widgets import ParamForm
 
-BATCH_MODES = (
-    ("selected", "Every selected layer"),
-    ("children", "Every layer in the active group"),
-    ("folder", "Every image in a folder"),
-)
 ERROR_STYLE = "color: #d05050"
 
 
@@ -113,7 +107,7 @@ class NlfDocker(DockWidget):
         tab = qt.QWidget()
         form = qt.QFormLayout(tab)
         self.batch_mode = _named(qt.QComboBox(), "nlf_batch_mode")
-        for key, label in BATCH_MODES:
+        for key, label in session.actions.BATCH_MODES:
             self.batch_mode.addItem(label, key)
         form.addRow("Apply to", self.batch_mode)
         self.in_dir = _named(qt.QLineEdit(), "nlf_batch_input")
@@ -202,36 +196,22 @@ class NlfDocker(DockWidget):
             self.progress.setValue(1000)
 
     # -- user actions --
-    def values(self) -> dict:
-        return self.form.values()
-
-    def _filter_id(self) -> str:
-        if self.form.spec is None:
-            self.show_message("no filter available: is the backend running?", error=True)
-            return ""
-        return self.form.spec.id
+    def _chosen(self) -> Tuple[str, dict]:
+        """(filter id, form values); "" when no filter is offered (the session core says so)."""
+        return (self.form.spec.id if self.form.spec else "", self.form.values())
 
     def apply(self) -> None:
-        if self._filter_id():
-            self.ctl.apply(self._filter_id(), self.values())
+        self.ctl.apply(*self._chosen())
 
     def run_preview(self) -> None:
-        if self._filter_id():
-            self.ctl.preview(self._filter_id(), self.values())
+        self.ctl.preview(*self._chosen())
 
     def apply_batch(self) -> None:
-        if self._filter_id():
-            folders = (self.in_dir.text().strip(), self.out_dir.text().strip())
-            self.ctl.apply_batch(
-                self._filter_id(), self.values(), self.batch_mode.currentData(), *folders
-            )
+        folders = (self.in_dir.text().strip(), self.out_dir.text().strip())
+        self.ctl.apply_batch(*self._chosen(), self.batch_mode.currentData(), *folders)
 
     def save_settings(self) -> None:
-        edits = {
-            k: v.strip() if isinstance(v, str) else v
-            for k, v in self.settings_form.values().items()
-        }
-        self.ctl.set_settings(replace(self.ctl.settings, **edits))
+        self.ctl.change_settings(self.settings_form.values())
 
     def canvasChanged(self, canvas: Any) -> None:
         self.form.refresh_layers()

@@ -8,7 +8,7 @@ a layer is straight RGBA in "u8", "u16" or "f32" (F16 is widened to f32 and narr
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .client import Layer, Mask, UserError, session
 from .qt import QImage
@@ -57,12 +57,13 @@ def find_node(root: Any, wanted: str) -> Any:
 
 
 class KritaDocument:
-    """A Krita ``Document`` as the session core's ``Document``: layers are named by node id."""
+    """A Krita ``Document`` as the session core's ``Document``: layers are named by node id;
+    ``is_open(doc)`` says whether the image is still open when results arrive."""
 
-    def __init__(self, doc: Any) -> None:
+    def __init__(self, doc: Any, is_open: Callable[[Any], bool] = lambda doc: True) -> None:
         if doc is None:
             raise UserError("open an image first")
-        self.doc = doc
+        self.doc, self.is_open = doc, is_open
 
     def active_node(self) -> Any:
         node = self.doc.activeNode()
@@ -98,6 +99,8 @@ class KritaDocument:
         The source node is never written to; Krita activates the new nodes itself once control
         returns to its event loop.
         """
+        if not self.is_open(self.doc):
+            raise UserError("the image was closed; the result was dropped")
         if isinstance(above, str):
             above = find_node(self.doc.rootNode(), above)
         if above is None:

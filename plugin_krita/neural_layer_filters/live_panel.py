@@ -12,11 +12,10 @@ from typing import Any, Dict, Optional
 from krita import Krita
 
 from .document import find_node
-from .live import LiveError, LiveSession, client_runner
+from .live import LiveError, LiveSession, client_runner, live
 from .qt import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 LIVE_FILTERS = ("npe",)
-PAINT_PARAM = "paint"
 
 
 def _open(doc: Any) -> bool:
@@ -84,18 +83,13 @@ class LivePanel(QWidget):
         self.reset_button.setEnabled(self.session is not None)
 
     def _values(self) -> Dict[str, Any]:
-        spec = self.form.spec
-        values = self.form.values()
-        return {p.name: values.get(p.name, p.default) for p in spec.params if p.kind != "layer"}
+        return live.run_values(self.form.spec, self.form.values())
 
     def _start(self) -> LiveSession:
         spec = self.ctl.filters.get(self.current_filter())
         if spec is None or self.form.spec is None or self.form.spec.id != spec.id:
             raise LiveError("the backend does not offer this filter (refresh?)")
-        names = [p.name for p in spec.layer_params]
-        if not names:
-            raise LiveError(f"{spec.label} has no paint layer parameter")
-        paint_param = PAINT_PARAM if PAINT_PARAM in names else names[0]
+        paint_param = live.paint_param(spec)
         doc = Krita.instance().activeDocument()
         if doc is None:
             raise LiveError("open an image first")

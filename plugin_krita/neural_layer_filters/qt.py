@@ -4,7 +4,8 @@ Other modules import Qt names from here (``from .qt import QLabel``): any name o
 or QtWidgets resolves. The binding Krita already loaded wins (a second Qt in the process would
 crash it); otherwise PyQt6, then PyQt5. Enums are written scoped
 (``Qt.TextInteractionFlag.TextSelectableByMouse``), which PyQt6 requires and PyQt5 5.11+
-accepts; dialogs and loops run through :func:`exec_`; Krita's own enums through :func:`scoped`.
+accepts; Krita's own enums through :func:`scoped`. ``QAction`` resolves from QtWidgets (Qt 5)
+or QtGui (Qt 6) like any other name.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ else:
     from PyQt5 import QtCore, QtGui, QtWidgets  # type: ignore[no-redef]
 
     QT_MAJOR = 5
-PYQT_VERSION = QtCore.PYQT_VERSION_STR
-QAction = getattr(QtGui, "QAction", None) or QtWidgets.QAction  # QtGui in Qt 6
 Qt = QtCore.Qt
 pyqtSignal = QtCore.pyqtSignal
 
@@ -45,18 +44,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def exec_(obj: Any) -> Any:
-    """Run a dialog's or event loop's ``exec`` (``exec_`` in PyQt5, ``exec`` in PyQt6)."""
-    return (getattr(obj, "exec", None) or obj.exec_)()
-
-
 def scoped(owner: Any, enum: str, member: str) -> Any:
     """``owner.enum.member``: Krita 6's bindings scope their enums; older ones may only have
     ``owner.member``."""
     value = getattr(getattr(owner, enum, None), member, None)
     return value if value is not None else getattr(owner, member)
-
-
-def binding() -> str:
-    """``"PyQt6 6.11.0"``: for bug reports."""
-    return f"PyQt{QT_MAJOR} {PYQT_VERSION}"

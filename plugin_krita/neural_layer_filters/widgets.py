@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import qt
-from .client import Colour, FilterSpec, ParamSpec
+from .client import Colour, FilterSpec, ParamSpec, session
 
 NO_LAYER = "(none)"
-_INT_LIMIT = 2**31 - 1
-_PLAIN = {"bool": qt.QCheckBox, "choice": qt.QComboBox, "string": qt.QLineEdit}
-_EMPTY = {"float": 0.0, "int": 0, "bool": False, "choice": "", "string": ""}
-"""What a kind's widget shows when the schema gives no default."""
 
 
 class ColourButton(qt.QPushButton):
@@ -58,61 +53,44 @@ class LayerPicker(qt.QComboBox):
         write_widget(spec, self, current)
 
 
-def _decimals(step: Optional[float]) -> int:
-    if not step or step >= 1:
-        return 2
-    return min(6, max(2, math.ceil(-math.log10(step) - 1e-9)))
+_MAKE = {"float": qt.QDoubleSpinBox, "int": qt.QSpinBox, "bool": qt.QCheckBox}
+_MAKE.update({"choice": qt.QComboBox, "string": qt.QLineEdit, "layer": LayerPicker})
+_READ = {"float": "value", "int": "value", "bool": "isChecked", "choice": "currentText"}
+_READ.update({"string": "text", "colour": "colour"})
 
 
 def make_widget(spec: ParamSpec, layers: Sequence[Tuple[str, str]], parent: Any) -> Any:
-    """The editor for one parameter; ``layers`` = (label, id) of the document's layers."""
-    kind = spec.kind
-    if kind in ("float", "int"):
-        cast, limit = (float, 1e9) if kind == "float" else (int, _INT_LIMIT)
-        w = qt.QDoubleSpinBox(parent) if kind == "float" else qt.QSpinBox(parent)
-        if kind == "float":
-            w.setDecimals(_decimals(spec.step))
-        lo = cast(spec.min) if spec.min is not None else -limit
-        w.setRange(lo, cast(spec.max) if spec.max is not None else limit)
-        w.setSingleStep(cast(spec.step or (0.1 if kind == "float" else 1)))
-    elif kind in _PLAIN:
-        w = _PLAIN[kind](parent)
-        if kind == "choice":
-            w.addItems(list(spec.choices))
-    elif kind == "colour":
-        default = spec.default if isinstance(spec.default, Colour) else Colour(0, 0, 0, 1)
-        w = ColourButton(default, parent)
-    elif kind == "layer":
-        w = LayerPicker(parent)
+    """The editor for one parameter as the session core plans it (``form.plan``);
+    ``layers`` = (label, id) of the document's layers."""
+    f = session.form.plan(spec)
+    w = ColourButton(f.default, parent) if f.kind == "colour" else _MAKE[f.kind](parent)
+    if f.kind in ("float", "int"):
+        if f.kind == "float":
+            w.setDecimals(f.decimals)
+        w.setRange(f.lo, f.hi)
+        w.setSingleStep(f.step)
+    elif f.kind == "choice":
+        w.addItems(list(f.choices))
+    elif f.kind == "layer":
         w.fill(spec, layers)
-    else:
-        raise ValueError(f"unknown parameter kind {kind!r}")
-    if kind in _EMPTY:
-        write_widget(spec, w, _EMPTY[kind] if spec.default is None else spec.default)
+    write_widget(spec, w, f.default)
     w.setObjectName(f"nlf_param_{spec.name}")
-    if spec.help:
-        w.setToolTip(spec.help)
+    if f.help:
+        w.setToolTip(f.help)
     return w
 
 
 def read_widget(spec: ParamSpec, w: Any) -> Any:
     """The widget's value as the client sends it (a layer picker: the chosen layer's id)."""
-    kind = spec.kind
-    if kind in ("float", "int"):
-        return (float if kind == "float" else int)(w.value())
-    if kind == "bool":
-        return bool(w.isChecked())
-    if kind in ("choice", "string"):
-        return w.currentText() if kind == "choice" else w.text()
-    return w.colour() if kind == "colour" else w.currentData() or ""
+    if spec.kind == "layer":
+        return w.currentData() or ""
+    return session.form.typed(spec.kind, getattr(w, _READ[spec.kind])())
 
 
 def write_widget(spec: ParamSpec, w: Any, value: Any) -> None:
     kind = spec.kind
-    if kind in ("float", "int"):
-        w.setValue((float if kind == "float" else int)(value))
-    elif kind == "bool":
-        w.setChecked(bool(value))
+    if kind in ("float", "int", "bool"):
+        (w.setChecked if kind == "bool" else w.setValue)(session.form.typed(kind, value))
     elif kind == "choice" and value in spec.choices:
         w.setCurrentIndex(list(spec.choices).index(value))
     elif kind == "string":
@@ -148,7 +126,7 @@ class ParamForm(qt.QWidget):
             if isinstance(w, LayerPicker):
                 w.opening.connect(self.refresh_layers)
             self.widgets[p.name] = w
-            self._form.addRow(p.label + (" *" if p.kind == "layer" and p.required else ""), w)
+            self._form.addRow(session.form.plan(p).row_label, w)
 
     def refresh_layers(self) -> None:
         """Refill the layer pickers, keeping each current choice when that layer still exists."""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any, Callable, Set
 
-from .client import BackendError, Preview, session
+from .client import Preview, session
 from .qt import QThread, pyqtSignal
 
-log = logging.getLogger(__name__)
 _running: Set[Job] = set()  # keeps Python references until each thread has finished
 
 
@@ -46,13 +44,16 @@ class Job(QThread):
     def preview(self, p: Preview) -> None:
         self.previewed.emit(p)
 
+    def overall(self, fraction: float, text: str) -> None:
+        self.progressed.emit(fraction, text)
+
+    def item(self, index: int, result: Any) -> None:
+        self.item_done.emit(index, result)
+
     def run(self) -> None:
         try:
             result = self._fn(self)
-        except (BackendError, session.UserError, OSError) as exc:
-            self.failed.emit(exc)
-        except Exception as exc:  # the action boundary: log it, show it, never a traceback dialog
-            log.exception("job failed")
-            self.failed.emit(BackendError("INTERNAL", f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # the action boundary: shown, never a traceback dialog
+            self.failed.emit(session.actions.caught(exc))
         else:
             self.succeeded.emit(result)

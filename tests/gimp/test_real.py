@@ -160,6 +160,7 @@ def gimp_session(
         _restore_profile(profile, cache)  # skips GIMP's ~8 s first-run query of its own plug-ins
     (profile / "neural-layer-filters.json").unlink(missing_ok=True)  # no settings from before
     dest = install_plugin(profile, python=["chroot", str(rootfs), "/usr/bin/python3"])
+    shutil.copy2(ROOT / "tests/gimp/dialog_hook.py", dest / "nlf_gimp" / "test_dialog.py")
     with live_server.client() as client:
         specs = client.list_filters()
     # The live backend also serves the test-only filters: register procedures for them too.

@@ -184,6 +184,15 @@ def test_results_go_directly_above_the_source_in_order_and_source_is_untouched()
     assert doc.refreshed == 1
 
 
+def test_results_for_a_closed_image_are_dropped():
+    """Results arriving after the image was closed are refused in words, nothing written."""
+    doc, bg = _doc(1, 1)
+    closed = KritaDocument(doc, is_open=lambda d: False)
+    with pytest.raises(DocumentError, match="image was closed"):
+        closed.insert(bg, [Layer(bytes([1, 2, 3, 255]), 1, 1, "u8")], ["A"])
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Background"]
+
+
 def test_results_in_a_16_bit_document_are_written_at_16_bits():
     """u16 results become U16 layers with Krita's channel order."""
     doc, bg = _doc(1, 1, depth="U16")

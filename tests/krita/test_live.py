@@ -242,6 +242,26 @@ def test_reset_starts_from_the_photo_and_drops_an_answer_in_flight(scene):
     assert scene.session.state == 1
 
 
+def test_a_reset_while_a_result_is_written_is_kept(scene):
+    """Writing a result runs Krita's event loop (waitForDone), where Reset can be pressed: the
+    write finishing must not undo it; the next settled tick runs from the photo again."""
+    scene.stroke(2, 2)
+    scene.settle()
+    refresh = scene.doc.refreshProjection
+
+    def reset_meanwhile():
+        scene.doc.refreshProjection = refresh
+        scene.session.reset()
+        refresh()
+
+    scene.doc.refreshProjection = reset_meanwhile
+    scene.stroke(8, 6)
+    scene.settle()
+    assert scene.session.state is None and scene.session.runs == 1
+    scene.settle()
+    assert [c[2] for c in scene.filter.calls] == [None, 1, None] and scene.session.runs == 2
+
+
 def test_the_docker_values_are_read_at_each_run(scene):
     scene.stroke(2, 2)
     scene.settle()

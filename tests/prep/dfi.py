@@ -1,12 +1,16 @@
-"""Contract-test preparation for ``dfi``: a tiny random attribute pack for the test backbone."""
+"""Contract-test preparation for ``dfi``: a tiny random attribute pack and face inverter for the
+test backbone."""
 
 from __future__ import annotations
 
 import torch
 
+from backend.algorithms.nets.dfi_inverter import DfiInverter, InverterConfig
 from backend.assets import attributes
 from backend.assets.pack_faces import TEMPLATE
+from backend.filters import dfi_inverter
 from backend.filters.base import Context
+from backend.training.dfi_inverter import inverter_file
 
 RESOLUTION = 32
 
@@ -29,4 +33,22 @@ def prepare(ctx: Context) -> dict[str, object]:
         detector="fake",
     )
     attributes.save_pack(pack, ctx.attributes_dir)
+    install_inverter(ctx)
     return {"attribute": "smiling", "iterations": 2, "resolution": RESOLUTION}
+
+
+def install_inverter(ctx: Context, seed: int = 0, gain: float = 100.0) -> DfiInverter:
+    """A random inverter for the test backbone's relu3_1 / relu4_1 / relu5_1, installed where a
+    user's own goes (``<attributes dir>/<backbone>/inverter.pth``)."""
+    backbone = ctx.backbone()
+    layers = ("relu3_1", "relu4_1", "relu5_1")
+    with torch.no_grad():
+        maps = backbone(torch.zeros(1, 3, RESOLUTION, RESOLUTION), list(layers))
+    torch.manual_seed(seed)
+    net = DfiInverter(InverterConfig(layers, tuple(maps[k].shape[1] for k in layers), 2, 16))
+    with torch.no_grad():  # a random decoder barely moves; make it answer to its input
+        net.out.weight.mul_(gain)
+    path = ctx.attributes_dir / backbone.name / dfi_inverter.FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(inverter_file(net, {"backbone": backbone.name, "resolution": RESOLUTION}), path)
+    return net.eval()

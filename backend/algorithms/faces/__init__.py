@@ -27,7 +27,7 @@ from backend.algorithms.faces.align import (
     transform_for,
     warp_to_frame,
 )
-from backend.algorithms.faces.detect import LANDMARKS, Face, FaceFinder, in_selection
+from backend.algorithms.faces.detect import LANDMARKS, Face, FaceFinder, in_box, in_selection
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -39,6 +39,7 @@ __all__ = [
     "estimate_similarity",
     "frame_mask",
     "frame_weight",
+    "in_box",
     "in_selection",
     "mean_template",
     "normalised_landmarks",

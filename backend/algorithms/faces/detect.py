@@ -260,6 +260,19 @@ def in_selection(faces: Sequence[Face], mask: Tensor, threshold: float = 0.5) ->
     return kept
 
 
+def in_box(faces: Sequence[Face], box: Sequence[float]) -> list[Face]:
+    """The faces whose box centre lies inside ``box`` (x0, y0, x1, y1), e.g. a selection's
+    bounding box (``in_selection`` judges by the mask itself)."""
+    x0, y0, x1, y1 = box
+    inside = []
+    for face in faces:
+        fx0, fy0, fx1, fy1 = face.box
+        cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
+        if x0 <= cx < x1 and y0 <= cy < y1:
+            inside.append(face)
+    return inside
+
+
 def boxes_of(faces: Sequence[Face]) -> Tensor:
     """(N, 4) float32 boxes of ``faces``."""
     return torch.tensor([f.box for f in faces], dtype=torch.float32).reshape(-1, 4)

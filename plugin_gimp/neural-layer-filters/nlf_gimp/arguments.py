@@ -27,7 +27,7 @@ import re
 from typing import Any, Dict
 
 from nlf_client.api import FilterSpec, ParamSpec
-from nlf_client.session.colours import parse_colour
+from nlf_client.session.form import plan, typed
 
 RESERVED = frozenset({"run-mode", "image", "drawables", "num-drawables"})
 LIMIT = 1_000_000
@@ -42,38 +42,26 @@ def argument_name(param: str) -> str:
     return "nlf-" + name if name in RESERVED else name
 
 
-def choice_label(value: str) -> str:
-    """What a person sees for a choice value: ``van_gogh`` -> ``Van gogh``."""
-    text = value.replace("_", " ").replace("-", " ").strip()
-    return text[:1].upper() + text[1:] if text else value
-
-
 def _add_one(proc: Any, p: ParamSpec, Gimp: Any, rw: Any, colours: Any) -> None:
-    head = (argument_name(p.name), p.label or p.name, p.help or p.label or p.name)
-    if p.kind in ("float", "int"):
-        cast = float if p.kind == "float" else int
-        lo = cast(p.min) if p.min is not None else cast(-LIMIT)
-        hi = cast(p.max) if p.max is not None else cast(LIMIT)
-        default = max(lo, min(hi, cast(p.default if p.default is not None else lo)))
-        add = proc.add_double_argument if p.kind == "float" else proc.add_int_argument
-        add(*head, lo, hi, default, rw)
-    elif p.kind == "bool":
-        proc.add_boolean_argument(*head, bool(p.default), rw)
-    elif p.kind == "choice" and p.choices and not p.dynamic:
+    f = plan(p, LIMIT)  # range, default, choices: as in every editor
+    head = (argument_name(p.name), f.label, f.help or f.label)
+    if f.kind in ("float", "int"):
+        add = proc.add_double_argument if f.kind == "float" else proc.add_int_argument
+        add(*head, f.lo, f.hi, f.default, rw)
+    elif f.kind == "bool":
+        proc.add_boolean_argument(*head, f.default, rw)
+    elif f.fixed:
         choice = Gimp.Choice.new()
-        for i, value in enumerate(p.choices):
-            choice.add(value, i, choice_label(value), "")
-        default = p.default if p.default in p.choices else p.choices[0]
-        proc.add_choice_argument(*head, choice, default, rw)
-    elif p.kind in ("choice", "string"):
-        note = DYNAMIC_NOTE if p.kind == "choice" else ""
-        proc.add_string_argument(*head[:2], head[2] + note, str(p.default or ""), rw)
-    elif p.kind == "colour":
-        proc.add_color_argument(*head, True, colours.to_gegl(parse_colour(p.default)), rw)
-    elif p.kind == "layer":
-        proc.add_drawable_argument(*head, True, rw)
+        for i, (value, label) in enumerate(zip(f.choices, f.choice_labels, strict=True)):
+            choice.add(value, i, label, "")
+        proc.add_choice_argument(*head, choice, f.default, rw)
+    elif f.kind in ("choice", "string"):
+        note = DYNAMIC_NOTE if f.kind == "choice" else ""
+        proc.add_string_argument(*head[:2], head[2] + note, f.default, rw)
+    elif f.kind == "colour":
+        proc.add_color_argument(*head, True, colours.to_gegl(f.default), rw)
     else:
-        raise ValueError("parameter %r has unknown kind %r" % (p.name, p.kind))
+        proc.add_drawable_argument(*head, True, rw)
 
 
 def add_arguments(proc: Any, spec: FilterSpec, Gimp: Any, GObject: Any, colours: Any) -> None:
@@ -92,11 +80,5 @@ def read_values(spec: FilterSpec, config: Any, colours: Any) -> Dict[str, Any]:
     values: Dict[str, Any] = {}
     for p in spec.params:
         value = config.get_property(argument_name(p.name))
-        if p.kind == "colour":
-            value = colours.from_gegl(value)
-        elif p.kind in ("choice", "string"):
-            value = "" if value is None else str(value)
-        elif p.kind != "layer":
-            value = {"float": float, "int": int, "bool": bool}[p.kind](value)
-        values[p.name] = value
+        values[p.name] = typed(p.kind, colours.from_gegl(value) if p.kind == "colour" else value)
     return values

@@ -6,14 +6,19 @@ layers and files. Runs inside GIMP only.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from gi.repository import Gimp, Gio, GLib
 
-from nlf_client.session import UserError, image_files, output_paths, values_from_json
+from nlf_client.session import (
+    UserError,
+    filter_values_from_json,
+    folder_files,
+    folder_summary,
+    output_paths,
+)
+from nlf_client.session.form import choice_label
 
-from .arguments import choice_label
 from .document import find_layer, pixel_layers
 from .procedures import FILTERS, RW, Run, cancelled_dialog, new_procedure, result
 
@@ -56,11 +61,7 @@ def _add_filter_arguments(proc: Any) -> None:
 
 def _filter_and_values(config: Any) -> tuple:
     """(spec, form values, {layer parameter: layer name}) from the filter and params arguments."""
-    filter_id = config.get_property("filter")
-    if filter_id not in SPECS:
-        raise ValueError("unknown filter '%s'; known: %s" % (filter_id, ", ".join(SPECS)))
-    spec = SPECS[filter_id]
-    return (spec, *values_from_json(spec, config.get_property("params")))
+    return filter_values_from_json(SPECS, *(config.get_property(k) for k in ("filter", "params")))
 
 
 def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
@@ -136,16 +137,13 @@ def run_folder(procedure, config, run_data):
         if layer_names:
             raise ValueError("layer parameters cannot be used in a folder batch")
         exts = [e.strip() for e in config.get_property("extensions").split(",") if e.strip()]
-        files = image_files(_folder(config, "input-folder"), exts)
         out_dir = _folder(config, "output-folder")
-        os.makedirs(out_dir, exist_ok=True)
+        files = folder_files(_folder(config, "input-folder"), out_dir, exts)
         run.title = spec.label
         one = lambda i, report: _filter_file(run, spec, values, files[i], out_dir, report)  # noqa: E731
         failures = run.each(len(files), one, keep_going=True)
         if failures:
-            lines = ["%s: %s" % (os.path.basename(files[i]), text) for i, text in failures]
-            count = "%d of %d images failed" % (len(failures), len(files))
-            raise UserError("\n".join([count + ":"] + lines))
+            raise UserError(folder_summary(files, failures, out_dir))
 
     return Run("Batch over a folder").guarded(procedure, run_mode, work)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 import gi
 
@@ -18,7 +18,8 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import BackendError, Client, FilterSpec, Progress, session  # noqa: E402
+from nlf_client import FilterSpec, session  # noqa: E402
+from nlf_client.session.actions import caught  # noqa: E402
 
 from . import store  # noqa: E402
 from .arguments import add_arguments, argument_name, read_values  # noqa: E402
@@ -75,87 +76,39 @@ def cancelled_dialog(procedure: Any, run_mode: Any, config: Any, title: str) -> 
         dialog.fill(None)  # run-mode, image and drawables are not shown
     else:  # a plain procedure: everything but its run-mode argument
         dialog.fill([a.get_name() for a in procedure.get_arguments() if a.get_name() != "run-mode"])
-    # test hook: NLF_TEST_DIALOG="proc=ok,other-proc=cancel" answers those dialogs by itself
-    items = os.environ.get("NLF_TEST_DIALOG", "").split(",")
-    answer = dict(item.strip().partition("=")[::2] for item in items).get(procedure.get_name())
-    if answer:
-        GLib.timeout_add(500, _answer_by_itself, dialog, procedure.get_name(), answer)
+    try:  # only where tests/gimp installed it: answers the dialog by itself
+        from .test_dialog import answer_later
+    except ImportError:
+        pass
+    else:
+        answer_later(dialog, procedure.get_name())
     ok = dialog.run()
     dialog.destroy()
     return not ok
 
 
-def _widget_types(widget: Any) -> list:
-    names = [widget.__gtype__.name]
-    for child in widget.get_children() if hasattr(widget, "get_children") else ():
-        names.extend(_widget_types(child))
-    return names
-
-
-def _answer_by_itself(dialog: Any, name: str, answer: str) -> bool:
-    """The test hook, once the dialog shows: log its widget types, click its OK or Cancel."""
-    gi.require_version("Gtk", "3.0")
-    from gi.repository import Gtk
-
-    log.info("NLF_DIALOG %s %s", name, " ".join(sorted(set(_widget_types(dialog)))))
-    button = dialog.get_widget_for_response(getattr(Gtk.ResponseType, answer.upper()))
-    if button is None or not button.get_visible() or not button.get_sensitive():
-        log.info("NLF_DIALOG_BUTTON %s none", name)
-        dialog.response(Gtk.ResponseType.DELETE_EVENT)  # neither OK nor Cancel: tests fail
-    else:  # click the dialog's own button, as a user does
-        log.info("NLF_DIALOG_BUTTON %s %s", name, button.get_label())
-        button.clicked()
-    return False
-
-
-class Run:
-    """One procedure call: its progress bar (``on_progress`` for the session core) and the
-    backend link, connected on first use (auto-starting a local backend when allowed)."""
+class Run(session.Session, session.ProgressLine):
+    """One procedure call: the session core's ``Session`` with GIMP's progress bar (the
+    ``on_progress`` it gets); connects on first use (auto-starting a local backend)."""
 
     def __init__(self, label: str) -> None:
-        self.label = self.title = label  # in messages / on the progress bar
-        self.settings = store.load_settings(Gimp.directory())
-        self._text = ""
-        self._client: Optional[Client] = None
-
-    def text(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            Gimp.progress_set_text(text)
-
-    def __call__(self, p: Progress) -> None:
-        self.overall(p.fraction, session.progress_text(p) or "working", p.queue_position >= 0)
-
-    def overall(self, fraction: float, text: str, waiting: bool = False) -> None:
-        self.text("%s: %s" % (self.title, text))
-        if waiting:
-            Gimp.progress_pulse()
-        else:
-            Gimp.progress_update(max(0.0, min(1.0, fraction)))
-
-    def client(self) -> Client:
-        if self._client is None:
-            log_path = os.path.join(Gimp.directory(), session.launch.LOG_NAME)
-            self._client = session.connect(self.settings, log_path, self.text)
-        return self._client
+        profile = Gimp.directory()
+        log_path = os.path.join(profile, session.launch.LOG_NAME)
+        session.Session.__init__(self, store.load_settings(profile), SETTINGS_PLACE, log_path)
+        bar = (Gimp.progress_set_text, Gimp.progress_update, Gimp.progress_pulse)
+        session.ProgressLine.__init__(self, label, *bar)
+        self.label, self.on_wait = label, self.text  # in messages / while a backend starts
 
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
         """Run ``work(self)``; every failure becomes a readable EXECUTION_ERROR."""
         Gimp.progress_init(self.title + "…")
         try:
             work(self)
-        except BackendError as exc:
-            text = session.describe(exc, self.label, self.settings.address, SETTINGS_PLACE)
-            return fail(procedure, run_mode, text)
-        except (session.UserError, ValueError) as exc:
-            return fail(procedure, run_mode, "%s: %s" % (self.label, exc))
-        except Exception as exc:  # the action boundary: log everything, never crash GIMP
-            log.exception("%s failed", self.label)
-            return fail(procedure, run_mode, "%s failed unexpectedly: %s" % (self.label, exc))
+        except Exception as exc:  # the action boundary: never crash GIMP
+            return fail(procedure, run_mode, self.describe(caught(exc), self.label))
         finally:
             Gimp.progress_end()
-            if self._client is not None:
-                self._client.close()
+            self.forget_client()
         Gimp.displays_flush()
         return result(procedure, Gimp.PDBStatusType.SUCCESS)
 
@@ -206,12 +159,11 @@ def run_settings(procedure, config, run_data):
             config.set_property(argument_name(p.name), getattr(current, p.name))
     if cancelled_dialog(procedure, run_mode, config, "Neural Layer Filters settings"):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
-    values = read_values(SETTINGS_FORM, config, Colours)
-    values.update({k: v.strip() for k, v in values.items() if k in ("address", "tls_ca")})
-    if not values["address"]:
-        return fail(procedure, run_mode, "Settings: the backend address must not be empty")
     try:
+        values = session.settings.from_form(read_values(SETTINGS_FORM, config, Colours))
         log.info("settings saved to %s", store.save_settings(profile, values))
+    except ValueError as exc:
+        return fail(procedure, run_mode, "Settings: %s" % exc)
     except OSError as exc:
         return fail(procedure, run_mode, "Settings: could not save them: %s" % exc)
     return result(procedure, Gimp.PDBStatusType.SUCCESS)

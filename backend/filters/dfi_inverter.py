@@ -1,0 +1,165 @@
+"""DFI by decoding: ``change = D(φ(x) + α·w) − D(φ(x))`` with a feed-forward inverter D.
+
+The inverter (``backend.algorithms.nets.dfi_inverter``, trained by ``python -m backend train
+dfi-inverter``) maps the backbone's maps of an aligned face back to the face. Instead of
+optimising pixels until their features reach ``φ(x) + α·w`` (``dfi.reconstruct``), the edited maps
+are decoded once; subtracting the decoding of the unedited maps cancels what the decoder cannot
+reproduce (its blur), so only the attribute's change is added to the photo. The change is then
+confined to the pack's attribute region and warped back, feathered, like the optimiser's.
+
+Inverter files: ``<attributes dir>/<backbone>/inverter.pth`` (a user's own, e.g. ``--out`` of the
+train command) wins over the built-in ``backend/assets/packs/<backbone>/inverter.pth``, whose
+sha256 must be :data:`BUILTIN_SHA256`. Loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from backend.algorithms.features import VGGFeatures
+from backend.algorithms.nets.dfi_inverter import DfiInverter, load_inverter
+from backend.assets import attributes
+from backend.filters import dfi_align
+from backend.filters.dfi_direction import luma_only, scaled_direction
+
+FILE = "inverter.pth"
+BUILTIN_DIR = attributes.BUILTIN_DIR
+BUILTIN_SHA256 = {"vgg16-hed": "c9c5d7441160ae486c1d2c3ed1c0761c64713f333e31ece72671a4744028165b"}
+"""sha256 of each committed ``packs/<backbone>/inverter.pth``; a file that differs is refused."""
+TRAIN_COMMAND = (
+    "python -m backend train dfi-inverter --images FACES_DIR "
+    "--out ~/.local/share/neural-layer-filters/attributes/{backbone}/inverter.pth"
+)
+
+
+class InverterError(ValueError):
+    """An inverter file that is unreadable, changed, or made for other maps."""
+
+
+@dataclass(frozen=True)
+class Inverter:
+    net: DfiInverter
+    path: Path
+    sha256: str
+    builtin: bool
+
+
+def inverter_path(backbone: str, attributes_dir: Path | None) -> tuple[Path, bool] | None:
+    """Where the inverter for ``backbone`` is (user folder first) and whether it is built in."""
+    if attributes_dir is not None:
+        user = Path(attributes_dir) / backbone / FILE
+        if user.is_file():
+            return user, False
+    builtin = Path(BUILTIN_DIR) / backbone / FILE
+    return (builtin, True) if builtin.is_file() else None
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load(path: Path, builtin: bool, backbone: str) -> Inverter:
+    """Read, check and build an inverter (raises InverterError)."""
+    digest = sha256_of(path)
+    expected = BUILTIN_SHA256.get(backbone, "") if builtin else ""
+    if builtin and digest != expected:
+        raise InverterError(f"built-in inverter {path} changed (sha256 {digest} != {expected})")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(data, Mapping) or data.get("backbone") != backbone:
+            raise InverterError(f"{path} is not an inverter for '{backbone}'")
+        net = load_inverter(data["state"], data["config"])
+    except InverterError:
+        raise
+    except Exception as exc:  # a truncated or foreign file
+        raise InverterError(f"inverter {path} is unreadable: {exc}") from exc
+    return Inverter(net, Path(path), digest, builtin)
+
+
+def cached(store: dict[str, Inverter], backbone: str, attributes_dir: Path | None) -> Inverter:
+    """The inverter for ``backbone`` from ``store`` (reloaded when its file changed); raises
+    Missing when there is none and Broken when it cannot be used."""
+    from backend.errors import Broken, Missing
+
+    command = TRAIN_COMMAND.format(backbone=backbone)
+    found = inverter_path(backbone, attributes_dir)
+    if found is None:
+        raise Missing(f"the DFI face inverter for '{backbone}' (or set method=optimise)", command)
+    path, builtin = found
+    hit = store.get(backbone)
+    if hit is None or hit.path != path or hit.sha256 != sha256_of(path):
+        try:
+            hit = load(path, builtin, backbone)
+        except InverterError as exc:
+            raise Broken(str(exc), command) from None
+        store[backbone] = hit
+    return hit
+
+
+def edited_maps(
+    feats: Mapping[str, Tensor],
+    pack: attributes.AttributePack,
+    strength: float,
+    layers: tuple[str, ...],
+) -> dict[str, Tensor]:
+    """``φ_l + α·w_l`` (chainer-dfi's scaling) on ``layers``, the other maps unchanged; clamped
+    at 0, as post-ReLU maps are."""
+    out = {}
+    for k, f in feats.items():
+        if k in layers:
+            f = (f + strength * scaled_direction(pack.direction(k), f)).clamp_min(0.0)
+        out[k] = f
+    return out
+
+
+@torch.no_grad()
+def change_in_frame(
+    backbone: VGGFeatures,
+    inverter: DfiInverter,
+    pack: attributes.AttributePack,
+    x: Tensor,
+    strength: float,
+    layers: tuple[str, ...] | None = None,
+) -> Tensor:
+    """D(φ(x) + α·w) − D(φ(x)) for the aligned face ``x`` (1, 3, R, R); ``layers``: which maps
+    are edited (default: every map the inverter reads)."""
+    names = list(inverter.cfg.layers)
+    missing = [k for k in names if k not in pack.layers]
+    if missing:
+        raise InverterError(f"the '{pack.name}' pack has no {', '.join(missing)} direction")
+    feats = backbone(x, names)
+    edit = tuple(names) if layers is None else layers
+    return inverter(edited_maps(feats, pack, strength, edit)) - inverter(feats)
+
+
+def edit_aligned(
+    backbone: VGGFeatures,
+    inverter: DfiInverter,
+    pack: attributes.AttributePack,
+    image: Tensor,
+    landmarks: Tensor,
+    strength: float,
+    resolution: int,
+    keep_colours: bool,
+    region: Tensor | None,
+    layers: tuple[str, ...] | None = None,
+) -> Tensor:
+    """The change (1, 3, H, W) in ``image``'s pixels for the face with ``landmarks`` (5, 2)."""
+    if pack.frame is None:
+        raise ValueError("the pack has no face frame")
+    x, to_frame = dfi_align.to_frame(image, landmarks, pack.frame, resolution)
+    delta = change_in_frame(backbone, inverter, pack, x, strength, layers)
+    if delta.shape[-2:] != x.shape[-2:]:
+        delta = torch.nn.functional.interpolate(
+            delta, size=x.shape[-2:], mode="bilinear", align_corners=False
+        )
+    delta = ((x + delta).clamp(0.0, 1.0) - x) * (1.0 if region is None else region)
+    if keep_colours:
+        delta = luma_only(delta)
+    return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))

@@ -1,0 +1,145 @@
+"""DFI's feed-forward inverter: the net, its file, training, and the filter's method=inverter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.algorithms.features import tiny_backbone
+from backend.algorithms.nets.dfi_inverter import DfiInverter, InverterConfig, load_inverter
+from backend.assets import attributes
+from backend.errors import Broken, Missing
+from backend.filters import dfi, dfi_inverter
+from backend.filters.base import Context, FilterInput
+from backend.params import parse_values
+from backend.training import dfi_inverter as training
+from tests.fakes import FakeFaceFinder
+from tests.prep.dfi import RESOLUTION, install_inverter
+from tests.prep.dfi import prepare as _prepare
+
+LAYERS = ("relu3_1", "relu4_1", "relu5_1")
+
+
+def _ctx(tmp_path: Path) -> Context:
+    return Context(
+        weights_dir=tmp_path / "weights",
+        attributes_dir=tmp_path / "attributes",
+        backbone_factory=tiny_backbone,
+        face_finder_factory=FakeFaceFinder,
+    )
+
+
+def _run(ctx: Context, image: torch.Tensor, mask: torch.Tensor, box, **raw: object):
+    f = dfi.DeepFeatureInterpolation(ctx)
+    p = parse_values(dfi.DfiParams, _prepare(ctx) | raw, f.dynamic_choices())
+    (layer,) = f.run(FilterInput(image, torch.ones_like(mask), mask, box), p, lambda s: None)
+    return layer.image
+
+
+def test_decoder_shapes_and_file_round_trip(tmp_path: Path) -> None:
+    """Maps of a 32 px face decode to a 32 px image in [0, 1]; the fp16 file rebuilds the net."""
+    backbone = tiny_backbone()
+    x = torch.rand(2, 3, RESOLUTION, RESOLUTION, generator=torch.Generator().manual_seed(0))
+    maps = backbone(x, list(LAYERS))
+    cfg = InverterConfig(LAYERS, tuple(maps[k].shape[1] for k in LAYERS), 2, 16)
+    net = DfiInverter(cfg).eval()
+    with torch.no_grad():
+        y = net(maps)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    saved = training.inverter_file(net, {"backbone": "tiny"})
+    assert all(v.dtype == torch.float16 for v in saved["state"].values())
+    again = load_inverter(saved["state"], saved["config"])
+    assert again.cfg == cfg
+    with torch.no_grad():
+        assert torch.allclose(again(maps), y, atol=2e-2)
+
+
+def test_training_lowers_the_loss_and_resumes(tmp_path: Path) -> None:
+    """A few steps on a tiny cache lower the pixel loss; --resume continues from the checkpoint."""
+    backbone = tiny_backbone()
+    gen = torch.Generator().manual_seed(1)
+    faces = (torch.rand(4, 3, RESOLUTION, RESOLUTION, generator=gen) * 255).to(torch.uint8)
+    cache = training.feature_cache(backbone, faces, LAYERS)
+    assert len(cache["faces"]) == 8 and cache["relu3_1"].dtype == torch.float16
+    channels = tuple(cache[k].shape[1] for k in LAYERS)
+    cfg = InverterConfig(LAYERS, channels, 2, 16)
+    opts = training.InverterOptions(iterations=30, batch=8, lr=3e-3, checkpoint_every=10)
+    (tmp_path / "again").mkdir()
+    _, history = training.train(cache, backbone, cfg, opts, tmp_path, resume=False)
+    assert history[-1]["l1"] < history[0]["l1"]
+    more = training.InverterOptions(iterations=35, batch=8, lr=3e-3, checkpoint_every=10)
+    _, resumed = training.train(cache, backbone, cfg, more, tmp_path, resume=True)
+    assert len(resumed) == 35 and resumed[:30] == history
+    _, straight = training.train(cache, backbone, cfg, more, tmp_path / "again", resume=False)
+    assert straight == resumed  # same seed, same draws: a resumed run retraces a straight one
+
+
+def test_inverter_changes_the_face_and_nothing_outside_the_selection(tmp_path: Path) -> None:
+    """method=inverter: the face in the selection changes, pixels away from the face (inside
+    the selection) and every pixel outside it stay exactly as they were; α = 0 changes nothing."""
+    ctx = _ctx(tmp_path)
+    image = torch.full((1, 3, 96, 128), 0.4)
+    gen = torch.Generator().manual_seed(3)
+    image[..., 16:80, 24:88] = torch.rand(1, 3, 64, 64, generator=gen)  # the "face" region
+    mask = torch.zeros(1, 1, 96, 128)
+    mask[..., 8:88, 16:100] = 1.0
+    out = _run(ctx, image, mask, (16, 8, 100, 88), strength=1.5)
+    fake = FakeFaceFinder().find(image[..., 8:88, 16:100])
+    assert len(fake) == 1
+    changed = (out - image).abs().amax(1)[0]
+    assert float(changed[30:66, 40:76].mean()) > 1e-3  # the middle of the face
+    outside = mask[0, 0] == 0
+    assert torch.equal(out[..., outside], image[..., outside])
+    assert float(changed[8:12, 16:100].max()) == 0.0  # the selection's top rows: no face there
+    assert torch.equal(_run(ctx, image, mask, (16, 8, 100, 88), strength=0.0), image)
+
+
+def test_inverter_edit_follows_the_decoder(tmp_path: Path) -> None:
+    """The change in the frame is exactly D(φ(x) + α·w) − D(φ(x)) with the pack's scaled w."""
+    ctx = _ctx(tmp_path)
+    _prepare(ctx)
+    net = install_inverter(ctx, seed=4)
+    backbone = ctx.backbone()
+    pack = attributes.load_pack(attributes.pack_path(ctx.attributes_dir, "tiny", "smiling"))
+    x = torch.rand(1, 3, RESOLUTION, RESOLUTION, generator=torch.Generator().manual_seed(5))
+    delta = dfi_inverter.change_in_frame(backbone, net, pack, x, 1.0)
+    with torch.no_grad():
+        maps = backbone(x, list(LAYERS))
+        edited = {
+            k: (v + dfi.scaled_direction(pack.direction(k), v)).clamp_min(0)
+            for k, v in maps.items()
+        }
+        expected = net(edited) - net(maps)
+    assert torch.allclose(delta, expected, atol=1e-6) and float(delta.abs().max()) > 1e-3
+    only_deep = dfi_inverter.change_in_frame(backbone, net, pack, x, 1.0, ("relu5_1",))
+    assert not torch.allclose(only_deep, delta)
+
+
+def test_missing_or_changed_inverter_says_how_to_fix_it(tmp_path: Path, monkeypatch) -> None:
+    """No inverter for the backbone: Missing naming the train command (method=optimise still
+    works); a built-in file whose sha256 differs is refused as Broken."""
+    ctx = _ctx(tmp_path)
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    ones = torch.ones(1, 1, 64, 64)
+    _prepare(ctx)
+    (ctx.attributes_dir / "tiny" / dfi_inverter.FILE).unlink()
+    with pytest.raises(Missing, match="train dfi-inverter"):
+        _run_no_prepare(ctx, image, ones, method="inverter")
+    assert not torch.equal(_run_no_prepare(ctx, image, ones, method="optimise"), image)
+    builtin = tmp_path / "builtin"
+    install_inverter(Context(attributes_dir=builtin, backbone_factory=tiny_backbone))
+    monkeypatch.setattr(dfi_inverter, "BUILTIN_DIR", builtin)
+    monkeypatch.setattr(dfi_inverter, "BUILTIN_SHA256", {"tiny": "0" * 64})
+    with pytest.raises(Broken, match="changed"):
+        _run_no_prepare(ctx, image, ones, method="inverter")
+
+
+def _run_no_prepare(ctx: Context, image: torch.Tensor, mask: torch.Tensor, **raw: object):
+    f = dfi.DeepFeatureInterpolation(ctx)
+    base = {"attribute": "smiling", "iterations": 2, "resolution": RESOLUTION, "strength": 1.0}
+    p = parse_values(dfi.DfiParams, base | raw, f.dynamic_choices())
+    box = (0, 0, image.shape[-1], image.shape[-2])
+    (layer,) = f.run(FilterInput(image, torch.ones_like(mask), mask, box), p, lambda s: None)
+    return layer.image
