@@ -21,12 +21,19 @@ import torch
 
 from backend.assets.models import ModelStore
 from backend.dirs import models_dir
-from backend.evaluation.faces_emoji_quality import model_from_checkpoint, run_protocol
+from backend.evaluation.faces_emoji_quality import AtSize, model_from_checkpoint, run_protocol
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append", default=[], help="installed DTN model name")
+    ap.add_argument(
+        "--cyclegan",
+        action="append",
+        default=[],
+        help="installed CycleGAN model trained faces (A) → emoji (B) at --cyclegan-size px",
+    )
+    ap.add_argument("--cyclegan-size", type=int, default=32)
     ap.add_argument(
         "--checkpoint", action="append", default=[], help="a run's checkpoint.pth (its live g)"
     )
@@ -41,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     store = ModelStore(models_dir(args.models_dir))
     nets = {name: store.load(name)[1] for name in args.model}
+    for name in args.cyclegan:
+        _, gen = store.load(name, "a_to_b")
+        nets[name] = AtSize(gen.eval(), args.cyclegan_size)
     for path in args.checkpoint:
         nets[Path(path).parent.name] = model_from_checkpoint(path)
     if not nets:

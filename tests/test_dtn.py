@@ -127,8 +127,9 @@ def _job(h: int = 40, w: int = 56, seed: int = 0) -> FilterInput:
 
 
 class TestFilter:
-    def test_missing_names_commands(self, tmp_path: Path) -> None:
-        """Without a model the filter reports the train and import commands."""
+    def test_missing_names_commands(self, tmp_path: Path, monkeypatch) -> None:
+        """Without a model (nor the built-in one) it reports the train and import commands."""
+        monkeypatch.setattr("backend.filters.dtn.BUILTIN_FILE", tmp_path / "none.pt")
         flt = DomainTransfer(tiny_context(tmp_path))
         (miss,) = flt.missing()
         assert "train dtn" in miss.command and "--kind dtn" in miss.what
@@ -136,8 +137,9 @@ class TestFilter:
         with pytest.raises(Missing):
             flt._network("anything")
 
-    def test_choices_follow_imports(self, tmp_path: Path) -> None:
+    def test_choices_follow_imports(self, tmp_path: Path, monkeypatch) -> None:
         """Importing a model adds it to the model choices and clears missing()."""
+        monkeypatch.setattr("backend.filters.dtn.BUILTIN_FILE", tmp_path / "none.pt")
         ctx = tiny_context(tmp_path)
         flt = DomainTransfer(ctx)
         install_tiny(ctx, "one")

@@ -181,6 +181,27 @@ def test_train_dtn_f_face_end_to_end_then_resume(tmp_path: Path) -> None:
     assert state["step"] == 6 and state["options"]["tone"] == FACE_PRESET["tone"]
 
 
+def test_f_emoji_labels_emoji_like_faces_and_pretrains_f_on_both(tmp_path: Path) -> None:
+    """``--f-emoji``: the emoji's smile comes from their names, tone and top from their own
+    tertiles; f's pretraining set is the faces plus those emoji; without --f face it refuses."""
+    emoji, rows = faces.load_emoji(_emoji(tmp_path / "emoji"), 32)
+    images, labels = faces.emoji_labels(emoji, rows)
+    assert images.shape == (12, 3, 32, 32) and images.dtype == torch.uint8
+    smiling = torch.tensor([r["expression"] == "smiling" for r in rows])
+    assert torch.equal(labels // 9 == 1, smiling)
+    assert set((labels % 9 // 3).tolist()) == {0, 1, 2}  # tone tertiles of the emoji themselves
+    genki = _genki(tmp_path / "genki")
+    base = ["train", "dtn", "--source", str(genki), "--target", str(tmp_path / "emoji")]
+    base += ["--width", "0.0625", "--code-dim", "8", "--batch", "4", "--iterations", "2"]
+    base += ["--f-iterations", "2", "--threads", "1", "--models-dir", str(tmp_path / "m")]
+    run = tmp_path / "run"
+    assert main([*base, "--name", "fe", "--f", "face", "--f-emoji", "--run-dir", str(run)]) == 0
+    state = torch.load(run / "checkpoint.pth", weights_only=True)
+    assert state["options"]["f_emoji"] is True
+    refused = [*base, "--name", "x", "--f-emoji", "--run-dir", str(tmp_path / "r2")]
+    assert main(refused) == 2
+
+
 def test_face_stickers_are_the_emoji_silhouette_over_the_face() -> None:
     """A G that draws an opaque disc: the sticker is opaque on the face, clear around it."""
 
@@ -287,3 +308,60 @@ def test_protocol_figures_on_tiny_data(tmp_path: Path) -> None:
     assert len(pick) == 16 and len(set(pick)) == 16
     sheet = q.strip(photos[pick], q.translate_all(_sticker_net(), photos[pick]))
     assert sheet.size == (16 * 64, 128)
+
+
+def test_a_face_that_fills_a_loose_selection_is_found_with_the_real_face_finder() -> None:
+    """A GENKI face at 200 px with a selection 30 px around it: MTCNN alone misses a face that
+    fills the picture it searches; the sticker's search (padded crop) finds it, in the crop's
+    coordinates."""
+    from backend import dirs
+    from backend.algorithms.faces import FaceFinder
+    from backend.assets import weights
+    from backend.filters.dtn import find_faces
+    from tests.conftest import SHARED_DATA, missing_weights
+
+    genki = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
+    if not genki.is_file():
+        pytest.skip(f"GENKI-4K crops not found at {genki.parent}")
+    if weights.find("mtcnn", dirs.weights_dir()) is None:
+        missing_weights("mtcnn", dirs.weights_dir())
+    finder = FaceFinder.load(dirs.weights_dir())
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(60, 200, (512, 512, 3)).astype(np.uint8)
+    canvas[156:356, 156:356] = np.asarray(Image.open(genki).convert("RGB").resize((200, 200)))
+    crop = torch.from_numpy(canvas[120:400, 130:390].copy()).permute(2, 0, 1)[None] / 255.0
+    assert finder.find(crop) == []  # the control: why the search pads
+    (face,) = find_faces(finder, crop, (0, 0, 260, 280))
+    cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    assert abs(cx - 126) < 25 and abs(cy - 136) < 40, face.box
+
+
+def test_builtin_faces_emoji_model_is_the_recorded_one_and_makes_stickers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The committed fp16 model (≤ 5 MB, recorded sha256) is the first model choice, loads as
+    an RGBA G and makes a sticker; a changed file is refused with the repair command."""
+    import hashlib
+    import shutil
+
+    from backend.errors import Broken
+    from backend.filters.dtn import BUILTIN, BUILTIN_FILE, BUILTIN_SHA256, load_builtin
+
+    assert BUILTIN_FILE.stat().st_size <= 5 << 20
+    assert hashlib.sha256(BUILTIN_FILE.read_bytes()).hexdigest() == BUILTIN_SHA256
+    ctx = tiny_context(tmp_path)
+    flt = DtnFilter(ctx)
+    assert flt.missing() == [] and flt.dynamic_choices()["models"][0] == BUILTIN
+    h, w = 48, 64
+    job = FilterInput(
+        torch.rand(1, 3, h, w), torch.ones(1, 1, h, w), torch.ones(1, 1, h, w), (0, 0, w, h)
+    )
+    (out,) = flt.run(job, DtnParams(model=BUILTIN), lambda s: None)
+    assert out.alpha is not None and float(out.alpha.max()) > 0.5
+    assert float(out.alpha[..., :2, :2].max()) == 0  # clear around the face
+    changed = tmp_path / "changed.pt"
+    shutil.copy(BUILTIN_FILE, changed)
+    with open(changed, "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(Broken, match="git checkout"):
+        load_builtin(changed)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -139,7 +140,7 @@ def build_judges(
 
 
 @torch.no_grad()
-def translate_all(net: DomainTransfer, photos: Tensor) -> Tensor:
+def translate_all(net: DomainTransfer | AtSize, photos: Tensor) -> Tensor:
     """uint8 G(photos): (N, 3|4, S, S) at the model's size."""
     size = net.cfg.size
     out = []
@@ -152,7 +153,7 @@ def translate_all(net: DomainTransfer, photos: Tensor) -> Tensor:
 
 
 def evaluate(
-    net: DomainTransfer, judges: Judges, photos: Tensor, smile: Tensor
+    net: DomainTransfer | AtSize, judges: Judges, photos: Tensor, smile: Tensor
 ) -> dict[str, float]:
     """The protocol's figures for held-out uint8 ``photos`` with GENKI ``smile`` labels."""
     fake = translate_all(net, photos)
@@ -239,6 +240,19 @@ def load_judges(path: str) -> Judges:
     return Judges(expression.eval(), domain.eval(), float(state["accuracy"]))
 
 
+class AtSize(nn.Module):
+    """An image-to-image generator on [-1, 1] (a CycleGAN's A → B) seen as the protocol sees a
+    DTN: ``cfg.size`` and (N, 3, S, S) in [0, 1] → (N, 3, S, S) in [0, 1]."""
+
+    def __init__(self, generator: nn.Module, size: int) -> None:
+        super().__init__()
+        self.generator = generator
+        self.cfg = SimpleNamespace(size=size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.generator(x * 2 - 1).clamp(-1, 1) + 1) / 2
+
+
 def model_from_checkpoint(path: str) -> DomainTransfer:
     """G = g∘f of a run's ``checkpoint.pth`` (its live g), for a run still under way."""
     from backend.algorithms.nets.dtn import DtnConfig, Encoder
@@ -256,7 +270,7 @@ def model_from_checkpoint(path: str) -> DomainTransfer:
 
 
 def run_protocol(
-    nets: dict[str, DomainTransfer],
+    nets: dict[str, DomainTransfer | AtSize],
     emoji_dir: str,
     genki_root: str | None = None,
     judge_steps: int = 600,

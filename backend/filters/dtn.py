@@ -13,16 +13,19 @@ emoji's silhouette (transparent elsewhere). ``tile`` does not apply to such a mo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from backend.algorithms.nets import dtn as nets
-from backend.assets.models import ModelStore, dir_flag, store_for
-from backend.errors import Missing, NoFace, ParamError
+from backend.assets.models import ModelStore, dir_flag, sha256_of, store_for
+from backend.errors import Broken, Missing, NoFace, ParamError
 from backend.filters.base import (
     Filter,
     FilterInput,
@@ -34,6 +37,11 @@ from backend.filters.base import (
 from backend.params import param
 
 TRAIN_COMMAND = "python -m backend train dtn --source DIR --target DIR --name NAME"
+BUILTIN = "faces-emoji"
+BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "dtn" / "faces-emoji.pt"
+"""The default faces → emoji model (fp16 state dict; provenance: backend/assets/packs/README.md)."""
+BUILTIN_SHA256 = "9c431279f8d7d0c2531aa46282dbd5409acc654b14b57ea664841558931a5f1e"
+"""sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 IMPORT_COMMAND = "python -m backend models import FILE.pth --name NAME --kind dtn"
 
 
@@ -115,6 +123,26 @@ GREY = 0.5
 """What an RGBA model's colour is composited over (backend.training.dtn.faces.GREY)."""
 
 
+DETECT_PAD = 0.25
+"""Context added around the crop (its edge pixels repeated, this share of its longer side)
+before faces are looked for: a loose selection may sit close around a face, and the face finder
+misses a face that fills the whole picture it searches."""
+
+
+def find_faces(finder: Any, image: Tensor, box: Sequence[int]) -> list[Any]:
+    """The faces ``finder`` sees in ``image`` (padded by :data:`DETECT_PAD`) whose box centre
+    lies in the selection's ``box``, in the image's coordinates."""
+    from backend.algorithms.faces import in_box
+
+    pad = round(DETECT_PAD * max(image.shape[-2:]))
+    found = finder.find(F.pad(image, (pad, pad, pad, pad), mode="replicate"))
+    shifted = [
+        dataclasses.replace(f, box=tuple(v - pad for v in f.box), landmarks=f.landmarks - pad)
+        for f in found
+    ]
+    return in_box(shifted, box)
+
+
 def straight(out: Tensor) -> tuple[Tensor, Tensor]:
     """(straight colour (N, 3, S, S), alpha (N, 1, S, S)) of an RGBA model's output in [0, 1]
     (colour composited over :data:`GREY`, then alpha)."""
@@ -154,6 +182,23 @@ def face_stickers(
     return colour.clamp(0, 1), alpha.clamp(0, 1)
 
 
+def load_builtin(path: Path = BUILTIN_FILE, sha256: str = BUILTIN_SHA256) -> nets.DomainTransfer:
+    """The committed fp16 faces → emoji model as a float32 G in eval mode (sha256 checked)."""
+    repair = "git checkout -- backend/assets/packs/dtn"
+    if sha256_of(path) != sha256:
+        raise Broken(f"the built-in faces → emoji model {path} has changed", repair)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        net = nets.build_transfer(nets.infer_config(state))
+        net.load_state_dict(state)
+    except Exception as exc:
+        raise Broken(
+            f"the built-in faces → emoji model {path} is unreadable ({exc})", repair
+        ) from None
+    return net.eval().requires_grad_(False)
+
+
 @register_filter
 class DomainTransfer(Filter):
     """Translate the selection with an installed DTN model (e.g. printed → handwritten digits)."""
@@ -162,12 +207,14 @@ class DomainTransfer(Filter):
     description = "Unsupervised cross-domain generation G = g(f(x)) (Taigman et al. 2017)"
     category = "Conversion"
     margin = 0
+    _builtin: nets.DomainTransfer | None = None
 
     def _store(self) -> ModelStore:
         return store_for(self.ctx.models_dir)
 
     def _names(self) -> list[str]:
-        return [e.name for e in self._store().entries("dtn")]
+        names = [BUILTIN] if BUILTIN_FILE.is_file() else []
+        return names + [e.name for e in self._store().entries("dtn") if e.name not in names]
 
     def _missing(self) -> Missing:
         flag = dir_flag(self.ctx.models_dir)
@@ -186,6 +233,10 @@ class DomainTransfer(Filter):
             if not names:
                 raise self._missing()
             raise ParamError(f"parameter 'model' = '{name}' is not an installed DTN model")
+        if name == BUILTIN and BUILTIN_FILE.is_file():
+            if self._builtin is None:
+                self._builtin = load_builtin()
+            return self._builtin.to(self.ctx.device)
         _, net = self._store().load(name)
         assert isinstance(net, nets.DomainTransfer)
         return net.to(self.ctx.device).eval()
@@ -204,14 +255,12 @@ class DomainTransfer(Filter):
         self, net: nets.DomainTransfer, job: FilterInput, p: DtnParams, on_step: StepCallback
     ) -> OutputLayer:
         """The faces → emoji sticker layer of every face in the selection."""
-        from backend.algorithms.faces import in_box
-
         missing = self.ctx.face_finder_missing()
         if missing:
             raise missing[0]
         image = job.image.to(self.ctx.device, torch.float32)
         on_step(Step(0, 1, "faces", "finding faces"))
-        faces = in_box(self.ctx.face_finder().find(image), job.box)
+        faces = find_faces(self.ctx.face_finder(), image, job.box)
         if not faces:
             raise NoFace("no face found in the selection: select a face (loosely)")
         with torch.inference_mode():

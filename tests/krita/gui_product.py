@@ -179,6 +179,49 @@ class ProductScenarios:
             self.use_server(self.address)
             yield from until(self.ready, 30, "reconnecting")
 
+    def dtn_sticker(self):
+        """``dtn`` with a tiny faces → emoji model (NLF_STICKER_MODEL, on NLF_REAL_SERVER: real
+        MTCNN) on the 512² canvas with a GENKI face, through a loose box: one new layer, opaque
+        on the face in the emoji's disc, transparent around it; the source layer untouched."""
+        from krita import Selection
+
+        size, face = 512, (156, 156, 200)  # x, y, side of the pasted face
+        with open(os.path.join(OUT, "dfi_input.bgra"), "rb") as f:
+            data = f.read()
+        doc = self.app.createDocument(size, size, "dtn", "RGBA", "U8", "", 72.0)
+        bg = doc.rootNode().childNodes()[-1]
+        bg.setPixelData(data, 0, 0, size, size)
+        self.app.activeWindow().addView(doc)
+        yield 300
+        sel = Selection()
+        sel.select(130, 120, 260, 280, 255)  # loose: well around the face
+        doc.setSelection(sel)
+        doc.setActiveNode(bg)
+        yield 300
+        before = bytes(bg.pixelData(0, 0, size, size))
+        count = len(doc.rootNode().childNodes())
+        self.use_server(os.environ["NLF_REAL_SERVER"])
+        try:
+            yield from until(self.ready, 60, "the real-weights backend")
+            values = {"model": os.environ["NLF_STICKER_MODEL"]}
+            yield from self.run_filter("dtn", values, timeout=120)
+            nodes = doc.rootNode().childNodes()
+            names = [n.name() for n in nodes]
+            check(
+                len(nodes) == count + 1,
+                "layers: %s; message %s" % (names, self.dock.message.text()),
+            )
+            i = names.index("Background")
+            check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
+            check(bytes(bg.pixelData(0, 0, size, size)) == before, "source layer changed")
+            out = bytes(nodes[i + 1].pixelData(0, 0, size, size))
+            with open(os.path.join(OUT, "dtn_sticker.bgra"), "wb") as f:
+                f.write(out)
+            check_sticker(out, size, face, (130, 120, 260, 280))
+        finally:
+            self.use_server(self.address)
+            yield from until(self.ready, 30, "reconnecting")
+
     def screenshot(self):
         """Krita with the docker after a run on a bigger image (docs/krita-docker.png)."""
         from krita import Selection
@@ -260,3 +303,31 @@ def check_invert_u8(before, out, mask):
                 "pixel %d (mask %d): %s -> %s" % (p, m, tuple(s), tuple(o)),
             )
         check(o[3] == s[3], "alpha changed at %d" % p)
+
+
+def check_sticker(out, size, face, box):
+    """A face sticker (BGRA u8 rows of ``size``): transparent outside the selection ``box``
+    (x, y, w, h), opaque and yellow at the face's centre, transparent in the corners of the face
+    square (around the disc), and opaque over only part of the face (a silhouette, not a box)."""
+    fx, fy, fs = face
+    bx, by, bw, bh = box
+
+    def px(x, y):
+        return out[4 * (y * size + x) : 4 * (y * size + x) + 4]
+
+    outside = sum(
+        1
+        for y in range(0, size, 2)
+        for x in range(0, size, 2)
+        if not (bx <= x < bx + bw and by <= y < by + bh) and px(x, y)[3] != 0
+    )
+    check(outside == 0, "%d pixels outside the selection are not transparent" % outside)
+    b, g, r, a = px(fx + fs // 2, fy + fs // 2 - fs // 8)
+    check(a > 200 and r > 150 and g > 120 and b < 120, "face centre %s" % ((r, g, b, a),))
+    for cx, cy in ((fx + 8, fy + 8), (fx + fs - 9, fy + 8), (fx + 8, fy + fs - 9)):
+        check(px(cx, cy)[3] < 30, "face corner (%d, %d) alpha %d" % (cx, cy, px(cx, cy)[3]))
+    opaque = sum(
+        px(x, y)[3] > 128 for y in range(fy, fy + fs, 2) for x in range(fx, fx + fs, 2)
+    ) / float((fs // 2) ** 2)
+    check(0.2 < opaque < 0.8, "%.2f of the face square is opaque" % opaque)
+    print("dtn_sticker: %.2f of the face square opaque" % opaque)

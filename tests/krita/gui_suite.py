@@ -337,6 +337,8 @@ def main(ctx):
     ]
     if os.environ.get("NLF_REAL_SERVER"):  # the test found the real weights and the face data
         scenarios.append(("dfi_real", suite.dfi_real))
+        if os.environ.get("NLF_STICKER_MODEL"):
+            scenarios.append(("dtn_sticker", suite.dtn_sticker))
     if os.environ.get("NLF_LIVE"):  # live painting: tests/krita/live_suite.py
         live = runpy.run_path(
             os.path.join(os.path.dirname(os.path.abspath(__file__)), "live_suite.py")

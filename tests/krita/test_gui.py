@@ -43,6 +43,7 @@ ARTIFACTS = ROOT / "artifacts" / "krita"
 INSTALLS = krita_installs()
 GENKI_FACE = SHARED_DATA / "genki4k-train/non_smile/file2163.jpg"
 REAL_WEIGHTS = ("vgg16-hed", "mtcnn")
+STICKER_MODEL = "tiny-sticker"
 SUITE_FILES = ("gui_suite.py", "gui_product.py", "live_suite.py")
 IN_CHROOT = IN_ROOT + "/" + os.environ.get("NLF_KRITA_RUN_DIR", "krita")
 """This run's folder inside a chroot; NLF_KRITA_RUN_DIR keeps parallel runs apart."""
@@ -171,8 +172,8 @@ def _stop_on_request(backend: Any, flag: Path, stop: threading.Event) -> None:
 
 
 def start_real_backend(tmp: Path) -> tuple[str, Any, Any] | None:
-    """A backend with the real weights (vgg16-hed, mtcnn) for dfi_real, when they and the
-    GENKI crops are here; returns (address, server, worker)."""
+    """A backend with the real weights (vgg16-hed, mtcnn) for dfi_real and dtn_sticker, when
+    they and the GENKI crops are here; returns (address, server, worker)."""
     import torch
 
     from backend import dirs
@@ -184,6 +185,9 @@ def start_real_backend(tmp: Path) -> tuple[str, Any, Any] | None:
     root = dirs.weights_dir()
     if not GENKI_FACE.is_file() or any(weights.find(n, root) is None for n in REAL_WEIGHTS):
         return None
+    from tests.prep.dtn import install_sticker
+
+    install_sticker(tmp / "models", STICKER_MODEL)  # dtn_sticker's faces → emoji model
     ctx = Context(torch.device("cpu"), root, tmp / "attributes", tmp / "models")
     server, port, worker = create_server("127.0.0.1:0", Registry(ctx))
     server.start()
@@ -257,6 +261,7 @@ def krita_run(
     if real is not None:
         (out / "dfi_input.bgra").write_bytes(dfi_input())
         env["NLF_REAL_SERVER"] = real[0]
+        env["NLF_STICKER_MODEL"] = STICKER_MODEL
     t0 = time.monotonic()
     try:
         rc, log = run_krita(install, home, script, out, env)
@@ -399,6 +404,17 @@ def test_dfi_real_weights_on_a_face_with_a_loose_selection(krita_run):
             if weights.find(name, dirs.weights_dir()) is None:
                 missing_weights(name, dirs.weights_dir())
     _scenario(krita_run, "dfi_real")
+
+
+def test_dtn_face_sticker_on_a_photo_with_a_loose_selection(krita_run):
+    """``dtn`` with a tiny faces → emoji model (tests/prep/dtn.py: sticker_transfer, a yellow
+    disc) and the real face finder, from the docker on the 512² canvas with a GENKI face and a
+    loose box: one new layer whose alpha is the emoji's disc over the face (opaque at its
+    centre, clear in the face square's corners and everywhere outside the selection), the
+    source layer untouched. OUT/dtn_sticker.bgra: the layer."""
+    if "NLF_REAL_SERVER" not in krita_run["env"]:
+        pytest.skip("needs the face finder's weights (mtcnn) and the GENKI crops")
+    _scenario(krita_run, "dtn_sticker")
 
 
 def test_live_painting_refreshes_one_layer_as_strokes_arrive(krita_run):

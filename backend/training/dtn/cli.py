@@ -59,6 +59,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "alpha": "weight of L_CONST (f-constancy)",
         "beta": "weight of L_TID (identity on the target)",
         "gamma": "weight of total variation",
+        "adversarial": "weight of g's GAN loss (0: no D at all)",
         "g_steps": "g updates per D update",
         "r1": "weight γ of D's R1 penalty on real targets (0: off; steadies training)",
         "ema": "decay of a moving average of g's weights, saved as the model (0: the last g)",
@@ -69,6 +70,8 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "f": "pretrain f on the source's class sub-folders, or (face) on GENKI-4K face crops "
         "labelled smile × skin-tone × hair/background tertiles; face also sets the faces → emoji "
         "defaults (shown in brackets) for options not given",
+        "f_emoji": "with --f face: f also learns the emoji (labelled like the faces, smile from "
+        "their names), so its smile means the same in both domains",
         "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",
         "target_alpha": "RGBA targets (set by itself for an emoji folder with manifest.csv)",
     }
@@ -106,14 +109,23 @@ def options_from_args(args: argparse.Namespace) -> DtnOptions:
 
 def load_domains(
     args: argparse.Namespace, opts: DtnOptions
-) -> tuple[DtnOptions, torch.Tensor, torch.Tensor | None, list[str], torch.Tensor]:
-    """(options, source images, source labels, class names, target images) for the run.
+) -> tuple[
+    DtnOptions,
+    torch.Tensor,
+    torch.Tensor | None,
+    list[str],
+    torch.Tensor,
+    tuple[torch.Tensor, torch.Tensor] | None,
+]:
+    """(options, source images, source labels, class names, target images, f's pretraining set
+    when it is not the source: faces and labelled emoji with ``--f-emoji``) for the run.
 
     ``--f face``: the source is the GENKI-4K crops folder (its training parts only) with
     face labels. An emoji folder (with manifest.csv) as target is loaded as RGBA.
     """
     from backend.training.dtn import faces
 
+    pretrain: tuple[torch.Tensor, torch.Tensor] | None = None
     if opts.f == "face":
         try:
             source, smile, _ = faces.load_faces(args.source, opts.size)
@@ -124,15 +136,20 @@ def load_domains(
     else:
         source, labels, classes = load_folder(args.source, opts.size)
     if faces.is_emoji_folder(args.target):
-        target, _ = faces.load_emoji(args.target, opts.size)
+        target, rows = faces.load_emoji(args.target, opts.size)
         opts = dataclasses.replace(opts, target_alpha=True)
+        if opts.f == "face" and opts.f_emoji and labels is not None:
+            extra, extra_labels = faces.emoji_labels(target, rows)
+            pretrain = torch.cat([source, extra]), torch.cat([labels, extra_labels])
     else:
         target, _, _ = load_folder(args.target, opts.size)
         if opts.target_alpha:
             raise ValueError(
                 f"--target-alpha needs an emoji folder; '{args.target}' has no manifest"
             )
-    return opts, source, labels, classes, target
+    if opts.f_emoji and pretrain is None:
+        raise ValueError("--f-emoji needs --f face and an emoji folder as the target")
+    return opts, source, labels, classes, target, pretrain
 
 
 def run_dtn(args: argparse.Namespace) -> int:
@@ -148,7 +165,7 @@ def run_dtn(args: argparse.Namespace) -> int:
     try:
         opts.config()
         device = pick_device(args.device)
-        opts, source, source_labels, classes, target = load_domains(args, opts)
+        opts, source, source_labels, classes, target, pretrain = load_domains(args, opts)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -175,7 +192,8 @@ def run_dtn(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        model, acc = pretrain_classifier(source, source_labels, opts, device, bar)
+        f_images, f_labels = pretrain or (source, source_labels)
+        model, acc = pretrain_classifier(f_images, f_labels, opts, device, bar)
         f, head = model.encoder, model.head if source_labels is not None else None
         what = "classification" if source_labels is not None else "rotation"
         log.info("f pretrained: %s accuracy %.1f%% on held-out source", what, 100 * acc)

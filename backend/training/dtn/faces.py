@@ -148,3 +148,19 @@ def load_emoji(folder: str | Path, size: int) -> tuple[Tensor, list[dict[str, st
 def is_emoji_folder(folder: str | Path) -> bool:
     """Whether ``folder`` is an emoji folder built by scripts/build_emoji.py."""
     return (Path(folder) / "manifest.csv").is_file()
+
+
+def emoji_labels(emoji: Tensor, rows: list[dict[str, str]]) -> tuple[Tensor, Tensor]:
+    """(RGB uint8 images, joint labels) of the emoji whose names say smiling or not smiling,
+    labelled like the faces (:func:`face_labels`): smile from the name × tertile of their own
+    skin luminance × tertile of their own top strip. f pretrained on these beside the faces
+    (``--f-emoji``) reads a smile the same way in both domains."""
+    keep = [i for i, r in enumerate(rows) if r["expression"] in ("smiling", "not_smiling")]
+    if not keep:
+        raise ValueError("no emoji with a smiling / not smiling name to label")
+    images = emoji[keep]
+    smile = torch.tensor([int(rows[i]["expression"] == "smiling") for i in keep])
+    x = images.float() / 255
+    tone, _ = tertiles(skin_luminance(x))
+    top, _ = tertiles(top_luminance(x[:, :3]))
+    return images[:, :3].contiguous(), joint_labels(smile, tone, top)

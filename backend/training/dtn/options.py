@@ -36,6 +36,7 @@ class DtnOptions:
     alpha: float = 15.0
     beta: float = 15.0
     gamma: float = 0.0
+    adversarial: float = 1.0
     g_steps: int = 1
     r1: float = 0.0
     ema: float = 0.0
@@ -46,6 +47,7 @@ class DtnOptions:
     f_lr: float = 1e-3
     f: str = "folders"
     tone: float = 0.0
+    f_emoji: bool = False
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250

@@ -90,20 +90,9 @@ class DtnTrainer:
         def labels(n: int, c: int) -> Tensor:
             return torch.full((n,), c, dtype=torch.long, device=self.device)
 
-        real = xt.detach().requires_grad_(True) if o.r1 else xt
-        logits = self._d(torch.cat([fake.detach(), real]))
-        target = torch.cat(
-            [labels(n_s, FAKE_SOURCE), labels(n_t, FAKE_TARGET), labels(n_t, REAL_TARGET)]
-        )
-        loss_d = F.cross_entropy(logits, target) * 3
-        out: dict[str, float] = {"d": loss_d.item()}
-        if o.r1:
-            penalty = r1_penalty(logits[n_s + n_t :], real)
-            loss_d = loss_d + o.r1 / 2 * penalty
-            out["r1"] = penalty.item()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        out: dict[str, float] = {}
+        if o.adversarial:
+            out.update(self._d_step(fake, xt))
 
         for i in range(o.g_steps):
             if i:
@@ -112,11 +101,13 @@ class DtnTrainer:
             # D sees the same mix of fakes and real targets as in its own step: its BatchNorm
             # normalises with batch statistics, and on a batch of fakes alone those statistics
             # differ enough that D calls nearly every fake real, which leaves g no GAN signal.
-            logits = self._d(torch.cat([fake, xt]))[: n_s + n_t]
-            gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
+            gan = torch.zeros((), device=self.device)
+            if o.adversarial:
+                logits = self._d(torch.cat([fake, xt]))[: n_s + n_t]
+                gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
             const = self._constancy(self.f(fake_s[:, :3]), zs)
             tid = F.mse_loss(fake_t, xt)
-            loss_g = gan + o.alpha * const + o.beta * tid
+            loss_g = o.adversarial * gan + o.alpha * const + o.beta * tid
             if o.tone:
                 tone = self._tone(fake_s, xs)
                 loss_g = loss_g + o.tone * tone
@@ -131,6 +122,29 @@ class DtnTrainer:
         out.update(gang=gan.item(), const=const.item(), tid=tid.item(), g=loss_g.item())
         self.step_no += 1
         self._track_average()
+        return out
+
+    def _d_step(self, fake: Tensor, xt: Tensor) -> dict[str, float]:
+        """One update of D: G(s) is FAKE_SOURCE, G(t) FAKE_TARGET, t REAL_TARGET."""
+        o, n_t = self.opts, xt.shape[0]
+        n_s = fake.shape[0] - n_t
+        real = xt.detach().requires_grad_(True) if o.r1 else xt
+        logits = self._d(torch.cat([fake.detach(), real]))
+        target = torch.cat(
+            [
+                torch.full((n,), c, dtype=torch.long, device=self.device)
+                for n, c in ((n_s, FAKE_SOURCE), (n_t, FAKE_TARGET), (n_t, REAL_TARGET))
+            ]
+        )
+        loss_d = F.cross_entropy(logits, target) * 3
+        out = {"d": loss_d.item()}
+        if o.r1:
+            penalty = r1_penalty(logits[n_s + n_t :], real)
+            loss_d = loss_d + o.r1 / 2 * penalty
+            out["r1"] = penalty.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
         return out
 
     @torch.no_grad()

@@ -1,0 +1,164 @@
+"""Small faces → emoji experiments on a tuning split of the *training* faces (docs/quality-dtn.md).
+
+    python scripts/dtn_faces_probe.py recon --f RUN/f.pth [--joint] --out recon.png
+    python scripts/dtn_faces_probe.py pretrain --out f_both.pth [--f-emoji]
+    python scripts/dtn_faces_probe.py train --f RUN/f.pth --name NAME [--set KEY=VALUE ...]
+
+The tuning split is the tenth of the GENKI training faces (parts pack + judge) that f's
+pretraining holds out (seed 0): ``train`` trains g and D on the other nine tenths and reports the
+protocol's figures on that tenth (the held-out part is never loaded). ``recon`` measures how well
+g can rebuild emoji through f's code with L_TID alone (``--joint``: f trained with it, the
+capacity bound); ``pretrain`` trains f (``--f-emoji``: on the faces and the labelled emoji) on the
+nine tenths. Options of ``train`` (``--set``) are DtnOptions fields over the --f face preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torch.nn.functional as F
+
+from backend.algorithms.nets.dtn import Encoder, build, init_weights
+from backend.evaluation import faces_emoji_quality as q
+from backend.training.digits import grid
+from backend.training.dtn import faces
+from backend.training.dtn.checkpoints import load_encoder, load_head, save_encoder
+from backend.training.dtn.data import as_batch
+from backend.training.dtn.options import FACE_PRESET, DtnOptions
+from backend.training.dtn.pretrain import pretrain_classifier
+from backend.training.dtn.trainer import DtnTrainer
+
+EMOJI = Path.home() / ".cache/nlf/data/emoji"
+
+
+def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tuning tenth, the rest) of n training faces: pretrain_classifier's held-out tenth."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    return perm[: n // 10], perm[n // 10 :]
+
+
+def recon(args: argparse.Namespace, opts: DtnOptions) -> dict:
+    emo, rows = faces.load_emoji(args.emoji, opts.size)
+    variant = torch.tensor([int(r["file"][-6:-4]) for r in rows])
+    tr, te = (variant < 6).nonzero()[:, 0], (variant >= 6).nonzero()[:, 0]
+    torch.manual_seed(0)
+    if args.joint:
+        f = Encoder(opts.config(18))
+        init_weights(f)
+    else:
+        f = load_encoder(args.f).eval().requires_grad_(False)
+    _, g, _ = build(dataclasses.replace(opts.config(18), channels=4))
+    params = list(g.parameters()) + (list(f.parameters()) if args.joint else [])
+    opt = torch.optim.Adam(params, lr=1e-3, betas=(0.5, 0.999))
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(args.steps):
+        x = as_batch(emo, tr[torch.randint(0, len(tr), (32,), generator=gen)], "cpu")
+        g.train()
+        f.train(args.joint)
+        loss = F.mse_loss(g(f(x[:, :3])), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    g.eval()
+    f.eval()
+    with torch.no_grad():
+        xs = as_batch(emo, te, "cpu")
+        mse = F.mse_loss(torch.cat([g(f(c[:, :3])) for c in xs.split(256)]), xs).item()
+        pick = as_batch(emo, te[torch.linspace(0, len(te) - 1, 16).long()], "cpu")
+        out = g(f(pick[:, :3]))[:, :3].clamp(-1, 1)
+    if args.out:
+        grid(torch.cat([(pick[:, :3] + 1) / 2, (out + 1) / 2]), 16).save(args.out)
+    return {"mode": "joint" if args.joint else "frozen f", "heldout_emoji_mse": round(mse, 4)}
+
+
+def pretrain(args: argparse.Namespace, opts: DtnOptions) -> dict:
+    src, smile, _ = faces.load_faces(args.genki, opts.size)
+    val, rest = split(len(src))
+    labels, _ = faces.face_labels(src, smile)
+    images, y = src[rest], labels[rest]
+    if args.f_emoji:
+        emo, rows = faces.load_emoji(args.emoji, opts.size)
+        extra, extra_y = faces.emoji_labels(emo, rows)
+        images, y = torch.cat([images, extra]), torch.cat([y, extra_y])
+    model, _ = pretrain_classifier(images, y, opts)
+    with torch.no_grad():
+        read = model(src[val].float() / 127.5 - 1).argmax(1)
+    save_encoder(model.encoder, args.out, model.head)
+    return {
+        "tuning_18way": round(float((read == labels[val]).float().mean()), 3),
+        "tuning_smile": round(float((read // 9 == smile[val]).float().mean()), 3),
+    }
+
+
+def train(args: argparse.Namespace, opts: DtnOptions) -> dict:
+    src, smile, _ = faces.load_faces(args.genki, opts.size)
+    val, rest = split(len(src))
+    emo, rows = faces.load_emoji(args.emoji, opts.size)
+    trainer = DtnTrainer(load_encoder(args.f), opts, torch.device("cpu"), load_head(args.f))
+    if opts.tone:
+        trainer.fit_tone(src[rest], emo)
+    gen = torch.Generator().manual_seed(opts.seed)
+    t0 = time.process_time()
+    for step in range(1, opts.iterations + 1):
+        i_s = rest[torch.randint(0, len(rest), (opts.batch,), generator=gen)]
+        i_t = torch.randint(0, len(emo), (opts.batch,), generator=gen)
+        losses = trainer.step(as_batch(src, i_s, "cpu"), as_batch(emo, i_t, "cpu"))
+        if step % 250 == 0:
+            print(step, {k: round(v, 3) for k, v in losses.items()}, flush=True)
+    averaged = trainer.averaged_g(src[rest], emo) if trainer.g_ema is not None else None
+    net = trainer.transfer(averaged).eval()
+    cpu = time.process_time() - t0
+    if args.judges and Path(args.judges).is_file():
+        judges = q.load_judges(args.judges)
+    else:
+        photos, _, _ = faces.load_faces(args.genki, opts.size, ("judge",))
+        judges = q.build_judges(emo, rows, photos, 600)
+        if args.judges:
+            q.save_judges(judges, args.judges)
+    big, _, _ = faces.load_faces(args.genki, 64)
+    fig = q.evaluate(net, judges, big[val], smile[val])
+    if args.out:
+        pick = q.strip_indices(smile[val], big[val])
+        q.strip(big[val][pick], q.translate_all(net, big[val][pick])).save(args.out)
+    return {"name": args.name, "cpu_s": round(cpu), **{k: round(v, 3) for k, v in fig.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("mode", choices=("recon", "pretrain", "train"))
+    ap.add_argument("--f", help="f.pth of a train dtn --f face run (recon, train)")
+    ap.add_argument("--genki", help="GENKI-4K crops (default: $NLF_GENKI_DIR or ../shared/data)")
+    ap.add_argument("--emoji", default=str(EMOJI), help="folder of scripts/build_emoji.py")
+    ap.add_argument("--name", default="probe")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--joint", action="store_true", help="recon: train f with g")
+    ap.add_argument("--f-emoji", action="store_true", help="pretrain: f also on labelled emoji")
+    ap.add_argument("--judges", help="file to keep the protocol's judges in (train)")
+    ap.add_argument("--out", help="recon / train: PNG sheet; pretrain: the f.pth written")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    given = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        kind = type(getattr(DtnOptions(), key))
+        given[key] = value == "True" if kind is bool else kind(value)
+    preset = {**FACE_PRESET, "iterations": args.steps, "ema_start": int(args.steps * 0.6)}
+    opts = DtnOptions(**{**preset, **given})
+    if (args.mode == "pretrain" and not args.out) or (args.mode != "pretrain" and not args.f):
+        ap.error("pretrain needs --out; recon and train need --f")
+    run = {"recon": recon, "pretrain": pretrain, "train": train}[args.mode]
+    print(json.dumps(run(args, opts)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
