@@ -370,11 +370,9 @@ def test_mrf_colours_argument(gimp_session: dict[str, Any]) -> None:
 
 
 def test_npe_with_a_paint_layer(gimp_session: dict[str, Any]) -> None:
-    """plug-in-nlf-npe takes the paint layer as an argument: a photo, a transparent paint layer
-    with one stroke and a selection (the face box), through the committed genki64 model, give
-    one new layer above the photo, changed inside the box and nowhere outside it, most of the
-    change near the stroke (a whole-box change fails); photo and paint layer kept. The same
-    run with an empty paint layer changes nothing (the stroke drives the edit)."""
+    """plug-in-nlf-npe with a paint layer (one stroke), the face box selected and genki64: one
+    new layer, changed inside the box only, mostly near the stroke (a whole-box change fails);
+    photo and paint layer kept; an empty paint layer changes nothing."""
     _assert_check(gimp_session, "npe_paint_layer")
 
 
