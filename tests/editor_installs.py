@@ -124,3 +124,16 @@ def gimp_binary(install: Install, console: bool) -> str | None:
         if m:
             found.append((tuple(int(x) for x in m.group(1).split(".")), p.name))
     return max(found)[1] if found else None
+
+
+def gimp_console_command(rootfs: Path, binary: str, base: str, script: str, timeout: int) -> list:
+    """``gimp-console`` in the chroot with a clean environment, the profile ``base``/profile,
+    the plan ``base``/in/plan.json and no auto-started backend, running ``script`` (a path
+    inside the chroot) in its Python batch interpreter, then quitting."""
+    return [
+        "timeout", "-k", "10", str(timeout), "chroot", str(rootfs),
+        "env", "-i", "HOME=/root", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+        f"GIMP3_DIRECTORY={base}/profile", f"NLF_PLAN={base}/in/plan.json", "NLF_AUTOSTART=0",
+        binary, "-i", "--no-data", "--no-fonts", "--batch-interpreter=python-fu-eval",
+        "-b", f'exec(open("{script}").read())', "--quit",
+    ]  # fmt: skip

@@ -29,7 +29,7 @@ from backend.serving.registry import Registry
 from backend.serving.server import create_server
 from nlf_client.session import schema_to_json
 from tests.conftest import ROOT, require_editors, tiny_context
-from tests.editor_installs import CACHE, Install, gimp_binary, gimp_installs
+from tests.editor_installs import CACHE, Install, gimp_binary, gimp_console_command, gimp_installs
 from tests.fakes import TEST_FILTERS
 
 pytestmark = pytest.mark.gimp
@@ -187,14 +187,8 @@ def gimp_session(
         "filters": _plan_filters(live_server, specs),
     }
     (base / "in" / "plan.json").write_text(json.dumps(plan, indent=2))
-    cmd = [
-        "timeout", "-k", "10", str(GIMP_TIMEOUT), "chroot", str(rootfs),
-        "env", "-i", "HOME=/root", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
-        "GIMP3_DIRECTORY=/opt/nlf/profile", "NLF_PLAN=/opt/nlf/in/plan.json", "NLF_AUTOSTART=0",
-        console, "-i", "--no-data", "--no-fonts",
-        "--batch-interpreter=python-fu-eval",
-        "-b", 'exec(open("/opt/nlf/tests/run_checks.py").read())', "--quit",
-    ]  # fmt: skip
+    script = "/opt/nlf/tests/run_checks.py"
+    cmd = gimp_console_command(rootfs, console, "/opt/nlf", script, GIMP_TIMEOUT)
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from tests.conftest import ROOT, SHARED_DATA, missing_weights, require_editors
-from tests.editor_installs import Install, gimp_binary, gimp_installs
+from tests.editor_installs import Install, gimp_binary, gimp_console_command, gimp_installs
 from tests.gimp.test_real import GIMP_TIMEOUT, _restore_profile, profile_cache
 
 pytestmark = pytest.mark.gimp
@@ -93,14 +93,9 @@ def sticker_session(
         "filters": [],
     }
     (inp / "plan.json").write_text(json.dumps(plan, indent=2))
-    cmd = [
-        "timeout", "-k", "10", str(GIMP_TIMEOUT), "chroot", str(rootfs),
-        "env", "-i", "HOME=/root", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
-        "GIMP3_DIRECTORY=/opt/nlf-sticker/profile", "NLF_PLAN=/opt/nlf-sticker/in/plan.json",
-        "NLF_AUTOSTART=0", gimp_binary(gimp_install, console=True), "-i", "--no-data",
-        "--no-fonts", "--batch-interpreter=python-fu-eval",
-        "-b", 'exec(open("/opt/nlf-sticker/tests/sticker_run.py").read())', "--quit",
-    ]  # fmt: skip
+    script = "/opt/nlf-sticker/tests/sticker_run.py"
+    binary = gimp_binary(gimp_install, console=True)
+    cmd = gimp_console_command(rootfs, binary, "/opt/nlf-sticker", script, GIMP_TIMEOUT)
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)

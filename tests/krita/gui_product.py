@@ -10,6 +10,7 @@ import struct
 import time
 
 OUT = os.environ["NLF_TEST_OUT"]
+FACE_CANVAS, FACE_BOX = 512, (156, 156, 200)  # the face canvas; x, y, side of the pasted face
 W, H = 96, 64
 
 
@@ -128,17 +129,17 @@ class ProductScenarios:
             if mask[p] == 0:
                 check(out[4 * p : 4 * p + 4] == before[4 * p : 4 * p + 4], "outside %d" % p)
 
-    def dfi_real(self):
-        """DFI with the real weights (NLF_REAL_SERVER) on a 512² textured canvas with a GENKI face
-        pasted at 200 px (the test writes it to OUT/dfi_input.bgra), through a loose box."""
+    def _face_canvas(self, name):
+        """A 512² canvas holding the GENKI face the test wrote to OUT/dfi_input.bgra (pasted at
+        FACE_BOX), opened in a view, with a loose box selected around the face; yields while
+        Krita settles and returns (document, background node, selection)."""
         from krita import Selection
 
-        size, face = 512, (156, 156, 200)  # x, y, side of the pasted face
         with open(os.path.join(OUT, "dfi_input.bgra"), "rb") as f:
             data = f.read()
-        doc = self.app.createDocument(size, size, "dfi", "RGBA", "U8", "", 72.0)
+        doc = self.app.createDocument(FACE_CANVAS, FACE_CANVAS, name, "RGBA", "U8", "", 72.0)
         bg = doc.rootNode().childNodes()[-1]
-        bg.setPixelData(data, 0, 0, size, size)
+        bg.setPixelData(data, 0, 0, FACE_CANVAS, FACE_CANVAS)
         self.app.activeWindow().addView(doc)
         yield 300
         sel = Selection()
@@ -146,6 +147,13 @@ class ProductScenarios:
         doc.setSelection(sel)
         doc.setActiveNode(bg)
         yield 300
+        return doc, bg, sel
+
+    def dfi_real(self):
+        """DFI with the real weights (NLF_REAL_SERVER) on a 512² textured canvas with a GENKI face
+        pasted at 200 px (the test writes it to OUT/dfi_input.bgra), through a loose box."""
+        size, face = FACE_CANVAS, FACE_BOX
+        doc, bg, sel = yield from self._face_canvas("dfi")
         mask = bytes(sel.pixelData(0, 0, size, size))
         before = bytes(bg.pixelData(0, 0, size, size))
         count = len(doc.rootNode().childNodes())
@@ -183,21 +191,8 @@ class ProductScenarios:
         """``dtn`` with a tiny faces → emoji model (NLF_STICKER_MODEL, on NLF_REAL_SERVER: real
         MTCNN) on the 512² canvas with a GENKI face, through a loose box: one new layer, opaque
         on the face in the emoji's disc, transparent around it; the source layer untouched."""
-        from krita import Selection
-
-        size, face = 512, (156, 156, 200)  # x, y, side of the pasted face
-        with open(os.path.join(OUT, "dfi_input.bgra"), "rb") as f:
-            data = f.read()
-        doc = self.app.createDocument(size, size, "dtn", "RGBA", "U8", "", 72.0)
-        bg = doc.rootNode().childNodes()[-1]
-        bg.setPixelData(data, 0, 0, size, size)
-        self.app.activeWindow().addView(doc)
-        yield 300
-        sel = Selection()
-        sel.select(130, 120, 260, 280, 255)  # loose: well around the face
-        doc.setSelection(sel)
-        doc.setActiveNode(bg)
-        yield 300
+        size, face = FACE_CANVAS, FACE_BOX
+        doc, bg, _sel = yield from self._face_canvas("dtn")
         before = bytes(bg.pixelData(0, 0, size, size))
         count = len(doc.rootNode().childNodes())
         self.use_server(os.environ["NLF_REAL_SERVER"])
