@@ -11,20 +11,25 @@ total and per canvas.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-def newly_clipped(canvas: Path) -> tuple[int, int]:
-    """(pixels newly at 255, newly at 0) in any channel, inside the canvas's selection."""
+from backend.evaluation.face_canvas import newly_clipped  # noqa: E402
+
+
+def clipped_in(canvas: Path) -> tuple[int, int]:
+    """(pixels newly at 255, newly at 0) inside the selection of one protocol canvas."""
     before = np.asarray(Image.open(canvas).convert("RGB"))
     after = np.asarray(Image.open(canvas.with_suffix(".dfi.png")).convert("RGB"))
-    mask = np.asarray(Image.open(canvas.with_suffix(".mask.png")).convert("L")) > 0
-    white = ((after == 255) & (before < 255)).any(-1) & mask
-    black = ((after == 0) & (before > 0)).any(-1) & mask
-    return int(white.sum()), int(black.sum())
+    mask = np.asarray(Image.open(canvas.with_suffix(".mask.png")).convert("L"))
+    return newly_clipped(before, after, mask)
 
 
 def main() -> None:
@@ -42,7 +47,7 @@ def main() -> None:
             )
             if not canvases:
                 continue
-            counts = np.array([newly_clipped(p) for p in canvases])
+            counts = np.array([clipped_in(p) for p in canvases])
             white, black = counts.sum(0)
             n = len(canvases)
             print(f"| {work.name} | {direction} | {n} | {white} | {white / n:.0f} | {black} |")

@@ -166,11 +166,9 @@ def test_change_by_region_splits_the_face_and_counts_pixels_outside() -> None:
     assert changed["changed_outside"] == 1 and changed["upper"] == 0.0
 
 
-def test_clipped_counts_only_new_extremes_inside_the_selection(tmp_path: Path) -> None:
-    """scripts/dfi_clipped.py: a pixel counts when the edit pushed a channel to 255 (or 0) inside
-    the selection; one already at 255 in the input, or outside the mask, does not."""
-    from scripts.dfi_clipped import newly_clipped
-
+def test_clipped_counts_only_new_extremes_inside_the_selection() -> None:
+    """face_canvas.newly_clipped (scripts/dfi_clipped.py): a pixel counts when the edit pushed a
+    channel to 255 (or 0) inside the selection; one already at 255, or outside it, does not."""
     before = np.full((8, 8, 3), 128, np.uint8)
     before[0, 0] = 255  # already white
     after = before.copy()
@@ -179,7 +177,5 @@ def test_clipped_counts_only_new_extremes_inside_the_selection(tmp_path: Path) -
     after[7, 7] = 255  # outside the selection
     mask = np.full((8, 8), 255, np.uint8)
     mask[6:, 6:] = 0
-    Image.fromarray(before).save(tmp_path / "000.png")
-    Image.fromarray(after).save(tmp_path / "000.dfi.png")
-    Image.fromarray(mask).save(tmp_path / "000.mask.png")
-    assert newly_clipped(tmp_path / "000.png") == (3, 1)
+    assert face_canvas.newly_clipped(before, after, mask) == (3, 1)
+    assert face_canvas.newly_clipped(before, before, mask) == (0, 0)

@@ -4,8 +4,10 @@ The inverter (``backend.algorithms.nets.dfi_inverter``, trained by ``python -m b
 dfi-inverter``) maps the backbone's maps of an aligned face back to the face. Instead of
 optimising pixels until their features reach ``φ(x) + α·w`` (``dfi.reconstruct``), the edited maps
 are decoded once; subtracting the decoding of the unedited maps cancels what the decoder cannot
-reproduce (its blur), so only the attribute's change is added to the photo. The change is then
-confined to the pack's attribute region and warped back, feathered, like the optimiser's.
+reproduce (its blur), so only the attribute's change is added to the photo; where that change is
+large, :func:`transfer` lets the result follow the decoder's target rather than overshoot it. The
+change is then confined to the pack's attribute region and warped back, feathered, like the
+optimiser's.
 
 Inverter files: ``<attributes dir>/<backbone>/inverter.pth`` (a user's own, e.g. ``--out`` of the
 train command) wins over the built-in ``backend/assets/packs/<backbone>/inverter.pth``, whose
