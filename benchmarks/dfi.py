@@ -192,7 +192,9 @@ def photo(args: argparse.Namespace) -> None:
             if inverter is not None:
                 alpha = strength * dfi.INVERTER_SCALE
                 args_ = (backbone, inverter.net, pack, image, face.landmarks, alpha, res, True)
-                dfi_inverter.edit_aligned(*args_, region)
+                dfi_inverter.edit_aligned(
+                    *args_, region, None, dfi.INVERTER_TRANSFER, dfi.INVERTER_COLOUR
+                )
             else:
                 with torch.enable_grad():
                     dfi.edit_aligned(

@@ -117,6 +117,33 @@ def test_inverter_edit_follows_the_decoder(tmp_path: Path) -> None:
     assert not torch.allclose(only_deep, delta)
 
 
+def test_damped_transfer_follows_the_decoders_tone_without_clipping() -> None:
+    """transfer=damped: where the decoder's change is large the result is its target (not the
+    photo plus the change, which clips when the photo is brighter than its decoding); where
+    there is no change the photo is untouched; colour 0 applies a grey change, 1 the decoder's."""
+    x = torch.full((1, 3, 4, 4), 0.7)
+    x[..., :2] = torch.tensor([0.8, 0.5, 0.45]).view(1, 3, 1, 1)  # lips, brighter than decoded
+    before = torch.full((1, 3, 4, 4), 0.7)
+    before[..., :2] = torch.tensor([0.55, 0.3, 0.3]).view(1, 3, 1, 1)
+    after = before.clone()
+    after[..., :2] = torch.tensor([0.9, 0.88, 0.86]).view(1, 3, 1, 1)  # teeth
+    added = dfi_inverter.transfer(x, before, after, "add", 1.0).clamp(0, 1)
+    damped = dfi_inverter.transfer(x, before, after, "damped", 1.0)
+    assert float(added[0, 0, 0, 0]) == 1.0  # the old transfer clips the red channel at white
+    assert torch.allclose(damped[..., :2], after[..., :2], atol=0.01)
+    assert torch.equal(damped[..., 2:], x[..., 2:])  # no change, no edit
+    small = before + 0.02 * torch.tensor([1.0, -1.0, 0.5]).view(1, 3, 1, 1)
+    grey = dfi_inverter.transfer(x, before, small, "damped", 0.0) - x
+    assert torch.allclose(grey, grey[:, :1].expand_as(grey), atol=1e-6)
+    assert float(grey.abs().max()) > 1e-3
+    full = dfi_inverter.transfer(x, before, small, "damped", 1.0) - x
+    assert torch.allclose(full, small - before, atol=2e-3)
+    half = dfi_inverter.transfer(x, before, small, "damped", 0.5) - x
+    assert torch.allclose(half, (grey + full) / 2, atol=1e-5)
+    with pytest.raises(ValueError, match="transfer"):
+        dfi_inverter.transfer(x, before, after, "logit", 0.0)
+
+
 def test_missing_or_changed_inverter_says_how_to_fix_it(tmp_path: Path, monkeypatch) -> None:
     """No inverter for the backbone: Missing naming the train command (method=optimise still
     works); a built-in file whose sha256 differs is refused as Broken."""

@@ -164,3 +164,18 @@ def test_change_by_region_splits_the_face_and_counts_pixels_outside() -> None:
         after[bottom, left, 3] = 0
     changed = face_canvas.change_by_region(scene, before, after)
     assert changed["changed_outside"] == 1 and changed["upper"] == 0.0
+
+
+def test_clipped_counts_only_new_extremes_inside_the_selection() -> None:
+    """face_canvas.newly_clipped (scripts/dfi_clipped.py): a pixel counts when the edit pushed a
+    channel to 255 (or 0) inside the selection; one already at 255, or outside it, does not."""
+    before = np.full((8, 8, 3), 128, np.uint8)
+    before[0, 0] = 255  # already white
+    after = before.copy()
+    after[1, 1:4, 0] = 255  # three pixels pushed to white in one channel
+    after[2, 2] = 0  # one pushed to black
+    after[7, 7] = 255  # outside the selection
+    mask = np.full((8, 8), 255, np.uint8)
+    mask[6:, 6:] = 0
+    assert face_canvas.newly_clipped(before, after, mask) == (3, 1)
+    assert face_canvas.newly_clipped(before, before, mask) == (0, 0)

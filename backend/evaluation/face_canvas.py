@@ -185,3 +185,13 @@ def change_by_region(scene: Scene, before: np.ndarray, after: np.ndarray) -> dic
         "rest_of_selection": _mean_abs(a, b, mask & ~upper & ~lower),
         "changed_outside": int((after != before).any(-1)[~mask].sum()),
     }
+
+
+def newly_clipped(before: np.ndarray, after: np.ndarray, mask: np.ndarray) -> tuple[int, int]:
+    """(pixels pushed to 255, pixels pushed to 0) by an edit inside ``mask`` (H, W): a pixel counts
+    when one of its RGB channels is at the extreme in ``after`` but was not in ``before`` (both
+    (H, W, C) uint8) — a sign of an edit overshooting white or black."""
+    a, b, m = after[..., :3], before[..., :3], mask > 0
+    white = ((a == 255) & (b < 255)).any(-1) & m
+    black = ((a == 0) & (b > 0)).any(-1) & m
+    return int(white.sum()), int(black.sum())

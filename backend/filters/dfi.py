@@ -74,6 +74,12 @@ INVERTER_SCALE = 0.4
 further than 20 optimiser steps do, so it needs a smaller α for the same change)."""
 INVERTER_REGION = True
 """The inverter's change is confined to the attribute region like the optimiser's."""
+INVERTER_TRANSFER = "damped"
+"""How the decoder's change reaches the photo (``dfi_inverter.transfer``; "add" was the first
+round's; quality-dfi.md compares them on the tuning slice)."""
+INVERTER_COLOUR = 0.5
+"""With keep colours on, the share of the decoder's colour change that is applied (0: brightness
+only; quality-dfi.md: 0 leaves grey smudges where teeth go, 1 gives colour casts)."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,10 @@ class DfiParams:
         help="Side of the square the face is optimised at; 0 = the pack's resolution",
     )
     keep_colours: bool = param(
-        True, label="Keep colours", help="Apply only the brightness of the change (no colour cast)"
+        True,
+        label="Keep colours",
+        help="Damp the change's colour: brightness only (method=optimise), half of the colour "
+        "change (inverter); off: all of it",
     )
     align: bool = param(
         True,
@@ -462,6 +471,8 @@ class DeepFeatureInterpolation(Filter):
                     p.keep_colours,
                     region,
                     layers,
+                    INVERTER_TRANSFER,
+                    INVERTER_COLOUR,
                 )
                 on_step(Step(n + 1, len(faces), "decoding", f"face {n + 1} of {len(faces)}"))
             return (image + change).clamp(0.0, 1.0).to(job.image)

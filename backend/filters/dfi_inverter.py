@@ -4,8 +4,10 @@ The inverter (``backend.algorithms.nets.dfi_inverter``, trained by ``python -m b
 dfi-inverter``) maps the backbone's maps of an aligned face back to the face. Instead of
 optimising pixels until their features reach ``φ(x) + α·w`` (``dfi.reconstruct``), the edited maps
 are decoded once; subtracting the decoding of the unedited maps cancels what the decoder cannot
-reproduce (its blur), so only the attribute's change is added to the photo. The change is then
-confined to the pack's attribute region and warped back, feathered, like the optimiser's.
+reproduce (its blur), so only the attribute's change is added to the photo; where that change is
+large, :func:`transfer` lets the result follow the decoder's target rather than overshoot it. The
+change is then confined to the pack's attribute region and warped back, feathered, like the
+optimiser's.
 
 Inverter files: ``<attributes dir>/<backbone>/inverter.pth`` (a user's own, e.g. ``--out`` of the
 train command) wins over the built-in ``backend/assets/packs/<backbone>/inverter.pth``, whose
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from backend.algorithms.features import VGGFeatures
 from backend.algorithms.nets.dfi_inverter import DfiInverter, load_inverter
@@ -119,6 +122,25 @@ def edited_maps(
 
 
 @torch.no_grad()
+def decode_pair(
+    backbone: VGGFeatures,
+    inverter: DfiInverter,
+    pack: attributes.AttributePack,
+    x: Tensor,
+    strength: float,
+    layers: tuple[str, ...] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """(D(φ(x)), D(φ(x) + α·w)) for the aligned face ``x`` (1, 3, R, R); ``layers``: which maps
+    are edited (default: every map the inverter reads)."""
+    names = list(inverter.cfg.layers)
+    missing = [k for k in names if k not in pack.layers]
+    if missing:
+        raise InverterError(f"the '{pack.name}' pack has no {', '.join(missing)} direction")
+    feats = backbone(x, names)
+    edit = tuple(names) if layers is None else layers
+    return inverter(feats), inverter(edited_maps(feats, pack, strength, edit))
+
+
 def change_in_frame(
     backbone: VGGFeatures,
     inverter: DfiInverter,
@@ -127,15 +149,40 @@ def change_in_frame(
     strength: float,
     layers: tuple[str, ...] | None = None,
 ) -> Tensor:
-    """D(φ(x) + α·w) − D(φ(x)) for the aligned face ``x`` (1, 3, R, R); ``layers``: which maps
-    are edited (default: every map the inverter reads)."""
-    names = list(inverter.cfg.layers)
-    missing = [k for k in names if k not in pack.layers]
-    if missing:
-        raise InverterError(f"the '{pack.name}' pack has no {', '.join(missing)} direction")
-    feats = backbone(x, names)
-    edit = tuple(names) if layers is None else layers
-    return inverter(edited_maps(feats, pack, strength, edit)) - inverter(feats)
+    """D(φ(x) + α·w) − D(φ(x)) for the aligned face ``x`` (1, 3, R, R)."""
+    before, after = decode_pair(backbone, inverter, pack, x, strength, layers)
+    return after - before
+
+
+TRANSFERS = ("add", "damped")
+DAMP_AT = 0.15
+"""transfer=damped: where the decoder's brightness change reaches this, the photo's residual
+x − D(φ(x)) is mostly replaced by the decoder's target."""
+
+
+def _grey_mix(per_channel: Tensor, colour: float) -> Tensor:
+    """``colour`` of a per-channel quantity plus the rest as its luma (0: grey, 1: as is)."""
+    grey = luma_only(per_channel)
+    return grey + colour * (per_channel - grey)
+
+
+def transfer(x: Tensor, before: Tensor, after: Tensor, mode: str, colour: float) -> Tensor:
+    """The edited face in the frame from the photo ``x`` and the decodings ``before`` = D(φ(x)),
+    ``after`` = D(φ(x) + α·w); ``colour`` ∈ [0, 1]: how much of the change's colour is kept.
+
+    add: x + (after − before), clipped (the first round's). damped: where the decoder's
+    brightness change is large (|Δ| around :data:`DAMP_AT` and above) the photo's residual
+    x − before — what the decoder did not reproduce there, e.g. the teeth being removed, or the
+    photo being brighter than its decoding — fades out, so the result follows the decoder's
+    target tone instead of overshooting it (clipped lips under new teeth, grey tooth remnants).
+    """
+    if mode == "add":  # the brightness of the clipped change (the final composite clips again)
+        return x + _grey_mix((x + after - before).clamp(0.0, 1.0) - x, colour)
+    if mode != "damped":
+        raise ValueError(f"unknown transfer {mode!r} (one of {', '.join(TRANSFERS)})")
+    size = (luma_only(after - before)[:, :1] / DAMP_AT) ** 2
+    delta = after - before - (1.0 - torch.exp(-size)) * (x - before)
+    return (x + _grey_mix(delta, colour)).clamp(0.0, 1.0)
 
 
 def edit_aligned(
@@ -149,17 +196,20 @@ def edit_aligned(
     keep_colours: bool,
     region: Tensor | None,
     layers: tuple[str, ...] | None = None,
+    mode: str = "add",
+    colour_kept: float = 0.0,
 ) -> Tensor:
-    """The change (1, 3, H, W) in ``image``'s pixels for the face with ``landmarks`` (5, 2)."""
+    """The change (1, 3, H, W) in ``image``'s pixels for the face with ``landmarks`` (5, 2);
+    ``mode``: see :func:`transfer`; ``colour_kept``: the share of the change's colour applied
+    with keep colours on (off: all of it)."""
     if pack.frame is None:
         raise ValueError("the pack has no face frame")
     x, to_frame = dfi_align.to_frame(image, landmarks, pack.frame, resolution)
-    delta = change_in_frame(backbone, inverter, pack, x, strength, layers)
-    if delta.shape[-2:] != x.shape[-2:]:
-        delta = torch.nn.functional.interpolate(
-            delta, size=x.shape[-2:], mode="bilinear", align_corners=False
-        )
-    delta = ((x + delta).clamp(0.0, 1.0) - x) * (1.0 if region is None else region)
-    if keep_colours:
-        delta = luma_only(delta)
+    before, after = decode_pair(backbone, inverter, pack, x, strength, layers)
+    if after.shape[-2:] != x.shape[-2:]:
+        size = x.shape[-2:]
+        before = F.interpolate(before, size=size, mode="bilinear", align_corners=False)
+        after = F.interpolate(after, size=size, mode="bilinear", align_corners=False)
+    colour = colour_kept if keep_colours else 1.0
+    delta = (transfer(x, before, after, mode, colour) - x) * (1.0 if region is None else region)
     return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
