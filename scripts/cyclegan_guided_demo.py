@@ -23,7 +23,8 @@ held-out A images made from other faces (never trained on):
 
 Writes ``OUT/report.json``, ``OUT/strip.png`` (rows: input, plain, keep, keep+labels) and the
 commands run. ``python scripts/cyclegan_guided_demo.py --out /tmp/demo`` (three runs of
-``--steps`` generator updates; ``--only NAME`` trains one, to run them in parallel).
+``--steps`` generator updates; ``--only NAME`` trains one, to run them in parallel;
+``--resume --steps N`` continues existing runs to N updates).
 """
 
 from __future__ import annotations
