@@ -23,7 +23,8 @@ held-out A images made from other faces (never trained on):
 
 Writes ``OUT/report.json``, ``OUT/strip.png`` (rows: input, plain, keep, keep+labels) and the
 commands run. ``python scripts/cyclegan_guided_demo.py --out /tmp/demo`` (three runs of
-``--steps`` generator updates; ``--only NAME`` trains one, to run them in parallel).
+``--steps`` generator updates; ``--only NAME`` trains one, to run them in parallel;
+``--resume --steps N`` continues existing runs to N updates).
 """
 
 from __future__ import annotations
@@ -203,7 +204,9 @@ def train(
     args += ["--lambda-identity", "0", "--checkpoint-every", "0", "--seed", "0"]
     args += ["--device", "cpu", "--run-dir", str(out / "runs" / name)]
     args += ["--models-dir", str(out / "models"), *extra]
-    if not (out / "models" / f"{name}.a_to_b.pth").exists():
+    if a.resume:
+        args.append("--resume")
+    if a.resume or not (out / "models" / f"{name}.a_to_b.pth").exists():
         t = time.time()
         if cli(args) != 0:
             raise SystemExit(f"training {name} failed")
@@ -249,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--keep-weight", type=float, default=200.0)
     p.add_argument("--class-weight", type=float, default=2.0)
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoints to --steps updates (lr schedule of the new total)",
+    )
     p.add_argument("--strip", default="", help="also copy the strip PNG here")
     p.add_argument(
         "--only",

@@ -25,6 +25,12 @@ def test_demo_runs_and_reports(tmp_path: Path) -> None:
     try:
         args = ["--out", str(tmp_path), "--steps", "2", "--n-train", "8", "--n-test", "8"]
         assert demo.main([*args, "--judge-steps", "20"]) == 0
+        ckpt = tmp_path / "runs" / "keep" / "checkpoint.pth"
+        assert torch.load(ckpt, weights_only=True)["step_count"] == 4  # 2 epochs of 2
+        more = ["--out", str(tmp_path), "--steps", "8", "--n-train", "8", "--n-test", "8"]
+        assert demo.main([*more, "--only", "keep", "--resume"]) == 0
+        state = torch.load(ckpt, weights_only=True)
+        assert state["step_count"] == 8 and state["epoch"] == 4  # continued, not restarted
     finally:
         torch.set_num_threads(old)
     report = json.loads((tmp_path / "report.json").read_text())
