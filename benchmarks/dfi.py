@@ -144,9 +144,10 @@ def photo(args: argparse.Namespace) -> None:
 
     from backend import dirs
     from backend.algorithms.faces import FaceFinder
+    from backend.algorithms.faces import frame as face_frame
     from backend.algorithms.features import load_backbone
     from backend.assets import attributes
-    from backend.filters import dfi, dfi_align, dfi_inverter
+    from backend.filters import dfi, dfi_inverter
 
     torch.set_num_threads(args.threads)
     root = dirs.weights_dir()
@@ -185,8 +186,8 @@ def photo(args: argparse.Namespace) -> None:
         strength = dfi.DfiParams.strength
         for face in faces:
             a = time.perf_counter()
-            x, to_frame = dfi_align.to_frame(image, face.landmarks, pack.frame, res)
-            dfi_align.change_back(torch.zeros_like(x), to_frame, tuple(image.shape[-2:]))
+            x, to_frame = face_frame.to_frame(image, face.landmarks, pack.frame, res)
+            face_frame.change_back(torch.zeros_like(x), to_frame, tuple(image.shape[-2:]))
             sync()
             b = time.perf_counter()
             if inverter is not None:

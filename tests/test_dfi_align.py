@@ -10,10 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
+from backend.algorithms.faces import frame as face_frame
 from backend.algorithms.features import tiny_backbone
 from backend.assets import attributes, pack_faces
 from backend.errors import NoFace, NotApplicable
-from backend.filters import dfi, dfi_align
+from backend.filters import dfi
 from backend.filters.base import Context, FilterInput
 from backend.params import parse_values
 from tests.fakes import FakeFaceFinder
@@ -33,9 +34,9 @@ def test_to_frame_reads_the_face_and_change_back_stays_near_it() -> None:
     gen = torch.Generator().manual_seed(0)
     image = torch.rand(1, 3, 200, 160, generator=gen)
     landmarks = (TEMPLATE * 100 + torch.tensor([30.0, 50.0], dtype=torch.float64)).float()
-    face, tf = dfi_align.to_frame(image, landmarks, pack_faces.TEMPLATE, 100)
+    face, tf = face_frame.to_frame(image, landmarks, pack_faces.TEMPLATE, 100)
     assert torch.allclose(face, image[..., 50:150, 30:130], atol=1e-4)
-    change = dfi_align.change_back(torch.full((1, 3, 100, 100), 0.1), tf, (200, 160))
+    change = face_frame.change_back(torch.full((1, 3, 100, 100), 0.1), tf, (200, 160))
     assert change.shape == (1, 3, 200, 160)
     assert torch.allclose(change[..., 100, 80], torch.full((3,), 0.1)[None], atol=1e-5)
     assert float(change[..., :45, :].abs().max()) == 0.0
@@ -49,7 +50,7 @@ def test_large_faces_are_shrunk_without_aliasing() -> None:
     stripes = torch.zeros(1, 3, 400, 400)
     stripes[..., :, ::2] = 1.0
     landmarks = (TEMPLATE * 400).float()
-    face, tf = dfi_align.to_frame(stripes, landmarks, pack_faces.TEMPLATE, 100)
+    face, tf = face_frame.to_frame(stripes, landmarks, pack_faces.TEMPLATE, 100)
     assert tf.scale * 100 == pytest.approx(0.25)
     assert float((face - 0.5).abs().max()) < 0.05
 

@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 
 from backend.algorithms.faces import DEFAULT_TEMPLATE
+from backend.algorithms.faces.frame import change_back, to_frame
 from backend.algorithms.nets.npe import NpeNet
 from backend.algorithms.npe_paint import latent_steps, masked_blend, near_strokes
-from backend.filters.dfi_align import change_back, to_frame
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ largest face near the image's centre, and skips images without a face (counted).
 is the mean of the examples' five landmarks after a similarity alignment to each other
 (generalised Procrustes), placed in the working square at ``TEMPLATE``'s position and scale; each
 example is warped to that frame before its features are averaged. The DFI filter warps faces to
-the same frame at edit time (``backend.filters.dfi_align``).
+the same frame at edit time (``backend.algorithms.faces.frame``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from backend.algorithms.faces import DEFAULT_TEMPLATE, FaceFinder, estimate_similarity
+from backend.algorithms.faces.frame import to_frame
 from backend.algorithms.features import VGGFeatures
 from backend.assets import attributes
-from backend.filters.dfi_align import to_frame
 
 log = logging.getLogger(__name__)
 

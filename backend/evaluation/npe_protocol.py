@@ -196,9 +196,9 @@ def blend_mask(flt, case: Case, params: dict, state: bytes) -> np.ndarray:
     (the edit is redone outside the job path with the frame that run's ``state`` recorded)."""
     from backend.algorithms import npe_state
     from backend.algorithms.faces import DEFAULT_TEMPLATE, estimate_similarity
+    from backend.algorithms.faces.frame import change_back
     from backend.algorithms.npe_edit import edit_face
     from backend.algorithms.npe_paint import REACH, SMOOTHING
-    from backend.filters.dfi_align import change_back
 
     net, _ = flt.network(params.get("model", "genki64"))
     decoded = npe_state.decode(state)

@@ -9,8 +9,8 @@ with Adam. Only the difference ``z - x`` at R is upsampled and added to the full
 (chainer-dfi's residual trick), so detail the inversion would lose is never touched.
 
 With ``align`` on (the default) every face MTCNN finds in the selection's crop is warped to the
-pack's face frame first (``dfi_align``), edited there with the aligned settings below (the change
-confined to the pack's attribute region) and only its change is warped back, feathered.
+pack's face frame first (``faces.frame``), edited there with the aligned settings below (the
+change confined to the pack's attribute region) and only its change is warped back, feathered.
 
 ``method=inverter`` (the default for aligned faces) replaces the optimisation by a feed-forward
 decoder trained on aligned faces: the change is ``D(φ(x) + α·w) − D(φ(x))``
@@ -32,12 +32,13 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.algorithms.faces import frame as face_frame
 from backend.algorithms.faces import in_box
 from backend.algorithms.features import VGGFeatures
 from backend.assets import attributes
 from backend.cancel import checked
 from backend.errors import Broken, Missing, NoFace, NotApplicable, ParamError, WeightsMissing
-from backend.filters import dfi_align, dfi_inverter
+from backend.filters import dfi_inverter
 from backend.filters.base import (
     Context,
     Filter,
@@ -300,7 +301,7 @@ def edit_aligned(
     Returns the change (1, 3, H, W) in the image's pixels (zero away from the face)."""
     if pack.frame is None:
         raise ValueError("the pack has no face frame")
-    x, to_frame = dfi_align.to_frame(image, landmarks, pack.frame, resolution)
+    x, to_frame = face_frame.to_frame(image, landmarks, pack.frame, resolution)
     layers = list(pack.layers)
     with torch.no_grad():
         feats = backbone(x, layers)
@@ -322,7 +323,7 @@ def edit_aligned(
     delta = z - x
     if keep_colours:
         delta = luma_only(delta)
-    return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
+    return face_frame.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
 
 
 def attribute_region(pack: attributes.AttributePack, layer: str, resolution: int) -> Tensor:

@@ -25,10 +25,10 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.algorithms.faces import frame as face_frame
 from backend.algorithms.features import VGGFeatures
 from backend.algorithms.nets.dfi_inverter import DfiInverter, load_inverter
 from backend.assets import attributes
-from backend.filters import dfi_align
 from backend.filters.dfi_direction import luma_only, scaled_direction
 
 FILE = "inverter.pth"
@@ -204,7 +204,7 @@ def edit_aligned(
     with keep colours on (off: all of it)."""
     if pack.frame is None:
         raise ValueError("the pack has no face frame")
-    x, to_frame = dfi_align.to_frame(image, landmarks, pack.frame, resolution)
+    x, to_frame = face_frame.to_frame(image, landmarks, pack.frame, resolution)
     before, after = decode_pair(backbone, inverter, pack, x, strength, layers)
     if after.shape[-2:] != x.shape[-2:]:
         size = x.shape[-2:]
@@ -212,4 +212,4 @@ def edit_aligned(
         after = F.interpolate(after, size=size, mode="bilinear", align_corners=False)
     colour = colour_kept if keep_colours else 1.0
     delta = (transfer(x, before, after, mode, colour) - x) * (1.0 if region is None else region)
-    return dfi_align.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
+    return face_frame.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))

@@ -161,7 +161,7 @@ def face_stickers(
     frame, translated by the RGBA ``net`` and warped back: (colour (1, 3, H, W), alpha
     (1, 1, H, W)), the faces' emoji composited over one another in the order given."""
     from backend.algorithms.faces import DEFAULT_TEMPLATE, paste_back
-    from backend.filters.dfi_align import to_frame
+    from backend.algorithms.faces.frame import to_frame
 
     report = on_step or (lambda step: None)
     h, w = image.shape[-2:]

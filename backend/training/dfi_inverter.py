@@ -59,9 +59,9 @@ class InverterOptions:
 def aligned_faces(folder: Path, frame: Any, size: int, weights_dir: Path) -> Tensor:
     """Every image's main face under ``folder`` warped to ``frame`` at ``size`` (N×3×S×S uint8)."""
     from backend.algorithms.faces import FaceFinder
+    from backend.algorithms.faces.frame import to_frame
     from backend.assets import attributes
     from backend.assets.pack_faces import landmarks_in
-    from backend.filters.dfi_align import to_frame
     from backend.training.dtn.data import IMAGE_SUFFIXES
 
     finder = FaceFinder.load(weights_dir)

@@ -217,9 +217,9 @@ def train(
 def aligned_folder(folder: str | Path, size: int, weights_dir: Path) -> Tensor:
     """Every image's main face warped to ``DEFAULT_TEMPLATE`` at ``size`` (uint8 N×3×S×S)."""
     from backend.algorithms.faces import DEFAULT_TEMPLATE, FaceFinder
+    from backend.algorithms.faces.frame import to_frame
     from backend.assets import attributes
     from backend.assets.pack_faces import landmarks_in
-    from backend.filters.dfi_align import to_frame
     from backend.training.dtn.data import IMAGE_SUFFIXES
 
     finder = FaceFinder.load(weights_dir)
