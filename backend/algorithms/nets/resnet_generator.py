@@ -13,12 +13,12 @@ on others, which is how large canvases are tiled without colour drift between ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
 from torch import Tensor, nn
 
 from backend.algorithms.nets.shared_norms import (
+    SharedNorms,
     SharedStatsAffineInstanceNorm,
     SharedStatsBatchNorm,
     SharedStatsInstanceNorm,
@@ -68,7 +68,7 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
-class ResnetGenerator(nn.Module):
+class ResnetGenerator(SharedNorms, nn.Module):
     """The official ``resnet_9blocks`` / ``resnet_6blocks`` generator, no dropout.
 
     Input and output are (B, C, H, W) in [-1, 1] (the output is tanh) with H, W multiples of 4.
@@ -138,29 +138,6 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
-
-    def norms(self) -> Iterator[SharedStatsInstanceNorm]:
-        for m in self.modules():
-            if isinstance(m, SharedStatsInstanceNorm):
-                yield m
-
-    @contextmanager
-    def norm_mode(self, mode: str) -> Iterator[None]:
-        """Set every InstanceNorm to ``mode`` ("instance", "capture", "fixed") inside the block."""
-        if mode not in ("instance", "capture", "fixed"):
-            raise ValueError(f"unknown norm mode {mode!r}")
-        old = [m.mode for m in self.norms()]
-        for m in self.norms():
-            m.mode = mode
-        try:
-            yield
-        finally:
-            for m, o in zip(self.norms(), old, strict=True):
-                m.mode = o
-
-    def clear_stats(self) -> None:
-        for m in self.norms():
-            m.stats = None
 
 
 def clean_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:

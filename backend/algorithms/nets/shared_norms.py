@@ -9,6 +9,9 @@ official layers' (InstanceNorm: none; affine InstanceNorm: weight / bias; BatchN
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -97,3 +100,31 @@ class SharedStatsBatchNorm(SharedStatsInstanceNorm):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, affine, running={self.use_running}"
+
+
+class SharedNorms:
+    """What a generator built from these norms offers its tiler: its norms, a mode for all of them
+    inside a block, and forgetting captured statistics (mixed into ``nn.Module`` generators)."""
+
+    def norms(self) -> Iterator[SharedStatsInstanceNorm]:
+        for m in self.modules():  # type: ignore[attr-defined]
+            if isinstance(m, SharedStatsInstanceNorm):
+                yield m
+
+    @contextmanager
+    def norm_mode(self, mode: str) -> Iterator[None]:
+        """Set every norm to ``mode`` ("instance", "capture", "fixed") inside the block."""
+        if mode not in ("instance", "capture", "fixed"):
+            raise ValueError(f"unknown norm mode {mode!r}")
+        old = [m.mode for m in self.norms()]
+        for m in self.norms():
+            m.mode = mode
+        try:
+            yield
+        finally:
+            for m, o in zip(self.norms(), old, strict=True):
+                m.mode = o
+
+    def clear_stats(self) -> None:
+        for m in self.norms():
+            m.stats = None

@@ -29,7 +29,11 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from backend.algorithms.nets.shared_norms import SharedStatsBatchNorm, SharedStatsInstanceNorm
+from backend.algorithms.nets.shared_norms import (
+    SharedNorms,
+    SharedStatsBatchNorm,
+    SharedStatsInstanceNorm,
+)
 
 NORMS = ("instance", "batch")
 
@@ -81,7 +85,7 @@ class UnetBlock(nn.Module):
         return y if self.outermost else torch.cat([x, y], 1)
 
 
-class UnetGenerator(nn.Module):
+class UnetGenerator(SharedNorms, nn.Module):
     """The official ``unet_128`` (``num_downs`` 7) / ``unet_256`` (8) generator, no dropout.
 
     Input and output are (B, C, H, W) in [-1, 1] (the output is tanh) with H, W multiples of
@@ -118,25 +122,6 @@ class UnetGenerator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
 
-    def norms(self) -> Iterator[SharedStatsInstanceNorm]:
-        for m in self.modules():
-            if isinstance(m, SharedStatsInstanceNorm):
-                yield m
-
-    @contextmanager
-    def norm_mode(self, mode: str) -> Iterator[None]:
-        """Set every norm to ``mode`` ("instance", "capture", "fixed") inside the block."""
-        if mode not in ("instance", "capture", "fixed"):
-            raise ValueError(f"unknown norm mode {mode!r}")
-        old = [m.mode for m in self.norms()]
-        for m in self.norms():
-            m.mode = mode
-        try:
-            yield
-        finally:
-            for m, o in zip(self.norms(), old, strict=True):
-                m.mode = o
-
     @contextmanager
     def running_stats(self, enabled: bool = True) -> Iterator[None]:
         """Batch norms use the checkpoint's running averages inside the block (``test.py --eval``).
@@ -152,7 +137,3 @@ class UnetGenerator(nn.Module):
         finally:
             for m, o in zip(batch, old, strict=True):
                 m.use_running = o
-
-    def clear_stats(self) -> None:
-        for m in self.norms():
-            m.stats = None
