@@ -149,6 +149,21 @@ class ProductScenarios:
         yield 300
         return doc, bg, sel
 
+    def _one_result_above(self, doc, bg, count, before):
+        """The pixels of the one new ``[NLF]`` layer right above ``bg`` (of the face canvas);
+        checks that exactly one layer was added and that ``bg`` still holds ``before``."""
+        nodes = doc.rootNode().childNodes()
+        names = [n.name() for n in nodes]
+        check(
+            len(nodes) == count + 1,
+            "layers: %s; message %s" % (names, self.dock.message.text()),
+        )
+        i = names.index("Background")
+        check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
+        side = FACE_CANVAS
+        check(bytes(bg.pixelData(0, 0, side, side)) == before, "source layer changed")
+        return bytes(nodes[i + 1].pixelData(0, 0, side, side))
+
     def dfi_real(self):
         """DFI with the real weights (NLF_REAL_SERVER) on a 512² textured canvas with a GENKI face
         pasted at 200 px (the test writes it to OUT/dfi_input.bgra), through a loose box."""
@@ -162,16 +177,7 @@ class ProductScenarios:
             yield from until(self.ready, 60, "the real-weights backend")
             check("dfi" in self.ctl.filters, "filters: %s" % sorted(self.ctl.filters))
             yield from self.run_filter("dfi", {}, timeout=180)
-            nodes = doc.rootNode().childNodes()
-            names = [n.name() for n in nodes]
-            check(
-                len(nodes) == count + 1,
-                "layers: %s; message %s" % (names, self.dock.message.text()),
-            )
-            i = names.index("Background")
-            check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
-            check(bytes(bg.pixelData(0, 0, size, size)) == before, "source layer changed")
-            out = bytes(nodes[i + 1].pixelData(0, 0, size, size))
+            out = self._one_result_above(doc, bg, count, before)
             changed = 0
             for p in range(size * size):
                 if mask[p] == 0:
@@ -200,16 +206,7 @@ class ProductScenarios:
             yield from until(self.ready, 60, "the real-weights backend")
             values = {"model": os.environ["NLF_STICKER_MODEL"]}
             yield from self.run_filter("dtn", values, timeout=120)
-            nodes = doc.rootNode().childNodes()
-            names = [n.name() for n in nodes]
-            check(
-                len(nodes) == count + 1,
-                "layers: %s; message %s" % (names, self.dock.message.text()),
-            )
-            i = names.index("Background")
-            check(names[i + 1].startswith("[NLF] "), "layers: %s" % names)
-            check(bytes(bg.pixelData(0, 0, size, size)) == before, "source layer changed")
-            out = bytes(nodes[i + 1].pixelData(0, 0, size, size))
+            out = self._one_result_above(doc, bg, count, before)
             with open(os.path.join(OUT, "dtn_sticker.bgra"), "wb") as f:
                 f.write(out)
             check_sticker(out, size, face, (130, 120, 260, 280))
