@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,8 @@ from backend.serving.imaging import WireImage
 from backend.serving.jobs import Job
 from backend.serving.shm import SharedRefused, SharedSession
 from nlf_client.proto import filters_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 MAX_STATE = 64 << 10
 """Largest ``RunHeader.state`` a server accepts (a filter's state is a few KiB)."""
@@ -165,6 +169,7 @@ def read_job(
     it = iter(requests)
     head = read_header(next(it, None))
     announced = admit(head, max_pixels, layer_names, max_total_pixels)
+    log.debug("Run header admitted: %s, receiving %s", shown(head.filter_id), ", ".join(announced))
     views, in_place = _from_shared(head, announced, shared) if head.shared else (None, False)
     buffers = receive(it, announced, views)
 
