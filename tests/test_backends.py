@@ -135,7 +135,8 @@ def test_batch_over_three_backends_survives_one_killed(tmp_path: Path, capsys) -
     try:
         address = ",".join(f"127.0.0.1:{port}" for _, port in backends)
         argv = ["apply", "test_slow", str(src), "-o", str(out), "--server", address]
-        rc = main([*argv, "--param", "steps=10", "--param", "delay=0.05"])
+        # 1.5 s per file: the killer sees the victim busy even on a loaded machine
+        rc = main([*argv, "--param", "steps=30", "--param", "delay=0.05"])
         killer.join(30)
         text = capsys.readouterr().out
     finally:
