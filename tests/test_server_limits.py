@@ -79,7 +79,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
 def test_idle_header_only_streams_hold_no_memory(serve_process) -> None:
     """64 streams each declaring two 1024² f32 layers (32 MiB) and then sending nothing: the
     server grows by far less than one such request, refuses what it cannot take at once
-    (RESOURCE_EXHAUSTED), answers GetStatus within 1 s while the uploads sit idle (and at all,
+    (RESOURCE_EXHAUSTED), answers GetStatus within 2 s while the uploads sit idle (and at all,
     within 5 s on a busy machine, while the 64 arrive), and drops the idle uploads after
     --upload-idle-timeout with DEADLINE_EXCEEDED."""
     proc, address = serve_process
@@ -100,7 +100,7 @@ def test_idle_header_only_streams_hold_no_memory(serve_process) -> None:
                 time.sleep(0.3)
                 worst = max(worst, _timed_status(stub))
                 grew = max(grew, _rss(proc.pid) - before)
-            assert worst < 1.0, f"GetStatus took {worst:.2f} s under 16 idle uploads"
+            assert worst < 2.0, f"GetStatus took {worst:.2f} s under 16 idle uploads"
             assert grew < 32 << 20, f"the server grew by {grew >> 20} MiB"
             codes = []
             for call in calls:
