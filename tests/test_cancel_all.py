@@ -1,6 +1,7 @@
 """Bounded work: for every product filter, on shapes and settings chosen to make it work long
 in one phase, a cancel frees the worker within 2 s (4 s allowed: CI runs editors beside it on
-two cores, and the one-tile case went past 2 s there under load); shapes too elongated to bound are refused.
+two cores, and the one-tile case went past 2 s there under load); shapes too elongated to bound
+are refused.
 
 Runs through gRPC against the shared test backend (tiny networks, tests/prep/)."""
 
