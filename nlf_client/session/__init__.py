@@ -34,7 +34,9 @@ Forms (:mod:`.form`)
     ``plan(param, limit=None) -> Field`` (range, step, decimals, default, choices and labels,
     row label, tooltip) for Krita's widgets and GIMP's arguments alike; ``typed(kind, value)``.
 Live painting (:mod:`.live`)
-    ``Strokes`` (settle, coalesce, restore from history, reset), ``paint_digest``, ``clip``,
+    ``Strokes`` (settle, coalesce, restore from history, reset), ``LiveLoop`` (the polling
+    flow: one run at a time, stale answers dropped; the editor's hooks in its docstring),
+    ``paint_digest``, ``clip``,
     ``run_live``, ``paint_param``, ``run_values``, ``stopped_text``, ``LiveError``.
 Live notes (:mod:`.notes`)
     ``fetch_notes(settings, snapshot_spec, timeout=1.0) -> {param: text}``: what the running
@@ -60,8 +62,10 @@ Batches and names (:mod:`.batch`, :mod:`.naming`)
     several results) - the CLI's ``apply`` uses the same.
 Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     ``parse_colour("#rrggbb[aa]")``, ``colour_hex(c, alpha=True)``; ``convert(data, src, dst,
-    swap=False)`` between u8/u16/f16/f32 (swap = BGRA<->RGBA), ``rgba8(layer)``,
-    ``downscale(layer, mask, longest)``.
+    swap=False)`` between u8/u16/f16/f32 (swap = BGRA<->RGBA), ``native_to_wire(data, depth)``
+    / ``wire_to_native(data, fmt, depth)`` (an editor's colour depth, ``NATIVE_FORMAT``),
+    ``selection_mask(coverage, w, h, layer)``, ``rgba8(layer)``, ``downscale(layer, mask,
+    longest)``.
 """
 
 from . import actions, form, live
@@ -82,7 +86,7 @@ from .launch import connect, serve_command, split_address, stop_started, with_po
 from .messages import UserError, describe, status_line
 from .naming import file_names, layer_name, output_paths
 from .notes import dynamic_notes, fetch_notes
-from .pixels import convert, downscale, rgba8
+from .pixels import convert, downscale, native_to_wire, rgba8, selection_mask, wire_to_native
 from .request import Request, build_request, filter_values_from_json, values_from_json
 from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
 from .session import Session
@@ -123,6 +127,7 @@ __all__ = [
     "live",
     "load_schema",
     "merge",
+    "native_to_wire",
     "output_paths",
     "parse_colour",
     "prepare",
@@ -131,11 +136,13 @@ __all__ = [
     "rgba8",
     "run_each",
     "schema_to_json",
+    "selection_mask",
     "serve_command",
     "split_address",
     "status_line",
     "stop_started",
     "values_from_json",
+    "wire_to_native",
     "with_env",
     "with_port",
 ]

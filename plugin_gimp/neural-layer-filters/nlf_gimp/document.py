@@ -21,6 +21,7 @@ from gi.repository import Babl, Gegl, Gimp, GLib  # noqa: E402
 
 from nlf_client.api import Colour, Layer, Mask  # noqa: E402
 from nlf_client.session import UserError  # noqa: E402
+from nlf_client.session.pixels import selection_mask  # noqa: E402
 
 BABL = {"u8": "R'G'B'A u8", "u16": "R'G'B'A u16", "f32": "R'G'B'A float"}
 WIRE = {"U8": "u8", "U16": "u16", "U32": "f32", "HALF": "f32", "FLOAT": "f32", "DOUBLE": "f32"}
@@ -81,12 +82,7 @@ class GimpDocument:
         rect = Gegl.Rectangle.new(x, y, w, h)
         buffer = self.image.get_selection().get_buffer()
         coverage = bytes(buffer.get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE))
-        if coverage.count(b"\x00") == len(coverage):
-            raise UserError(
-                "The selection does not overlap layer '%s'; select part of it or select nothing "
-                "to filter the whole layer." % self.source.get_name()
-            )
-        return None if coverage.count(b"\xff") == len(coverage) else Mask(coverage, w, h)
+        return selection_mask(coverage, w, h, self.source.get_name())
 
     def insert(self, above: Any, layers: Sequence[Layer], names: Sequence[str]) -> List[Any]:
         """New layers right above ``above`` (first result on top) in ONE undo group; grayscale
