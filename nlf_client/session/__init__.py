@@ -7,7 +7,9 @@ Settings (:mod:`.settings`)
     backend_command, backend_dir, connect_timeout, startup_timeout); ``merge(base, mapping)``
     reads stored values (strings like "true" too; "backend_cwd" is read as backend_dir);
     ``with_env(s, env=None)`` applies NLF_SERVER / NLF_TOKEN / NLF_TLS_CA / NLF_AUTOSTART;
-    ``as_dict``, ``read_json(path)``, ``write_json(path, changes)``; ``DEFAULT_PORT`` 50051,
+    ``as_dict``, ``read_json(path)``, ``write_json(path, changes)``, ``load_files(paths,
+    env)`` (JSON files, later wins), ``save_form(read, write) -> failure text``; ``FORM`` /
+    ``FORM_SPEC``; ``DEFAULT_PORT`` 50051,
     ``USER_FIELDS`` (what a settings form edits).
 Session (:mod:`.session`)
     ``Session(settings, settings_place, log_path)``: ``client()`` (lazy, thread-safe connect),
@@ -30,6 +32,11 @@ Actions (:mod:`.actions`)
     ``Actions(Session)``: apply, preview, repeat_last, apply_batch (layers or a folder),
     cancel, refresh, change_settings; the editor supplies threads, documents and the way it
     shows events (hooks in the module docstring). ``caught(exc)``, ``guarded``, ``BATCH_MODES``.
+Blocking runs (:mod:`.blocking`)
+    ``BlockingRun(label, settings, settings_place, log_path, set_text, set_fraction, pulse)``:
+    one action run on the calling thread (GIMP): ``attempt(work) -> failure text or ""``,
+    ``each(count, one, keep_going)``, ``each_file(files, out_dir, one)`` (a folder: past
+    failures, then their summary), ``run_on(doc, spec, values, source, report)``.
 Forms (:mod:`.form`)
     ``plan(param, limit=None) -> Field`` (range, step, decimals, default, choices and labels,
     row label, tooltip) for Krita's widgets and GIMP's arguments alike; ``typed(kind, value)``.
@@ -54,12 +61,18 @@ Runs against a document (:mod:`.document`)
     with ``job.cancel.set()``), ``finish(doc, job, result)`` (UI thread: named result layers
     above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``;
     ``ProgressLine`` (a progress bar's text and fraction from reports).
+Layers (:mod:`.layers`)
+    Over an editor's layer tree (``children``, ``kind``: "mask" / "group" / other, ``name``):
+    ``labelled(nodes, ...)`` (a layer picker's "group / child" list), ``pixel_layers``,
+    ``batch_targets(mode, active, selected, ...)`` ("selected" / "children").
 Batches and names (:mod:`.batch`, :mod:`.naming`)
-    ``image_files(folder, suffixes)``, ``run_each(count, run_one, progressed, done_one,
-    cancelled, keep_going=False) -> failures``; ``layer_name(spec, values, layer_names,
-    result_name, count)`` = "[NLF] <label> <key params>"; ``file_names(stem, filter_id, n)`` /
-    ``output_paths(src, out_dir, filter_id, n)`` = ``<stem>.<filter>.png`` (``.<k>.png`` for
-    several results) - the CLI's ``apply`` uses the same.
+    ``layer_batch(specs, filter_id, json, layers, find, key)``, ``folder_batch(specs,
+    filter_id, json)``, ``suffixes(text)``, ``image_files(folder, suffixes)``,
+    ``run_each(count, run_one, progressed, done_one, cancelled, keep_going=False) ->
+    failures``; ``layer_name(spec, values, layer_names, result_name, count)`` = "[NLF] <label>
+    <key params>"; ``file_names(stem, filter_id, n)`` / ``output_paths(src, out_dir,
+    filter_id, n)`` = ``<stem>.<filter>.png`` (``.<k>.png`` for several results) - the CLI's
+    ``apply`` uses the same.
 Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     ``parse_colour("#rrggbb[aa]")``, ``colour_hex(c, alpha=True)``; ``convert(data, src, dst,
     swap=False)`` between u8/u16/f16/f32 (swap = BGRA<->RGBA), ``native_to_wire(data, depth)``
@@ -68,9 +81,10 @@ Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     longest)``.
 """
 
-from . import actions, form, live
+from . import actions, form, layers, live
 from .actions import Actions
 from .batch import IMAGE_SUFFIXES, folder_files, folder_summary, image_files, run_each
+from .blocking import BlockingRun
 from .colours import colour_hex, parse_colour
 from .document import (
     Document,
@@ -97,6 +111,7 @@ __all__ = [
     "DEFAULT_PORT",
     "IMAGE_SUFFIXES",
     "Actions",
+    "BlockingRun",
     "Document",
     "Job",
     "ProgressLine",
@@ -124,6 +139,7 @@ __all__ = [
     "form",
     "image_files",
     "layer_name",
+    "layers",
     "live",
     "load_schema",
     "merge",

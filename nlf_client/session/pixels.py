@@ -21,6 +21,9 @@ NATIVE_FORMAT = {"U8": "u8", "U16": "u16", "F16": "f32", "F32": "f32"}
 """An editor's colour depth (Krita's names) -> the wire format its pixels travel in."""
 BGRA_DEPTHS = ("U8", "U16")
 """Depths whose native pixels are B, G, R, A (Krita's ``pixelData``); float ones are R, G, B, A."""
+DEPTH_FORMAT = dict(NATIVE_FORMAT, U32="f32", HALF="f32", FLOAT="f32", DOUBLE="f32")
+"""A pixel depth by its type (Krita's and GIMP's names) -> the wire format it travels in:
+integers up to 16 bits as they are, everything else as f32 (lossless for the editors' floats)."""
 _CODE = {"u8": "B", "u16": "H", "f32": "f"}
 _TOP = {"u8": 255.0, "u16": 65535.0}
 _HALF_MAX = 65504.0
@@ -110,6 +113,17 @@ def downscale(layer: Layer, mask: Optional[Mask], longest: int) -> Tuple[Layer, 
     if mask is None:
         return small, None
     return small, Mask(_sample(mask.pixels, mask.width, 1, xs, ys), w, h)
+
+
+def wire_format(depth: str) -> str:
+    """The wire format for an editor's pixel depth: Krita's colour depths (``U8``, ``F16``…)
+    and GIMP's precisions (``GIMP_PRECISION_U16_NON_LINEAR`` or its nick ``u16-non-linear``);
+    ValueError for a precision the wire cannot carry."""
+    name = depth.upper().replace("-", "_").replace("GIMP_PRECISION_", "")
+    try:
+        return DEPTH_FORMAT[name.split("_", 1)[0]]
+    except KeyError:
+        raise ValueError("unsupported pixel precision %r" % depth) from None
 
 
 def _native(depth: str) -> str:

@@ -9,22 +9,26 @@ session core's ``native_to_wire`` / ``wire_to_native``.
 from __future__ import annotations
 
 import os
+from operator import methodcaller
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .client import Layer, Mask, UserError, session
 from .qt import QImage
 
 
+def node_kind(node: Any) -> str:
+    """ "mask", "group" or the node's type (the session core's layer kinds)."""
+    kind = node.type()
+    return "mask" if kind.endswith("mask") else "group" if kind == "grouplayer" else kind
+
+
+def _top_first(node: Any) -> List[Any]:
+    return list(reversed(node.childNodes()))
+
+
 def layer_tree(root: Any) -> List[Tuple[str, Any]]:
     """(label, node) for every layer under ``root``, top first, without masks ("group / child")."""
-    out: List[Tuple[str, Any]] = []
-    for node in reversed(root.childNodes()):
-        if node.type().endswith("mask"):
-            continue
-        out.append((node.name(), node))
-        if node.type() == "grouplayer":
-            out.extend((f"{node.name()} / {label}", n) for label, n in layer_tree(node))
-    return out
+    return session.layers.labelled(_top_first(root), _top_first, node_kind, methodcaller("name"))
 
 
 def node_id(node: Any) -> str:
@@ -99,18 +103,9 @@ class KritaDocument:
 
 
 def batch_nodes(mode: str, active: Any, selected: Sequence[Any]) -> List[Any]:
-    """The layers a batch runs on: the selected layers, or the active group's children."""
-    if mode == "selected":
-        nodes = [n for n in selected if not n.type().endswith("mask")]
-        if not nodes:
-            raise UserError("select one or more layers in the Layers docker")
-        return nodes
-    if active is None or active.type() != "grouplayer":
-        raise UserError("make a group layer active to filter its children")
-    nodes = [n for n in active.childNodes() if not n.type().endswith("mask")]
-    if not nodes:
-        raise UserError(f"group '{active.name()}' has no layers")
-    return nodes
+    """The layers a batch runs on (the session core's ``batch_targets``; children bottom first)."""
+    children, name = methodcaller("childNodes"), methodcaller("name")
+    return session.layers.batch_targets(mode, active, selected, children, node_kind, name)
 
 
 def read_image(path: str) -> Layer:
