@@ -43,8 +43,8 @@ Forms (:mod:`.form`)
 Live painting (:mod:`.live`)
     ``Strokes`` (settle, coalesce, restore from history, reset), ``LiveLoop`` (the polling
     flow: one run at a time, stale answers dropped; the editor's hooks in its docstring),
-    ``paint_digest``, ``clip``,
-    ``run_live``, ``paint_param``, ``run_values``, ``stopped_text``, ``LiveError``.
+    ``paint_digest``, ``clip``, ``run_live``, ``paint_param``, ``live_target``, ``run_values``,
+    ``stopped_text``, ``LiveError``.
 Live notes (:mod:`.notes`)
     ``fetch_notes(settings, snapshot_spec, timeout=1.0) -> {param: text}``: what the running
     backend says about each dynamic parameter beyond the snapshot (installed models, their

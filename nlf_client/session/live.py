@@ -226,6 +226,22 @@ def paint_param(spec: FilterSpec, preferred: str = "paint") -> str:
     return preferred if preferred in names else names[0]
 
 
+def live_target(
+    filters: Dict[str, FilterSpec],
+    filter_id: str,
+    form: Optional[FilterSpec],
+    values: Dict[str, Any],
+) -> Tuple[FilterSpec, str, Any]:
+    """What switching live painting on paints with: (the filter's spec, its paint parameter, the
+    layer chosen for it in the form or None). LiveError when the backend does not offer the
+    filter the form shows."""
+    spec = filters.get(filter_id)
+    if spec is None or form is None or form.id != spec.id:
+        raise LiveError("the backend does not offer this filter (refresh?)")
+    param = paint_param(spec)
+    return spec, param, values.get(param) or None
+
+
 def run_values(spec: FilterSpec, values: Dict[str, Any]) -> Dict[str, Any]:
     """The form's values a live run sends (every non-layer parameter, else its default)."""
     return {p.name: values.get(p.name, p.default) for p in spec.params if p.kind != "layer"}
