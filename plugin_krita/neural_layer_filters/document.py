@@ -17,7 +17,7 @@ from .qt import QImage
 
 
 def node_kind(node: Any) -> str:
-    """ "mask", "group" or the node's type (the session core's layer kinds)."""
+    """The session core's layer kind of a node: "mask", "group" or the node's type."""
     kind = node.type()
     return "mask" if kind.endswith("mask") else "group" if kind == "grouplayer" else kind
 
