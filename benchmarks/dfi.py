@@ -35,8 +35,8 @@ def one(size: int, resolution: int, iterations: int, threads: int, device: str) 
     import torch
 
     from backend import dirs
-    from backend.algorithms.features import load_backbone
     from backend.assets import attributes
+    from backend.assets.nets import load_backbone
     from backend.filters import dfi
 
     torch.set_num_threads(threads)
@@ -143,16 +143,15 @@ def photo(args: argparse.Namespace) -> None:
     import torch
 
     from backend import dirs
-    from backend.algorithms.faces import FaceFinder
     from backend.algorithms.faces import frame as face_frame
-    from backend.algorithms.features import load_backbone
     from backend.assets import attributes
+    from backend.assets.nets import load_backbone, load_face_finder
     from backend.filters import dfi, dfi_inverter
 
     torch.set_num_threads(args.threads)
     root = dirs.weights_dir()
     backbone = load_backbone("vgg16-hed", root, args.device)
-    finder = FaceFinder.load(root, args.device)
+    finder = load_face_finder(root, args.device)
     pack = attributes.load_pack(
         attributes.pack_path(attributes.BUILTIN_DIR, "vgg16-hed", "smiling")
     )

@@ -95,10 +95,10 @@ def main() -> None:
     import torch
 
     from backend import dirs
-    from backend.algorithms.faces import FaceFinder
+    from backend.assets.nets import load_face_finder
 
     torch.set_num_threads(args.threads)
-    finder = FaceFinder.load(dirs.weights_dir(), args.device)
+    finder = load_face_finder(dirs.weights_dir(), args.device)
     load = os.getloadavg()[0]
     print(f"device {args.device}, {args.threads} threads, median of {args.repeat} runs, "
           f"load average {load:.1f}\n")  # fmt: skip

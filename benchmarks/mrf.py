@@ -54,8 +54,9 @@ def _one(args: argparse.Namespace) -> dict[str, float]:
     import torch
 
     from backend import dirs
-    from backend.algorithms.features import load_backbone, vgg16_features
+    from backend.algorithms.features import vgg16_features
     from backend.assets import weights
+    from backend.assets.nets import load_backbone
     from backend.filters.base import Context, FilterInput
     from backend.filters.mrf import MrfParams, NeuralDoodle
     from backend.params import LayerRef

@@ -25,8 +25,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from backend import dirs  # noqa: E402
-from backend.algorithms.features import load_backbone  # noqa: E402
 from backend.assets import attributes  # noqa: E402
+from backend.assets.nets import load_backbone  # noqa: E402
 from backend.filters import dfi, dfi_direction  # noqa: E402
 
 GENKI = REPO.parent / "shared" / "data" / "genki4k-train"

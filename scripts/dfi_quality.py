@@ -25,8 +25,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from backend import dirs  # noqa: E402
-from backend.algorithms.features import load_backbone  # noqa: E402
 from backend.assets import attributes  # noqa: E402
+from backend.assets.nets import load_backbone  # noqa: E402
 from backend.evaluation import genki_split  # noqa: E402
 from backend.evaluation.dfi_runs import BACKBONE, edit_in_canvas, make_filter  # noqa: E402
 from backend.evaluation.hog_smile import GENKI, read_rgb, split_files, train  # noqa: E402

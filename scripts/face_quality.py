@@ -55,10 +55,10 @@ def template(count: int, seed: int = 0) -> None:
     from torch.nn import functional as F
 
     from backend import dirs
-    from backend.algorithms.faces import FaceFinder
+    from backend.assets.nets import load_face_finder
 
     torch.set_num_threads(1)
-    finder = FaceFinder.load(dirs.weights_dir())
+    finder = load_face_finder(dirs.weights_dir())
     files = sorted(GENKI.glob("*/*.jpg"))
     random.Random(seed).shuffle(files)
     points = []
@@ -92,10 +92,10 @@ def main() -> None:
     from torchvision.ops import box_iou
 
     from backend import dirs
-    from backend.algorithms.faces import FaceFinder
+    from backend.assets.nets import load_face_finder
 
     torch.set_num_threads(1)
-    finder = FaceFinder.load(dirs.weights_dir())
+    finder = load_face_finder(dirs.weights_dir())
     files = genki_files("non_smile") + genki_files("smile")
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(files))

@@ -87,10 +87,11 @@ def main() -> None:
     import torch
 
     from backend import dirs
-    from backend.algorithms.faces import DEFAULT_TEMPLATE, FaceFinder, align
+    from backend.algorithms.faces import DEFAULT_TEMPLATE, align
+    from backend.assets.nets import load_face_finder
 
     torch.set_num_threads(1)
-    finder = FaceFinder.load(dirs.weights_dir())
+    finder = load_face_finder(dirs.weights_dir())
     tiles, frames = [], []
     for title, rgb, squares in pictures(args.extra):
         image = to_tensor(rgb)

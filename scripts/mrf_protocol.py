@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     from backend import dirs
-    from backend.algorithms.features import load_backbone
+    from backend.assets.nets import load_backbone
 
     net = load_backbone("vgg16-hed", dirs.weights_dir())
     params = json.loads(args.params)

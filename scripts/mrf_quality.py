@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backend import dirs  # noqa: E402
-from backend.algorithms.features import default_backbone  # noqa: E402
+from backend.assets.nets import default_backbone  # noqa: E402
 from backend.evaluation.doodle_runs import (  # noqa: E402
     DATA,
     disc_cover,

@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         summary(rows, peer)
         return 0
     from backend import dirs
-    from backend.algorithms.features import load_backbone
     from backend.algorithms.mrf_solver import Settings
+    from backend.assets.nets import load_backbone
     from backend.filters import mrf
 
     net = load_backbone("vgg16-hed", dirs.weights_dir())

@@ -54,7 +54,7 @@ def test_builtin_pack_matches_backbone() -> None:
 
 def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tmp_path: Path):
     """The default edit raises the independent classifier's P(smile) on a held-out face."""
-    from backend.algorithms.features import load_backbone
+    from backend.assets.nets import load_backbone
     from backend.evaluation.hog_smile import read_rgb, split_files
 
     torch.set_num_threads(2)
@@ -83,8 +83,8 @@ def test_validation_face_moves_towards_smiling(hed_weights: Path, classifier, tm
 
 @pytest.fixture(scope="module")
 def aligned_filter(hed_weights: Path, tmp_path_factory: pytest.TempPathFactory):
-    from backend.algorithms.features import load_backbone
     from backend.assets import weights
+    from backend.assets.nets import load_backbone
 
     if weights.find("mtcnn", hed_weights) is None:
         missing_weights("mtcnn", hed_weights)  # fails under NLF_REQUIRE_WEIGHTS=1, else skips

@@ -315,8 +315,8 @@ def test_a_face_that_fills_a_loose_selection_is_found_with_the_real_face_finder(
     fills the picture it searches; the sticker's search (padded crop) finds it, in the crop's
     coordinates."""
     from backend import dirs
-    from backend.algorithms.faces import FaceFinder
     from backend.assets import weights
+    from backend.assets.nets import load_face_finder
     from backend.filters.dtn import find_faces
     from tests.conftest import SHARED_DATA, missing_weights
 
@@ -325,7 +325,7 @@ def test_a_face_that_fills_a_loose_selection_is_found_with_the_real_face_finder(
         pytest.skip(f"GENKI-4K crops not found at {genki.parent}")
     if weights.find("mtcnn", dirs.weights_dir()) is None:
         missing_weights("mtcnn", dirs.weights_dir())
-    finder = FaceFinder.load(dirs.weights_dir())
+    finder = load_face_finder(dirs.weights_dir())
     rng = np.random.default_rng(0)
     canvas = rng.integers(60, 200, (512, 512, 3)).astype(np.uint8)
     canvas[156:356, 156:356] = np.asarray(Image.open(genki).convert("RGB").resize((200, 200)))

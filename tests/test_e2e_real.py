@@ -91,8 +91,8 @@ def test_mrf_doodle_semantic_agreement(real_client: Client) -> None:
         pytest.skip(f"doodle example data not at {DOODLE}")
     from PIL import Image
 
-    from backend.algorithms.features import load_backbone
     from backend.algorithms.semantic import semantic_agreement
+    from backend.assets.nets import load_backbone
 
     sw, sh = Image.open(DOODLE / "Renoir.jpg").size
     ssize = (112, round(112 * sh / sw)) if sw >= sh else (round(112 * sw / sh), 112)

@@ -29,6 +29,7 @@ from backend.algorithms.faces.align import frame_bounds, frame_mask, frame_weigh
 from backend.algorithms.faces.detect import in_selection, nms_min, regress, square
 from backend.algorithms.nets.mtcnn import MTCNN, ONet, PNet, RNet, random_mtcnn
 from backend.assets import weights as W
+from backend.assets.nets import load_face_finder
 from backend.assets.weights import mtcnn as FW
 from backend.cli import main as cli_main
 from backend.errors import WeightsMissing
@@ -109,7 +110,7 @@ def test_legacy_pickles_convert_to_verified_state_dict(pinned_wheel, tmp_path: P
     assert W.sidecar(check.path).read_text().split()[0] == W.sha256_file(check.path)
     loaded = W.load_state_dict("mtcnn", root)
     torch.testing.assert_close(loaded, dict(state), rtol=0, atol=0)
-    finder = FaceFinder.load(root)
+    finder = load_face_finder(root)
     torch.testing.assert_close(finder.nets.onet.dense6_3.weight, state["onet.dense6_3.weight"])
 
 
@@ -187,13 +188,13 @@ def test_cli_list_and_tamper(pinned_wheel, tmp_path: Path, capsys) -> None:
     path.write_bytes(bytes(data))
     assert cli_main(["weights", "--weights-dir", str(root), "verify"]) == 1
     with pytest.raises(W.WeightsCorrupt, match="fetch mtcnn --force"):
-        FaceFinder.load(root)
+        load_face_finder(root)
 
 
 def test_missing_weights_name_the_fetch_command(tmp_path: Path) -> None:
     """Without mtcnn.pth the finder and the Context say exactly what to run."""
     with pytest.raises(WeightsMissing) as info:
-        FaceFinder.load(tmp_path)
+        load_face_finder(tmp_path)
     assert info.value.command == "python -m backend weights fetch mtcnn"
     ctx = Context(weights_dir=tmp_path)
     assert [m.command for m in ctx.face_finder_missing()] == [

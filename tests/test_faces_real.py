@@ -19,6 +19,7 @@ from backend import dirs
 from backend.algorithms.faces import DEFAULT_TEMPLATE, Face, FaceFinder, align, paste_back
 from backend.assets import hed_check
 from backend.assets import weights as W
+from backend.assets.nets import load_face_finder
 from backend.assets.weights import mtcnn as FW
 from backend.evaluation.detection_canvases import (
     genki_files,
@@ -39,7 +40,7 @@ def finder() -> FaceFinder:
     if not W.verify("mtcnn", root).ok:
         missing_weights("mtcnn", root)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    return FaceFinder.load(root)
+    return load_face_finder(root)
 
 
 def need(path) -> None:

@@ -14,12 +14,11 @@ from backend.algorithms.features import (
     VGG16_LAYERS,
     VGG19_LAYERS,
     HEDHead,
-    default_backbone,
-    default_backbone_name,
     tiny_backbone,
     vgg16_features,
     vgg19_features,
 )
+from backend.assets.nets import default_backbone, default_backbone_name
 from backend.errors import WeightsMissing
 
 MAIN = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]

@@ -201,6 +201,29 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert private_imports(tmp_path, "pkg", "client") == {"pkg.e": ["client._wire.x"]}
     (pkg / "f.py").write_text("def g():\n    from scripts.x import y\n")
     assert script_importers(tmp_path, ["pkg"]) == ["pkg/f.py"]
+    (pkg / "low").mkdir()
+    (pkg / "low" / "__init__.py").write_text("")
+    (pkg / "low" / "g.py").write_text("def h():\n    from pkg.c import a\n")
+    graph = import_graph(tmp_path, "pkg")
+    assert against_the_grain(graph, "pkg.low", "pkg.c") == ["pkg.low.g -> pkg.c"]
+
+
+def against_the_grain(graph: dict[str, set[str]], low: str, high: str) -> list[str]:
+    """``"a -> b"`` for every module under package ``low`` that imports one under ``high``."""
+
+    def under(mod: str, pkg: str) -> bool:
+        return mod == pkg or mod.startswith(f"{pkg}.")
+
+    return sorted(
+        f"{m} -> {t}" for m, ts in graph.items() if under(m, low) for t in ts if under(t, high)
+    )
+
+
+def test_algorithms_never_import_assets() -> None:
+    """Assets load the algorithms' nets with their weights and register model kinds; the
+    algorithms never touch the weights or models folders (lazy imports count)."""
+    graph = import_graph(ROOT, "backend")
+    assert against_the_grain(graph, "backend.algorithms", "backend.assets") == []
 
 
 def test_backend_imports_no_private_name_of_nlf_client() -> None:

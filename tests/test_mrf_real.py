@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from backend import dirs
-from backend.algorithms.features import VGGFeatures, load_backbone
+from backend.algorithms.features import VGGFeatures
+from backend.assets.nets import load_backbone
 from tests.conftest import missing_weights
 
 pytestmark = pytest.mark.weights

@@ -87,11 +87,11 @@ def test_train_command_explains_bad_input(tmp_path: Path, capsys) -> None:
 def test_align_warps_each_found_face_to_the_template(tmp_path: Path, monkeypatch) -> None:
     """``--align``: faces found by the face finder are warped to the model's frame; images
     without a face are left out (the fake finder sees a face in any non-flat image)."""
-    from backend.algorithms.faces import FaceFinder
+    from backend.assets import nets
     from backend.training.npe import aligned_folder
     from tests.fakes import FakeFaceFinder
 
-    monkeypatch.setattr(FaceFinder, "load", classmethod(lambda cls, *a, **k: FakeFaceFinder()))
+    monkeypatch.setattr(nets, "load_face_finder", lambda *a, **k: FakeFaceFinder())
     _write(_faces(3, size=40), tmp_path / "faces")
     Image.new("RGB", (40, 40), (90, 90, 90)).save(tmp_path / "faces" / "flat.png")
     faces = aligned_folder(tmp_path / "faces", 16, tmp_path / "weights")

@@ -17,6 +17,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from backend.algorithms import features
 from backend.algorithms.features import TINY_CFG, VGGFeatures, tiny_backbone, vgg16_features
+from backend.assets import nets
 from backend.assets import weights as W
 from backend.assets.weights import hed as H
 from backend.cli import main as cli_main
@@ -158,7 +159,7 @@ def test_full_size_install_loads_strict_into_vgg16(tmp_path: Path, monkeypatch, 
         assert W.sidecar(check.path).read_text().split()[0] == W.sha256_file(check.path)
     body = W.load_features("vgg16-hed", root)
     make_layers(cfgs["D"]).load_state_dict(body, strict=True)
-    net = features.default_backbone(root, "cpu")
+    net = nets.default_backbone(root, "cpu")
     assert net.name == "vgg16-hed" and net.preprocess == features.CAFFE_RGB
     torch.testing.assert_close(net.features[0].weight, body["0.weight"])
     capsys.readouterr()
@@ -228,13 +229,13 @@ def test_default_backbone_prefers_vgg19(tmp_path: Path, monkeypatch) -> None:
     """default_backbone picks vgg19-imagenet when its file is found, else vgg16-hed."""
     present: set[str] = set()
     monkeypatch.setattr(W, "find", lambda name, root: tmp_path if name in present else None)
-    monkeypatch.setattr(features, "load_backbone", lambda name, root, device: name)
-    assert features.default_backbone_name(tmp_path) is None
+    monkeypatch.setattr(nets, "load_backbone", lambda name, root, device: name)
+    assert nets.default_backbone_name(tmp_path) is None
     present.add("vgg16-hed")
-    assert features.default_backbone(tmp_path, "cpu") == "vgg16-hed"
+    assert nets.default_backbone(tmp_path, "cpu") == "vgg16-hed"
     present.add("vgg19-imagenet")
-    assert features.default_backbone(tmp_path, "cpu") == "vgg19-imagenet"
-    assert features.default_backbone_name(tmp_path) == "vgg19-imagenet"
+    assert nets.default_backbone(tmp_path, "cpu") == "vgg19-imagenet"
+    assert nets.default_backbone_name(tmp_path) == "vgg19-imagenet"
 
 
 def test_vgg19_found_in_hub_cache_and_prefix_stripped(tmp_path: Path, monkeypatch) -> None:

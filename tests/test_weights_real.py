@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from backend.algorithms.features import default_backbone
 from backend.assets import hed_check
 from backend.assets import weights as W
+from backend.assets.nets import default_backbone
 from backend.cli import main as cli_main
 
 pytestmark = [pytest.mark.weights, pytest.mark.slow]

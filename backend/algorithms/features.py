@@ -1,8 +1,10 @@
 """The shared perceptual backbone: a frozen VGG that returns post-ReLU maps by layer name.
 
 One ``VGGFeatures`` instance per process (``Context.backbone()``) serves DFI, MRF and anything
-else that needs perceptual features. Input is always RGB in [0, 1]; the preprocessing that the
-weights were trained with travels with the instance (``Preprocess``), so callers never normalise.
+else that needs perceptual features. The networks here never read the weights folder:
+``backend.assets.nets`` (``load_backbone``, ``default_backbone``) puts the installed weights in.
+Input is always RGB in [0, 1]; the preprocessing that the weights were trained with travels
+with the instance (``Preprocess``), so callers never normalise.
 
 Backbones:
 
@@ -15,20 +17,14 @@ Backbones:
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torchvision.models.vgg import cfgs as _TORCHVISION_CFGS
 from torchvision.models.vgg import make_layers as _make_layers
-
-from backend.errors import WeightsMissing
-
-log = logging.getLogger(__name__)
 
 VGG16_CFG: list[int | str] = list(_TORCHVISION_CFGS["D"])
 VGG19_CFG: list[int | str] = list(_TORCHVISION_CFGS["E"])
@@ -280,46 +276,3 @@ def tiny_backbone(seed: int = 0) -> VGGFeatures:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return VGGFeatures(TINY_CFG, name="tiny", preprocess=IMAGENET)
-
-
-BACKBONES = ("vgg19-imagenet", "vgg16-hed")
-"""Real backbones in order of preference."""
-
-
-def load_backbone(name: str, weights_dir: Path, device: torch.device | str = "cpu") -> VGGFeatures:
-    """The named backbone with verified weights from ``weights_dir`` (raises WeightsMissing)."""
-    from backend.assets import weights
-
-    if name == "vgg19-imagenet":
-        model = vgg19_features(weights.load_features("vgg19-imagenet", weights_dir))
-    elif name == "vgg16-hed":
-        model = vgg16_features(weights.load_features("vgg16-hed", weights_dir))
-    else:
-        raise ValueError(f"Unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
-    return model.to(device)
-
-
-def default_backbone(weights_dir: Path, device: torch.device | str = "cpu") -> VGGFeatures:
-    """vgg19-imagenet when its file is present (weights dir or torch hub cache), else vgg16-hed.
-
-    Raises ``WeightsMissing("vgg16-hed")`` (message: the fetch command) when neither is there.
-    """
-    name = default_backbone_name(weights_dir)
-    if name is None:
-        raise WeightsMissing("vgg16-hed")
-    log.info("backbone: %s", name)
-    return load_backbone(name, Path(weights_dir), device)
-
-
-def default_backbone_name(weights_dir: Path) -> str | None:
-    """The backbone ``default_backbone`` would load, without loading it (None: no weights).
-
-    Only looks for the files (cheap, for ``Filter.missing`` / ``dynamic_choices``); the sha256 is
-    checked when the backbone is actually loaded.
-    """
-    from backend.assets import weights
-
-    for name in BACKBONES:
-        if weights.find(name, Path(weights_dir)) is not None:
-            return name
-    return None

@@ -30,17 +30,14 @@ Kinds plug in with :func:`register_kind`::
 ``cyclegan`` is registered here (ResNet and U-Net generators in the official layout and in the
 layouts of other implementations, matched by their tensors: see
 :mod:`backend.algorithms.nets.cyclegan_arch`;
-the file is kept as it was, its tensors are renamed on every load). Any other kind ``K`` is
-registered by importing ``backend.algorithms.nets.K`` (which must call :func:`register_kind` at
-import);
-the store does that lazily.
+the file is kept as it was, its tensors are renamed on every load), and so are ``dtn`` and
+``npe`` (their nets in :mod:`backend.algorithms.nets`, which never import this store).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -58,6 +55,8 @@ import torch
 from torch import Tensor, nn
 
 from backend.algorithms.nets import cyclegan_arch
+from backend.algorithms.nets import dtn as dtn_net
+from backend.algorithms.nets import npe as npe_net
 from backend.dirs import models_dir
 from backend.errors import Broken, NlfError, shown
 
@@ -177,13 +176,7 @@ def register_kind(
 
 
 def get_kind(kind: str) -> Kind:
-    """The registered kind, importing ``backend.algorithms.nets.<kind>`` on first use."""
-    if kind not in _KINDS and re.fullmatch(r"[a-z][a-z0-9_]*", kind):
-        try:
-            importlib.import_module(f"backend.algorithms.nets.{kind}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"backend.algorithms.nets.{kind}":
-                raise
+    """The registered kind (ModelError when there is none)."""
     if kind not in _KINDS:
         raise ModelError(f"unknown model kind '{kind}'; known: {', '.join(sorted(_KINDS))}")
     return _KINDS[kind]
@@ -196,6 +189,8 @@ register_kind(
     cyclegan_arch.canonical_state_dict,
     cyclegan_arch.probe,
 )
+register_kind("dtn", dtn_net.build_transfer, dtn_net.infer_config)
+register_kind("npe", npe_net.build, npe_net.infer_config, probe=npe_net.probe)
 
 
 def sha256_of(path: Path) -> str:

@@ -78,14 +78,15 @@ def _backbone(args: argparse.Namespace):
     import torch
 
     from backend.algorithms import features
+    from backend.assets import nets
 
     torch.set_num_threads(min(torch.get_num_threads(), 4))
     root = dirs.weights_dir(args.weights_dir)
     if args.backbone == "tiny":
         return features.tiny_backbone()
     if args.backbone == "auto":
-        return features.default_backbone(root)
-    return features.load_backbone(args.backbone, root)
+        return nets.default_backbone(root)
+    return nets.load_backbone(args.backbone, root)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -116,10 +117,10 @@ def _build(args: argparse.Namespace) -> int:
             args.name, args.with_dir, args.without_dir, backbone, args.resolution
         )
     else:
-        from backend.algorithms.faces import FaceFinder
         from backend.assets import pack_faces
+        from backend.assets.nets import load_face_finder
 
-        finder = FaceFinder.load(dirs.weights_dir(args.weights_dir))
+        finder = load_face_finder(dirs.weights_dir(args.weights_dir))
         with_files = attributes.image_files(args.with_dir)
         without_files = attributes.image_files(args.without_dir)
         source = f"with={Path(args.with_dir).name} without={Path(args.without_dir).name}"

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from backend import dirs
-from backend.algorithms.features import load_backbone
+from backend.assets.nets import load_backbone
 from backend.filters import dfi
 from backend.filters.base import Context
 from backend.serving import jobs

@@ -113,7 +113,7 @@ class Context:
         """What must be fetched before ``backbone()`` can work (empty when it can)."""
         if self._backbone is not None or self.backbone_factory is not None:
             return []
-        from backend.algorithms.features import default_backbone_name
+        from backend.assets.nets import default_backbone_name
         from backend.errors import WeightsMissing
 
         return [] if default_backbone_name(self.weights_dir) else [WeightsMissing("vgg16-hed")]
@@ -122,7 +122,7 @@ class Context:
         """The one frozen VGG feature extractor of this process (raises WeightsMissing)."""
         if self._backbone is None:
             if self.backbone_factory is None:
-                from backend.algorithms.features import default_backbone
+                from backend.assets.nets import default_backbone
 
                 self._backbone = default_backbone(self.weights_dir, self.device)
             else:
@@ -142,9 +142,9 @@ class Context:
         """The one MTCNN face finder of this process (raises WeightsMissing("mtcnn"))."""
         if self._face_finder is None:
             if self.face_finder_factory is None:
-                from backend.algorithms.faces import FaceFinder
+                from backend.assets.nets import load_face_finder
 
-                self._face_finder = FaceFinder.load(self.weights_dir, self.device)
+                self._face_finder = load_face_finder(self.weights_dir, self.device)
             else:
                 self._face_finder = self.face_finder_factory()
         return self._face_finder

@@ -363,8 +363,8 @@ class DeepFeatureInterpolation(Filter):
         ctx = self.ctx
         if ctx._backbone is not None or ctx.backbone_factory is not None:
             return ctx.backbone().name
-        from backend.algorithms.features import BACKBONES
         from backend.assets import weights
+        from backend.assets.nets import BACKBONES
 
         for name in BACKBONES:
             if weights.find(name, ctx.weights_dir) is not None:

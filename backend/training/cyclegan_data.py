@@ -178,10 +178,10 @@ def face_mask_maker(weights_dir: str | None = None, finder: Any = None) -> MaskM
     from PIL import ImageDraw
 
     if finder is None:
-        from backend.algorithms.faces import FaceFinder
+        from backend.assets.nets import load_face_finder
         from backend.dirs import weights_dir as default_weights_dir
 
-        finder = FaceFinder.load(default_weights_dir(weights_dir))
+        finder = load_face_finder(default_weights_dir(weights_dir))
 
     def make(path: Path, rgb: Image.Image) -> Image.Image:
         x = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)[None].float() / 255

@@ -58,13 +58,13 @@ class InverterOptions:
 
 def aligned_faces(folder: Path, frame: Any, size: int, weights_dir: Path) -> Tensor:
     """Every image's main face under ``folder`` warped to ``frame`` at ``size`` (N×3×S×S uint8)."""
-    from backend.algorithms.faces import FaceFinder
     from backend.algorithms.faces.frame import to_frame
     from backend.assets import attributes
+    from backend.assets.nets import load_face_finder
     from backend.assets.pack_faces import landmarks_in
     from backend.training.dtn.data import IMAGE_SUFFIXES
 
-    finder = FaceFinder.load(weights_dir)
+    finder = load_face_finder(weights_dir)
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     faces = []
     for path in files:
@@ -188,8 +188,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Align, cache features, train, write ``--out``; return 0 or 2."""
-    from backend.algorithms.features import BACKBONES, load_backbone
     from backend.assets import attributes, weights
+    from backend.assets.nets import BACKBONES, load_backbone
     from backend.dirs import attributes_dir, data_home, weights_dir
     from backend.errors import NlfError
 

@@ -216,13 +216,14 @@ def train(
 
 def aligned_folder(folder: str | Path, size: int, weights_dir: Path) -> Tensor:
     """Every image's main face warped to ``DEFAULT_TEMPLATE`` at ``size`` (uint8 N×3×S×S)."""
-    from backend.algorithms.faces import DEFAULT_TEMPLATE, FaceFinder
+    from backend.algorithms.faces import DEFAULT_TEMPLATE
     from backend.algorithms.faces.frame import to_frame
     from backend.assets import attributes
+    from backend.assets.nets import load_face_finder
     from backend.assets.pack_faces import landmarks_in
     from backend.training.dtn.data import IMAGE_SUFFIXES
 
-    finder = FaceFinder.load(weights_dir)
+    finder = load_face_finder(weights_dir)
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     faces, skipped = [], 0
     for path in files:

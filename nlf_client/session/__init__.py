@@ -7,7 +7,9 @@ Settings (:mod:`.settings`)
     backend_command, backend_dir, connect_timeout, startup_timeout); ``merge(base, mapping)``
     reads stored values (strings like "true" too; "backend_cwd" is read as backend_dir);
     ``with_env(s, env=None)`` applies NLF_SERVER / NLF_TOKEN / NLF_TLS_CA / NLF_AUTOSTART;
-    ``as_dict``, ``read_json(path)``, ``write_json(path, changes)``; ``DEFAULT_PORT`` 50051,
+    ``as_dict``, ``read_json(path)``, ``write_json(path, changes)``, ``load_files(paths,
+    env)`` (JSON files, later wins), ``save_form(read, write) -> failure text``; ``FORM`` /
+    ``FORM_SPEC``; ``DEFAULT_PORT`` 50051,
     ``USER_FIELDS`` (what a settings form edits).
 Session (:mod:`.session`)
     ``Session(settings, settings_place, log_path)``: ``client()`` (lazy, thread-safe connect),
@@ -30,12 +32,19 @@ Actions (:mod:`.actions`)
     ``Actions(Session)``: apply, preview, repeat_last, apply_batch (layers or a folder),
     cancel, refresh, change_settings; the editor supplies threads, documents and the way it
     shows events (hooks in the module docstring). ``caught(exc)``, ``guarded``, ``BATCH_MODES``.
+Blocking runs (:mod:`.blocking`)
+    ``BlockingRun(label, settings, settings_place, log_path, set_text, set_fraction, pulse)``:
+    one action run on the calling thread (GIMP): ``attempt(work) -> failure text or ""``,
+    ``each(count, one, keep_going)``, ``each_file(files, out_dir, one)`` (a folder: past
+    failures, then their summary), ``run_on(doc, spec, values, source, report)``.
 Forms (:mod:`.form`)
     ``plan(param, limit=None) -> Field`` (range, step, decimals, default, choices and labels,
     row label, tooltip) for Krita's widgets and GIMP's arguments alike; ``typed(kind, value)``.
 Live painting (:mod:`.live`)
-    ``Strokes`` (settle, coalesce, restore from history, reset), ``paint_digest``, ``clip``,
-    ``run_live``, ``paint_param``, ``run_values``, ``stopped_text``, ``LiveError``.
+    ``Strokes`` (settle, coalesce, restore from history, reset), ``LiveLoop`` (the polling
+    flow: one run at a time, stale answers dropped; the editor's hooks in its docstring),
+    ``paint_digest``, ``clip``, ``run_live``, ``paint_param``, ``live_target``, ``run_values``,
+    ``stopped_text``, ``LiveError``.
 Live notes (:mod:`.notes`)
     ``fetch_notes(settings, snapshot_spec, timeout=1.0) -> {param: text}``: what the running
     backend says about each dynamic parameter beyond the snapshot (installed models, their
@@ -52,21 +61,30 @@ Runs against a document (:mod:`.document`)
     with ``job.cancel.set()``), ``finish(doc, job, result)`` (UI thread: named result layers
     above the source); ``Job.scaled(longest)`` for previews; ``progress_text(progress)``;
     ``ProgressLine`` (a progress bar's text and fraction from reports).
+Layers (:mod:`.layers`)
+    Over an editor's layer tree (``children``, ``kind``: "mask" / "group" / other, ``name``):
+    ``labelled(nodes, ...)`` (a layer picker's "group / child" list), ``pixel_layers``,
+    ``batch_targets(mode, active, selected, ...)`` ("selected" / "children").
 Batches and names (:mod:`.batch`, :mod:`.naming`)
-    ``image_files(folder, suffixes)``, ``run_each(count, run_one, progressed, done_one,
-    cancelled, keep_going=False) -> failures``; ``layer_name(spec, values, layer_names,
-    result_name, count)`` = "[NLF] <label> <key params>"; ``file_names(stem, filter_id, n)`` /
-    ``output_paths(src, out_dir, filter_id, n)`` = ``<stem>.<filter>.png`` (``.<k>.png`` for
-    several results) - the CLI's ``apply`` uses the same.
+    ``layer_batch(specs, filter_id, json, layers, find, key)``, ``folder_batch(specs,
+    filter_id, json)``, ``suffixes(text)``, ``image_files(folder, suffixes)``,
+    ``run_each(count, run_one, progressed, done_one, cancelled, keep_going=False) ->
+    failures``; ``layer_name(spec, values, layer_names, result_name, count)`` = "[NLF] <label>
+    <key params>"; ``file_names(stem, filter_id, n)`` / ``output_paths(src, out_dir,
+    filter_id, n)`` = ``<stem>.<filter>.png`` (``.<k>.png`` for several results) - the CLI's
+    ``apply`` uses the same.
 Colours and pixels (:mod:`.colours`, :mod:`.pixels`)
     ``parse_colour("#rrggbb[aa]")``, ``colour_hex(c, alpha=True)``; ``convert(data, src, dst,
-    swap=False)`` between u8/u16/f16/f32 (swap = BGRA<->RGBA), ``rgba8(layer)``,
-    ``downscale(layer, mask, longest)``.
+    swap=False)`` between u8/u16/f16/f32 (swap = BGRA<->RGBA), ``native_to_wire(data, depth)``
+    / ``wire_to_native(data, fmt, depth)`` (an editor's colour depth, ``NATIVE_FORMAT``),
+    ``selection_mask(coverage, w, h, layer)``, ``rgba8(layer)``, ``downscale(layer, mask,
+    longest)``.
 """
 
-from . import actions, form, live
+from . import actions, form, layers, live
 from .actions import Actions
 from .batch import IMAGE_SUFFIXES, folder_files, folder_summary, image_files, run_each
+from .blocking import BlockingRun
 from .colours import colour_hex, parse_colour
 from .document import (
     Document,
@@ -82,7 +100,7 @@ from .launch import connect, serve_command, split_address, stop_started, with_po
 from .messages import UserError, describe, status_line
 from .naming import file_names, layer_name, output_paths
 from .notes import dynamic_notes, fetch_notes
-from .pixels import convert, downscale, rgba8
+from .pixels import convert, downscale, native_to_wire, rgba8, selection_mask, wire_to_native
 from .request import Request, build_request, filter_values_from_json, values_from_json
 from .schema import filter_from_json, filter_to_json, load_schema, schema_to_json
 from .session import Session
@@ -93,6 +111,7 @@ __all__ = [
     "DEFAULT_PORT",
     "IMAGE_SUFFIXES",
     "Actions",
+    "BlockingRun",
     "Document",
     "Job",
     "ProgressLine",
@@ -120,9 +139,11 @@ __all__ = [
     "form",
     "image_files",
     "layer_name",
+    "layers",
     "live",
     "load_schema",
     "merge",
+    "native_to_wire",
     "output_paths",
     "parse_colour",
     "prepare",
@@ -131,11 +152,13 @@ __all__ = [
     "rgba8",
     "run_each",
     "schema_to_json",
+    "selection_mask",
     "serve_command",
     "split_address",
     "status_line",
     "stop_started",
     "values_from_json",
+    "wire_to_native",
     "with_env",
     "with_port",
 ]

@@ -1,4 +1,5 @@
-"""Batch planning: which image files a folder batch reads, and one item after another.
+"""Batch planning: a layer batch's filter, values and layers (which layers: :mod:`.layers`),
+which image files a folder batch reads, and one item after another.
 
 Result file names come from :mod:`.naming`. A folder batch keeps going past an image that
 fails (it is reported at the end); a lost backend or a cancel stops the whole batch.
@@ -7,15 +8,49 @@ fails (it is reported at the end); a lost backend or a cancel stops the whole ba
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
-from ..api import Progress
+from ..api import FilterSpec, Progress
 from ..errors import BackendError
 from .document import progress_text
 from .messages import UserError
+from .request import filter_values_from_json
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 STOPS_BATCH = ("UNAVAILABLE", "CANCELLED", "UNAUTHENTICATED", "PERMISSION_DENIED")
+
+
+def layer_batch(
+    specs: Mapping[str, FilterSpec],
+    filter_id: str,
+    text: str,
+    layers: Sequence[Any],
+    find: Callable[[str], Any],
+    key: Callable[[Any], Any],
+) -> Tuple[FilterSpec, Dict[str, Any], List[Any]]:
+    """A batch over ``layers`` from a filter id and its values as JSON: (spec, form values with
+    each layer parameter's layer found by name with ``find(name)``, the layers to filter:
+    ``layers`` but those, told apart by ``key(layer)``)."""
+    spec, values, names = filter_values_from_json(specs, filter_id, text)
+    values.update({k: find(n) for k, n in names.items()})
+    used = {key(values[k]) for k in names}
+    return spec, values, [lay for lay in layers if key(lay) not in used]
+
+
+def folder_batch(
+    specs: Mapping[str, FilterSpec], filter_id: str, text: str
+) -> Tuple[FilterSpec, Dict[str, Any]]:
+    """A folder batch's filter and form values from its id and JSON (no layer parameters: a
+    folder's images have no other layers)."""
+    spec, values, names = filter_values_from_json(specs, filter_id, text)
+    if names:
+        raise ValueError("layer parameters cannot be used in a folder batch")
+    return spec, values
+
+
+def suffixes(text: str) -> List[str]:
+    """Comma-separated file types (``"png, .jpg"``) as a list, blanks left out."""
+    return [e.strip() for e in text.split(",") if e.strip()]
 
 
 def image_files(folder: str, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> List[str]:

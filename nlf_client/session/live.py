@@ -3,12 +3,14 @@ state carried between strokes and the history that lets an undone stroke restore
 
 An editor polls its paint layer, hands :meth:`Strokes.tick` a digest of it (:func:`paint_digest`)
 and does what it answers: nothing, restore a remembered result, or run the filter (one run at
-a time; strokes made meanwhile are coalesced into the next run). :func:`run_live` is one run.
+a time; strokes made meanwhile are coalesced into the next run). :class:`LiveLoop` is that
+polling flow with the editor's part as hooks; :func:`run_live` is one run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -18,6 +20,7 @@ from ..client import Client
 from ..errors import BackendError
 from .messages import UserError
 
+log = logging.getLogger(__name__)
 HISTORY = 24
 """Paint-layer states remembered for undo (each keeps one result layer's pixels)."""
 RESULT_NAME = "[NLF] {label} (live)"
@@ -103,6 +106,117 @@ class Strokes:
             self._history.popitem(last=False)
 
 
+class LiveLoop(Strokes):
+    """A live session's flow on the editor's UI thread: one run at a time, answers of runs
+    overtaken by a reset or a stop dropped, any failure stops the session (with why).
+
+    The editor calls :meth:`poll` on a timer and supplies: ``check()`` (LiveError when the
+    image or a layer is gone); ``read_paint() -> (digest, empty)`` (:func:`paint_digest`);
+    ``launch(seen, state, generation) -> job``: start a run off the UI thread, its answer
+    (result layer, state) going to :meth:`answered` or its error to :meth:`run_failed` on the
+    UI thread (a job has ``cancel()``); ``write(layer)`` into the result layer (adding it the
+    first time; an editor's event loop may run there); ``halt()`` (stop polling);
+    ``notify(event, *args)`` for "refreshed" (a line to show), "stopped" (why) and
+    "busy_changed" (busy).
+    """
+
+    def __init__(self, label: str = "") -> None:  # "": Qt's cooperative __init__ calls it bare
+        Strokes.__init__(self)
+        self.result_name = RESULT_NAME.format(label=label)
+        self.job: Any = None
+        """The running job, None when idle."""
+        self._writing = False  # inside write(): the editor's event loop may poll meanwhile
+
+    def stop(self, why: str = "") -> None:
+        self.halt()
+        self.generation += 1
+        if self.job is not None:
+            self.job.cancel()
+        if why:
+            self.notify("stopped", why)
+
+    def reset(self) -> None:
+        """Forget the state and the history: the next run starts from the photo again with
+        what is on the paint layer now (an empty paint layer gives the photo back)."""
+        self.forget()
+        if self.job is not None:
+            self.job.cancel()
+
+    def poll(self) -> None:
+        """Start a run when the paint layer changed and has settled; a failure stops."""
+        try:
+            self._poll()
+        except UserError as exc:
+            self.stop(str(exc))
+        except Exception as exc:  # a timer's slot: never the editor's traceback dialog
+            log.exception("live tick failed")
+            self.stop("%s: %s" % (type(exc).__name__, exc))
+
+    def _poll(self) -> None:
+        if self._writing:
+            return  # re-entered from the editor's event loop while a result is written
+        self.check()
+        seen = self.read_paint()[0]
+        todo = Strokes.tick(self, seen, busy=self.job is not None)
+        if todo is not None and todo[0] == "restore":  # undo / redo back to a known paint
+            self._show(*todo[1], seen)
+            self.notify("refreshed", "Restored the result for this paint layer")
+        elif todo is not None:
+            self.job = self.launch(seen, todo[1], self.generation)
+            self.notify("busy_changed", True)
+
+    def _over(self, job: Any) -> None:
+        if self.job is job:
+            self.job = None
+            self.notify("busy_changed", False)
+
+    def run_failed(self, job: Any, generation: int, exc: Exception) -> None:
+        self._over(job)
+        if generation == self.generation:  # else reset or stopped meanwhile: not wanted
+            self.stop(stopped_text(exc))
+
+    def answered(self, job: Any, generation: int, seen: bytes, out: Tuple[Layer, Any]) -> None:
+        """A run's (result layer, state) for paint ``seen``: shown, remembered, told."""
+        try:
+            if generation != self.generation or not self._show(*out, seen):
+                return
+        except LiveError as exc:
+            self.stop(str(exc))
+            return
+        finally:  # only now: a poll before the result is shown would send the stroke again
+            self._over(job)
+        self.ran(seen, *out)
+        self.notify("refreshed", "Updated %s (run %d)" % (self.result_name, self.runs))
+
+    def _show(self, layer: Layer, state: Any, seen: bytes) -> bool:
+        """Write ``layer`` into the result layer; False when a reset came meanwhile."""
+        generation, self._writing = self.generation, True
+        try:
+            self.write(layer)
+        finally:
+            self._writing = False
+        return self.shown(seen, state, generation)
+
+    # -- the editor's hooks --
+    def check(self) -> None:
+        raise NotImplementedError
+
+    def read_paint(self) -> Tuple[bytes, bool]:
+        raise NotImplementedError
+
+    def launch(self, seen: bytes, state: Any, generation: int) -> Any:
+        raise NotImplementedError
+
+    def write(self, layer: Layer) -> None:
+        raise NotImplementedError
+
+    def halt(self) -> None:
+        raise NotImplementedError
+
+    def notify(self, event: str, *args: Any) -> None:
+        raise NotImplementedError
+
+
 def paint_param(spec: FilterSpec, preferred: str = "paint") -> str:
     """The layer parameter live strokes go to: ``preferred`` if the filter has it, else its
     first layer parameter."""
@@ -110,6 +224,22 @@ def paint_param(spec: FilterSpec, preferred: str = "paint") -> str:
     if not names:
         raise LiveError("%s has no paint layer parameter" % spec.label)
     return preferred if preferred in names else names[0]
+
+
+def live_target(
+    filters: Dict[str, FilterSpec],
+    filter_id: str,
+    form: Optional[FilterSpec],
+    values: Dict[str, Any],
+) -> Tuple[FilterSpec, str, Any]:
+    """What switching live painting on paints with: (the filter's spec, its paint parameter, the
+    layer chosen for it in the form or None). LiveError when the backend does not offer the
+    filter the form shows."""
+    spec = filters.get(filter_id)
+    if spec is None or form is None or form.id != spec.id:
+        raise LiveError("the backend does not offer this filter (refresh?)")
+    param = paint_param(spec)
+    return spec, param, values.get(param) or None
 
 
 def run_values(spec: FilterSpec, values: Dict[str, Any]) -> Dict[str, Any]:

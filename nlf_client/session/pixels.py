@@ -1,4 +1,5 @@
-"""Pixel buffers between the wire's formats and editors' layouts, and quick preview copies.
+"""Pixel buffers between the wire's formats and editors' layouts, selections, and quick preview
+copies.
 
 Formats: ``u8``, ``u16``, ``f16``, ``f32``, four channels a pixel, little-endian (``f16`` is
 not a wire format: editors that store half floats widen them to ``f32``). ``swap=True`` also
@@ -14,7 +15,15 @@ from array import array
 from typing import List, Optional, Tuple
 
 from ..api import BYTES_PER_CHANNEL, Layer, Mask
+from .messages import UserError
 
+NATIVE_FORMAT = {"U8": "u8", "U16": "u16", "F16": "f32", "F32": "f32"}
+"""An editor's colour depth (Krita's names) -> the wire format its pixels travel in."""
+BGRA_DEPTHS = ("U8", "U16")
+"""Depths whose native pixels are B, G, R, A (Krita's ``pixelData``); float ones are R, G, B, A."""
+DEPTH_FORMAT = dict(NATIVE_FORMAT, U32="f32", HALF="f32", FLOAT="f32", DOUBLE="f32")
+"""A pixel depth by its type (Krita's and GIMP's names) -> the wire format it travels in:
+integers up to 16 bits as they are, everything else as f32 (lossless for the editors' floats)."""
 _CODE = {"u8": "B", "u16": "H", "f32": "f"}
 _TOP = {"u8": 255.0, "u16": 65535.0}
 _HALF_MAX = 65504.0
@@ -104,3 +113,42 @@ def downscale(layer: Layer, mask: Optional[Mask], longest: int) -> Tuple[Layer, 
     if mask is None:
         return small, None
     return small, Mask(_sample(mask.pixels, mask.width, 1, xs, ys), w, h)
+
+
+def wire_format(depth: str) -> str:
+    """The wire format for an editor's pixel depth: Krita's colour depths (``U8``, ``F16``…)
+    and GIMP's precisions (``GIMP_PRECISION_U16_NON_LINEAR`` or its nick ``u16-non-linear``);
+    ValueError for a precision the wire cannot carry."""
+    name = depth.upper().replace("-", "_").replace("GIMP_PRECISION_", "")
+    try:
+        return DEPTH_FORMAT[name.split("_", 1)[0]]
+    except KeyError:
+        raise ValueError("unsupported pixel precision %r" % depth) from None
+
+
+def _native(depth: str) -> str:
+    if depth not in NATIVE_FORMAT:
+        raise UserError("colour depth %s is not supported" % depth)
+    return depth.lower()
+
+
+def native_to_wire(data: bytes, depth: str) -> Tuple[bytes, str]:
+    """An RGBA layer's native bytes at ``depth`` (``NATIVE_FORMAT``) -> (wire pixels, format)."""
+    src, fmt = _native(depth), NATIVE_FORMAT.get(depth, "")
+    return convert(data, src, fmt, swap=depth in BGRA_DEPTHS), fmt
+
+
+def wire_to_native(data: bytes, fmt: str, depth: str) -> bytes:
+    """Wire pixels in ``fmt`` -> native bytes for an RGBA layer at ``depth``."""
+    return convert(data, fmt, _native(depth), swap=depth in BGRA_DEPTHS)
+
+
+def selection_mask(coverage: bytes, width: int, height: int, layer: str) -> Optional[Mask]:
+    """A selection's coverage (one byte a pixel) of a layer's rectangle as a run's mask: None
+    when it covers all of the layer; UserError when it misses the layer entirely."""
+    if coverage.count(b"\x00") == len(coverage):
+        raise UserError(
+            "The selection does not overlap layer '%s'; select part of it or select nothing "
+            "to filter the whole layer." % layer
+        )
+    return None if coverage.count(b"\xff") == len(coverage) else Mask(coverage, width, height)

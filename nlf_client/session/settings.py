@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ..api import ParamSpec
+from ..api import FilterSpec, ParamSpec
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,15 @@ def load(read: Callable[[str], Any], keys: Iterable[str], env: Optional[Mapping[
     return with_env(merge(Settings(), {k: v for k, v in raw.items() if v}), env)
 
 
+def load_files(paths: Iterable[str], env: Optional[Mapping[str, str]] = None) -> Settings:
+    """The JSON files ``paths`` (later wins; a missing one is empty) over the defaults, then the
+    environment (for editors that keep settings in files, like GIMP)."""
+    s = Settings()
+    for path in paths:
+        s = merge(s, read_json(path))
+    return with_env(s, env)
+
+
 def as_text(s: Settings) -> Dict[str, Any]:
     """The fields a settings form edits as stored text (a flag as ``true`` / ``false``)."""
     values = {k: getattr(s, k) for k in USER_FIELDS}
@@ -109,6 +118,19 @@ def from_form(values: Mapping[str, Any]) -> Dict[str, Any]:
     if not out.get("address"):
         raise ValueError("the backend address must not be empty")
     return out
+
+
+def save_form(read: Callable[[], Mapping[str, Any]], write: Callable[[Mapping[str, Any]], str]
+              ) -> str:  # fmt: skip
+    """A settings form saved: its values (``read()``) kept by ``write(changes) -> file``; ""
+    when that worked, else why, in words (a wrong value, a file that cannot be written)."""
+    try:
+        log.info("settings saved to %s", write(from_form(read())))
+    except ValueError as exc:
+        return "Settings: %s" % exc
+    except OSError as exc:
+        return "Settings: could not save them: %s" % exc
+    return ""
 
 
 def as_dict(s: Settings, hide_token: bool = False) -> Dict[str, Any]:
@@ -158,4 +180,6 @@ FORM = (
     ParamSpec("python", "string", "Python", "", "an interpreter with the backend installed"),
 )  # fmt: skip
 """The fields a person edits in a settings form, as parameters (editors build forms from them)."""
+FORM_SPEC = FilterSpec("settings", "Settings", params=FORM)
+"""The settings form as a filter-like spec: editors' generated forms take it as they are."""
 USER_FIELDS: List[str] = [p.name for p in FORM]

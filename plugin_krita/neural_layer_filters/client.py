@@ -12,7 +12,6 @@ except ModuleNotFoundError as exc:
         raise
     nlf = importlib.import_module("nlf_client")
 session = importlib.import_module(nlf.__name__ + ".session")
-BackendError, Client, Colour, FilterSpec = nlf.BackendError, nlf.Client, nlf.Colour, nlf.FilterSpec
-Layer, Mask, ParamSpec, Status = nlf.Layer, nlf.Mask, nlf.ParamSpec, nlf.Status
-Preview = nlf.Preview
+Colour, FilterSpec, Layer, Mask = nlf.Colour, nlf.FilterSpec, nlf.Layer, nlf.Mask
+ParamSpec, Preview = nlf.ParamSpec, nlf.Preview
 UserError = session.UserError

@@ -126,7 +126,7 @@ class NlfDocker(DockWidget):
         tab = qt.QWidget()
         lay = qt.QVBoxLayout(tab)
         self.settings_form = ParamForm()
-        self.settings_form.build(FilterSpec("settings", "Settings", params=session.settings.FORM))
+        self.settings_form.build(session.settings.FORM_SPEC)
         self.settings_form.set_values(session.settings.as_dict(self.ctl.settings))
         self.settings_form.widgets["token"].setEchoMode(qt.QLineEdit.EchoMode.Password)
         lay.addWidget(self.settings_form)

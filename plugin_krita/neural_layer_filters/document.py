@@ -2,48 +2,33 @@
 
 ``Node.pixelData`` gives native-endian channels: B, G, R, A for the integer depths (U8, U16) and
 R, G, B, A for the float depths (F16, F32); a ``Selection`` gives one byte per pixel. On the wire
-a layer is straight RGBA in "u8", "u16" or "f32" (F16 is widened to f32 and narrowed back).
+a layer is straight RGBA in "u8", "u16" or "f32" (F16 is widened to f32 and narrowed back): the
+session core's ``native_to_wire`` / ``wire_to_native``.
 """
 
 from __future__ import annotations
 
 import os
+from operator import methodcaller
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .client import Layer, Mask, UserError, session
 from .qt import QImage
 
-WIRE_FORMAT = {"U8": "u8", "U16": "u16", "F16": "f32", "F32": "f32"}
-"""Krita colour depth -> wire pixel format."""
+
+def node_kind(node: Any) -> str:
+    """The session core's layer kind of a node: "mask", "group" or the node's type."""
+    kind = node.type()
+    return "mask" if kind.endswith("mask") else "group" if kind == "grouplayer" else kind
 
 
-def _depth(depth: str) -> str:
-    if depth not in WIRE_FORMAT:
-        raise UserError(f"colour depth {depth} is not supported")
-    return depth.lower()
-
-
-def to_wire(data: bytes, depth: str) -> Tuple[bytes, str]:
-    """Krita ``pixelData`` bytes of an RGBA node at ``depth`` -> (wire pixels, wire format)."""
-    src, fmt = _depth(depth), WIRE_FORMAT.get(depth, "")
-    return session.convert(data, src, fmt, swap=depth in ("U8", "U16")), fmt
-
-
-def from_wire(data: bytes, fmt: str, depth: str) -> bytes:
-    """Wire pixels in ``fmt`` -> ``pixelData`` bytes for an RGBA node at ``depth``."""
-    return session.convert(data, fmt, _depth(depth), swap=depth in ("U8", "U16"))
+def _top_first(node: Any) -> List[Any]:
+    return list(reversed(node.childNodes()))
 
 
 def layer_tree(root: Any) -> List[Tuple[str, Any]]:
     """(label, node) for every layer under ``root``, top first, without masks ("group / child")."""
-    out: List[Tuple[str, Any]] = []
-    for node in reversed(root.childNodes()):
-        if node.type().endswith("mask"):
-            continue
-        out.append((node.name(), node))
-        if node.type() == "grouplayer":
-            out.extend((f"{node.name()} / {label}", n) for label, n in layer_tree(node))
-    return out
+    return session.layers.labelled(_top_first(root), _top_first, node_kind, methodcaller("name"))
 
 
 def node_id(node: Any) -> str:
@@ -84,7 +69,7 @@ class KritaDocument:
             )
         w, h = self.doc.width(), self.doc.height()
         read = node.pixelData if node.type() == "paintlayer" else node.projectionPixelData
-        pixels, fmt = to_wire(bytes(read(0, 0, w, h)), node.colorDepth())
+        pixels, fmt = session.native_to_wire(bytes(read(0, 0, w, h)), node.colorDepth())
         return Layer(pixels, w, h, fmt, 0, 0, name=node.name())
 
     def selection(self) -> Optional[Mask]:
@@ -108,7 +93,7 @@ class KritaDocument:
         parent, created = above.parentNode() or self.doc.rootNode(), []
         for layer, name in zip(layers, names, strict=True):
             node = self.doc.createNode(name, "paintlayer")
-            data = from_wire(layer.pixels, layer.format, node.colorDepth())
+            data = session.wire_to_native(layer.pixels, layer.format, node.colorDepth())
             node.setPixelData(data, layer.x, layer.y, layer.width, layer.height)
             parent.addChildNode(node, above)
             above = node
@@ -118,18 +103,9 @@ class KritaDocument:
 
 
 def batch_nodes(mode: str, active: Any, selected: Sequence[Any]) -> List[Any]:
-    """The layers a batch runs on: the selected layers, or the active group's children."""
-    if mode == "selected":
-        nodes = [n for n in selected if not n.type().endswith("mask")]
-        if not nodes:
-            raise UserError("select one or more layers in the Layers docker")
-        return nodes
-    if active is None or active.type() != "grouplayer":
-        raise UserError("make a group layer active to filter its children")
-    nodes = [n for n in active.childNodes() if not n.type().endswith("mask")]
-    if not nodes:
-        raise UserError(f"group '{active.name()}' has no layers")
-    return nodes
+    """The layers a batch runs on (the session core's ``batch_targets``; children bottom first)."""
+    children, name = methodcaller("childNodes"), methodcaller("name")
+    return session.layers.batch_targets(mode, active, selected, children, node_kind, name)
 
 
 def read_image(path: str) -> Layer:

@@ -86,17 +86,14 @@ class LivePanel(QWidget):
         return live.run_values(self.form.spec, self.form.values())
 
     def _start(self) -> LiveSession:
-        spec = self.ctl.filters.get(self.current_filter())
-        if spec is None or self.form.spec is None or self.form.spec.id != spec.id:
-            raise LiveError("the backend does not offer this filter (refresh?)")
-        paint_param = live.paint_param(spec)
+        target = (self.ctl.filters, self.current_filter(), self.form.spec, self.form.values())
+        spec, paint_param, wanted = live.live_target(*target)
         doc = Krita.instance().activeDocument()
         if doc is None:
             raise LiveError("open an image first")
         source = doc.activeNode()
         if source is None or source.type().endswith("mask"):
             raise LiveError("make the photo layer (not a mask) active first")
-        wanted = self.form.values().get(paint_param)
         paint = find_node(doc.rootNode(), wanted) if wanted else None
         if paint is None:
             raise LiveError("choose the paint layer in the form first")

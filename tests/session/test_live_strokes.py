@@ -56,6 +56,12 @@ def test_rectangles_names_and_values():
     assert live.run_values(spec, {"steps": 9, "paint": "id"}) == {"steps": 9, "mix": 0.5}
     with pytest.raises(live.LiveError, match="no paint layer"):
         live.paint_param(FilterSpec("f", "F"))
+    filters = {"npe": spec}
+    assert live.live_target(filters, "npe", spec, {"paint": "id"}) == (spec, "paint", "id")
+    assert live.live_target(filters, "npe", spec, {"paint": ""}) == (spec, "paint", None)
+    for filter_id, form in (("gone", spec), ("npe", None), ("npe", FilterSpec("x", "X"))):
+        with pytest.raises(live.LiveError, match="does not offer this filter"):
+            live.live_target(filters, filter_id, form, {})
     from nlf_client import BackendError
 
     assert live.stopped_text(BackendError("UNAVAILABLE", "gone")).startswith("gone [UNAVAILABLE];")

@@ -9,8 +9,8 @@ out = image + weight * change_src
 ```
 
 ``backend.algorithms.faces.detect`` holds the cascade, ``backend.algorithms.faces.align`` the
-geometry and
-``backend.assets.weights.mtcnn`` the ``mtcnn`` weights (``python -m backend weights fetch mtcnn``).
+geometry; ``backend.assets.nets.load_face_finder`` builds the finder on the ``mtcnn`` weights
+(``backend.assets.weights.mtcnn``; ``python -m backend weights fetch mtcnn``).
 """
 
 from backend.algorithms.faces.align import (

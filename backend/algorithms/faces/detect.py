@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -79,14 +78,6 @@ class FaceFinder:
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)
         self.nets = self.nets.to(self.device)
-
-    @classmethod
-    def load(cls, weights_dir: Path, device: torch.device | str = "cpu") -> FaceFinder:
-        """The finder on the installed ``mtcnn`` weights (``WeightsMissing`` when absent)."""
-        from backend.assets import weights
-
-        state = weights.load_state_dict("mtcnn", Path(weights_dir))
-        return cls(MTCNN(state), torch.device(device))
 
     def default_min_face(self, height: int, width: int) -> float:
         return max(self.min_face_px, self.min_face_rel * min(height, width))

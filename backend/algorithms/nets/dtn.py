@@ -280,12 +280,3 @@ def infer_config(state: Mapping[str, Tensor]) -> dict[str, Any]:
 def build_transfer(arch: Mapping[str, Any]) -> DomainTransfer:
     """An untrained :class:`DomainTransfer` for an ``arch`` dict (the models store's builder)."""
     return DomainTransfer(DtnConfig.from_dict(dict(arch)))
-
-
-def _register() -> None:
-    from backend.assets.models import register_kind
-
-    register_kind("dtn", build_transfer, infer_config)
-
-
-_register()

@@ -153,18 +153,10 @@ def build(arch: Mapping[str, Any]) -> NpeNet:
     return NpeNet(NpeConfig.from_dict(arch))
 
 
-def _probe(net: nn.Module) -> None:
+def probe(net: nn.Module) -> None:
+    """Run the loaded net once (the models store's probe); ValueError on non-finite pixels."""
     size = net.cfg.size  # type: ignore[union-attr]
     with torch.no_grad():
         y = net(torch.zeros(1, 3, size, size))  # type: ignore[operator]
     if not torch.isfinite(y).all():
         raise ValueError("the model produces non-finite pixels")
-
-
-def _register() -> None:
-    from backend.assets.models import register_kind
-
-    register_kind("npe", build, infer_config, probe=_probe)
-
-
-_register()

@@ -6,17 +6,14 @@ layers and files. Runs inside GIMP only.
 
 from __future__ import annotations
 
+from functools import partial
+from operator import methodcaller
 from typing import Any
 
 from gi.repository import Gimp, Gio, GLib
 
-from nlf_client.session import (
-    UserError,
-    filter_values_from_json,
-    folder_files,
-    folder_summary,
-    output_paths,
-)
+from nlf_client.session import UserError, folder_files, output_paths
+from nlf_client.session.batch import folder_batch, layer_batch, suffixes
 from nlf_client.session.form import choice_label
 
 from .document import find_layer, pixel_layers
@@ -59,9 +56,9 @@ def _add_filter_arguments(proc: Any) -> None:
     proc.add_string_argument("params", "Parameters (JSON)", hint, "{}", RW)
 
 
-def _filter_and_values(config: Any) -> tuple:
-    """(spec, form values, {layer parameter: layer name}) from the filter and params arguments."""
-    return filter_values_from_json(SPECS, *(config.get_property(k) for k in ("filter", "params")))
+def _filter_args(config: Any) -> tuple:
+    """The filter and params arguments: (filter id, JSON values)."""
+    return tuple(config.get_property(k) for k in ("filter", "params"))
 
 
 def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
@@ -69,10 +66,9 @@ def run_on_layers(procedure, run_mode, image, drawables, config, run_data):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
 
     def work(run: Run) -> None:
-        spec, values, layer_names = _filter_and_values(config)
-        values.update({k: find_layer(image, n) for k, n in layer_names.items()})
-        skip = {values[k].get_id() for k in layer_names}
-        targets = [lay for lay in pixel_layers(image.get_layers()) if lay.get_id() not in skip]
+        find, key = partial(find_layer, image), methodcaller("get_id")
+        layers = pixel_layers(image.get_layers())
+        spec, values, targets = layer_batch(SPECS, *_filter_args(config), layers, find, key)
         run.title = spec.label
         image.undo_group_start()  # one undo step for the whole batch
         try:
@@ -101,7 +97,7 @@ def _folder(config: Any, name: str) -> str:
     return path
 
 
-def _filter_file(run: Run, spec: Any, values: Any, path: str, out_dir: str, report: Any) -> None:
+def _filter_file(run: Run, spec: Any, values: Any, out_dir: str, path: str, report: Any) -> None:
     """Load one file, run the filter on its (merged) layer, save each result as PNG."""
     image, mode = None, Gimp.RunMode.NONINTERACTIVE
     try:
@@ -133,17 +129,12 @@ def run_folder(procedure, config, run_data):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
 
     def work(run: Run) -> None:
-        spec, values, layer_names = _filter_and_values(config)
-        if layer_names:
-            raise ValueError("layer parameters cannot be used in a folder batch")
-        exts = [e.strip() for e in config.get_property("extensions").split(",") if e.strip()]
+        spec, values = folder_batch(SPECS, *_filter_args(config))
+        exts = suffixes(config.get_property("extensions"))
         out_dir = _folder(config, "output-folder")
         files = folder_files(_folder(config, "input-folder"), out_dir, exts)
         run.title = spec.label
-        one = lambda i, report: _filter_file(run, spec, values, files[i], out_dir, report)  # noqa: E731
-        failures = run.each(len(files), one, keep_going=True)
-        if failures:
-            raise UserError(folder_summary(files, failures, out_dir))
+        run.each_file(files, out_dir, partial(_filter_file, run, spec, values, out_dir))
 
     return Run("Batch over a folder").guarded(procedure, run_mode, work)
 

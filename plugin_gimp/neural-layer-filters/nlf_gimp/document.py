@@ -10,6 +10,7 @@ source drawable is only read. Runs inside GIMP only (tests use a fake ``gi``).
 from __future__ import annotations
 
 import struct
+from operator import methodcaller
 from typing import Any, List, Optional, Sequence
 
 import gi
@@ -20,20 +21,11 @@ gi.require_version("Babl", "0.1")
 from gi.repository import Babl, Gegl, Gimp, GLib  # noqa: E402
 
 from nlf_client.api import Colour, Layer, Mask  # noqa: E402
-from nlf_client.session import UserError  # noqa: E402
+from nlf_client.session import UserError, layers  # noqa: E402
+from nlf_client.session.pixels import selection_mask, wire_format  # noqa: E402
 
 BABL = {"u8": "R'G'B'A u8", "u16": "R'G'B'A u16", "f32": "R'G'B'A float"}
-WIRE = {"U8": "u8", "U16": "u16", "U32": "f32", "HALF": "f32", "FLOAT": "f32", "DOUBLE": "f32"}
 COLOUR_FORMAT = "R'G'B'A double"
-
-
-def wire_format(precision_name: str) -> str:
-    """``GIMP_PRECISION_U16_NON_LINEAR`` (or its nick ``u16-non-linear``) -> ``u16``."""
-    name = precision_name.upper().replace("-", "_").replace("GIMP_PRECISION_", "")
-    try:
-        return WIRE[name.split("_", 1)[0]]
-    except KeyError:
-        raise ValueError("unsupported GIMP precision %r" % precision_name) from None
 
 
 class Colours:
@@ -81,12 +73,7 @@ class GimpDocument:
         rect = Gegl.Rectangle.new(x, y, w, h)
         buffer = self.image.get_selection().get_buffer()
         coverage = bytes(buffer.get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE))
-        if coverage.count(b"\x00") == len(coverage):
-            raise UserError(
-                "The selection does not overlap layer '%s'; select part of it or select nothing "
-                "to filter the whole layer." % self.source.get_name()
-            )
-        return None if coverage.count(b"\xff") == len(coverage) else Mask(coverage, w, h)
+        return selection_mask(coverage, w, h, self.source.get_name())
 
     def insert(self, above: Any, layers: Sequence[Layer], names: Sequence[str]) -> List[Any]:
         """New layers right above ``above`` (first result on top) in ONE undo group; grayscale
@@ -121,8 +108,6 @@ def find_layer(image: Any, name: str) -> Any:
 
 def pixel_layers(items: Sequence[Any]) -> List[Any]:
     """Every non-group layer among ``items`` (``image.get_layers()``), top first, groups
-    descended."""
-    out: List[Any] = []
-    for item in items:
-        out.extend(pixel_layers(list(item.get_children())) if item.is_group() else [item])
-    return out
+    descended (the session core's ``layers.pixel_layers``)."""
+    kind = lambda item: "group" if item.is_group() else "layer"  # noqa: E731
+    return layers.pixel_layers(items, methodcaller("get_children"), kind)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import gi
@@ -18,8 +19,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import Gimp, GimpUi, GLib, GObject  # noqa: E402
 
-from nlf_client import FilterSpec, session  # noqa: E402
-from nlf_client.session.actions import caught  # noqa: E402
+from nlf_client import session  # noqa: E402
 
 from . import store  # noqa: E402
 from .arguments import add_arguments, argument_name, fill_dialog, read_values  # noqa: E402
@@ -33,8 +33,9 @@ SETTINGS_PLACE = "Filters > Neural Layer Filters > Settings"
 IMAGE_TYPES = "RGB*, GRAY*"  # grayscale results come back as grayscale layers
 SETTINGS = "plug-in-nlf-settings"
 RW = GObject.ParamFlags.READWRITE
+SUCCESS = Gimp.PDBStatusType.SUCCESS
 FILTERS = store.filters()
-SETTINGS_FORM = FilterSpec("settings", "Settings", params=session.settings.FORM)
+SETTINGS_FORM = session.settings.FORM_SPEC
 
 
 def new_procedure(plugin: Any, name: str, run: Any, docs: Sequence[str], image: bool) -> Any:
@@ -91,42 +92,33 @@ def cancelled_dialog(procedure: Any, run_mode: Any, config: Any, title: str) -> 
     return not ok
 
 
-class Run(session.Session, session.ProgressLine):
-    """One procedure call: the session core's ``Session`` with GIMP's progress bar (the
-    ``on_progress`` it gets); connects on first use (auto-starting a local backend)."""
+class Run(session.BlockingRun):
+    """One procedure call: the session core's ``BlockingRun`` on GIMP's progress bar and the
+    settings GIMP keeps."""
 
     def __init__(self, label: str) -> None:
         profile = Gimp.directory()
         log_path = os.path.join(profile, session.launch.LOG_NAME)
-        session.Session.__init__(self, store.load_settings(profile), SETTINGS_PLACE, log_path)
         bar = (Gimp.progress_set_text, Gimp.progress_update, Gimp.progress_pulse)
-        session.ProgressLine.__init__(self, label, *bar)
-        self.label, self.on_wait = label, self.text  # in messages / while a backend starts
+        settings = store.load_settings(profile)
+        session.BlockingRun.__init__(self, label, settings, SETTINGS_PLACE, log_path, *bar)
 
     def guarded(self, procedure: Any, run_mode: Any, work: Callable[[Run], None]) -> Any:
         """Run ``work(self)``; every failure becomes a readable EXECUTION_ERROR."""
         Gimp.progress_init(self.title + "…")
         try:
-            work(self)
-        except Exception as exc:  # the action boundary: never crash GIMP
-            return fail(procedure, run_mode, self.describe(caught(exc), self.label))
+            failure = self.attempt(work)
+            if failure:
+                return fail(procedure, run_mode, failure)
         finally:
             Gimp.progress_end()
-            self.forget_client()
         Gimp.displays_flush()
-        return result(procedure, Gimp.PDBStatusType.SUCCESS)
-
-    def each(self, count: int, one: Callable, keep_going: bool = False) -> list:
-        """Items ``0..count-1`` with overall progress: the session core's ``run_each``."""
-        nothing = lambda *a: None  # noqa: E731
-        return session.run_each(count, one, self.overall, nothing, lambda: False, keep_going)
+        return result(procedure, SUCCESS)
 
     def filter(self, spec: Any, image: Any, drawable: Any, values: Any, report: Any = None):
-        """One drawable (+ selection, + layer parameters) through the backend; the named results
-        go above it. ``values``: form values (a layer parameter's value is a drawable)."""
-        doc = GimpDocument(image, drawable)
-        job = session.prepare(doc, spec, values, drawable)
-        return session.finish(doc, job, session.execute(self.client(), job, report or self))
+        """One drawable through the backend, the results above it (``BlockingRun.run_on``);
+        ``values``: form values (a layer parameter's value is a drawable)."""
+        return self.run_on(GimpDocument(image, drawable), spec, values, drawable, report)
 
 
 def run_on_drawable(procedure, run_mode, image, drawables, config, run_data):
@@ -163,14 +155,9 @@ def run_settings(procedure, config, run_data):
             config.set_property(argument_name(p.name), getattr(current, p.name))
     if cancelled_dialog(procedure, run_mode, config, "Neural Layer Filters settings"):
         return result(procedure, Gimp.PDBStatusType.CANCEL)
-    try:
-        values = session.settings.from_form(read_values(SETTINGS_FORM, config, Colours))
-        log.info("settings saved to %s", store.save_settings(profile, values))
-    except ValueError as exc:
-        return fail(procedure, run_mode, "Settings: %s" % exc)
-    except OSError as exc:
-        return fail(procedure, run_mode, "Settings: could not save them: %s" % exc)
-    return result(procedure, Gimp.PDBStatusType.SUCCESS)
+    read = partial(read_values, SETTINGS_FORM, config, Colours)
+    failure = session.settings.save_form(read, partial(store.save_settings, profile))
+    return fail(procedure, run_mode, failure) if failure else result(procedure, SUCCESS)
 
 
 def create_settings_procedure(plugin: Any, name: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from nlf_client.api import FilterSpec
 from nlf_client.session.schema import load_schema
-from nlf_client.session.settings import Settings, merge, read_json, with_env, write_json
+from nlf_client.session.settings import Settings, load_files, write_json
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_FILE = os.path.join(PLUGIN_DIR, "schema.json")
@@ -37,8 +37,7 @@ def load_settings(
     profile: str, env: Optional[Mapping[str, str]] = None, install_file: str = INSTALL_FILE
 ) -> Settings:
     """The effective settings (see the module docstring); ``env={}``: the stored ones only."""
-    s = merge(Settings(), read_json(install_file))
-    return with_env(merge(s, read_json(os.path.join(profile, USER_FILE))), env)
+    return load_files((install_file, os.path.join(profile, USER_FILE)), env)
 
 
 def save_settings(profile: str, values: Mapping[str, Any]) -> str:
