@@ -222,17 +222,18 @@ def main() -> None:
         action="append",
         default=[],
         metavar="CONST=VALUE",
-        help="tuning runs only: override a backend.filters.dfi constant (INVERTER_SCALE=0.2)",
+        help="tuning runs only: override a constant of backend.filters.dfi or dfi_inverter",
     )
     context.add_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from backend.filters import dfi
+    from backend.filters import dfi, dfi_inverter
 
     for item in args.set:
         name, _, value = item.partition("=")
-        kind = type(getattr(dfi, name))
-        setattr(dfi, name, value.lower() in ("1", "true") if kind is bool else kind(value))
+        module = dfi if hasattr(dfi, name) else dfi_inverter
+        kind = type(getattr(module, name))
+        setattr(module, name, value.lower() in ("1", "true") if kind is bool else kind(value))
     work = args.work or Path("/tmp/nlf-dfi-protocol") / args.tag
     strip_prefix = Path(args.strip) if args.strip else work / "strip"
     judge = load_judge(args.judge)

@@ -144,6 +144,57 @@ def test_damped_transfer_follows_the_decoders_tone_without_clipping() -> None:
         dfi_inverter.transfer(x, before, after, "logit", 0.0)
 
 
+def test_neutral_tone_takes_out_the_decoders_overall_lightening() -> None:
+    """neutral_tone: a decoder that lightens the whole region by 30 % and draws teeth in a few
+    pixels keeps its teeth but loses the lightening (all of it at share 1, half of it — as a
+    gain — at 0.5); share 0 and an empty region change nothing; measured inside the region only."""
+    gen = torch.Generator().manual_seed(7)
+    before = 0.2 + 0.5 * torch.rand(1, 3, 16, 16, generator=gen)
+    after = before * 1.3
+    after[..., 10:12, 4:12] = 0.95  # teeth: 16 of the region's 160 pixels
+    region = torch.zeros(1, 1, 16, 16)
+    region[..., 6:16, :] = 1.0
+    after[..., :6, :] = before[..., :6, :] * 0.5  # outside the region: not measured
+    eps = dfi_inverter.NEUTRAL_EPS
+    full = dfi_inverter.neutral_tone(before, after, region, 1.0)
+    gain = float(((after + eps) / (before + eps))[..., 6:10, :].median())
+    assert gain > 1.25  # the fixture: most of the region is lightened
+    assert torch.allclose(full[..., 6:10, :], before[..., 6:10, :], atol=0.02)
+    assert float(full[..., 10:12, 4:12].min()) > float(before[..., 10:12, 4:12].max())
+    half = dfi_inverter.neutral_tone(before, after, region, 0.5)
+    assert torch.allclose(half, (after + eps) / gain**0.5 - eps, atol=0.02)
+    assert torch.equal(dfi_inverter.neutral_tone(before, after, region, 0.0), after)
+    assert torch.equal(dfi_inverter.neutral_tone(before, after, torch.zeros_like(region), 1), after)
+
+
+def test_a_grey_photo_gets_a_grey_change(tmp_path: Path) -> None:
+    """With keep colours on, the colour share scales with the photo's own chroma: a grey face
+    gets a grey change (R = G = B), a coloured one a coloured change; off: colour always."""
+    ctx = _ctx(tmp_path)
+    _prepare(ctx)
+    net = install_inverter(ctx, seed=4)
+    backbone = ctx.backbone()
+    pack = attributes.load_pack(attributes.pack_path(ctx.attributes_dir, "tiny", "smiling"))
+    assert pack.frame is not None
+    gen = torch.Generator().manual_seed(8)
+    grey = torch.rand(1, 1, 48, 48, generator=gen).expand(1, 3, 48, 48).clone()
+    colour = grey * torch.tensor([1.0, 0.7, 0.55]).view(1, 3, 1, 1)
+    marks = torch.tensor([[16.0, 18.0], [32.0, 18.0], [24.0, 26.0], [18.0, 34.0], [30.0, 34.0]])
+    assert dfi_inverter.photo_chroma(grey, None) == 0.0 < dfi_inverter.photo_chroma(colour, None)
+
+    def change(image: torch.Tensor, keep: bool) -> torch.Tensor:
+        return dfi_inverter.edit_aligned(
+            backbone, net, pack, image, marks, 1.0, RESOLUTION, keep, None, None, "damped", 0.5
+        )
+
+    on = change(grey, True)
+    assert float(on.abs().max()) > 1e-3
+    assert torch.allclose(on, on[:, :1].expand_as(on), atol=1e-6)
+    for image, keep in ((grey, False), (colour, True)):
+        c = change(image, keep)
+        assert float((c - c[:, :1]).abs().max()) > 1e-4
+
+
 def test_missing_or_changed_inverter_says_how_to_fix_it(tmp_path: Path, monkeypatch) -> None:
     """No inverter for the backbone: Missing naming the train command (method=optimise still
     works); a built-in file whose sha256 differs is refused as Broken."""

@@ -120,7 +120,7 @@ class DfiParams:
         True,
         label="Keep colours",
         help="Damp the change's colour: brightness only (method=optimise), half of the colour "
-        "change (inverter); off: all of it",
+        "change (inverter; less on a grey or faded photo); off: all of it",
     )
     align: bool = param(
         True,

@@ -185,6 +185,44 @@ def transfer(x: Tensor, before: Tensor, after: Tensor, mode: str, colour: float)
     return (x + _grey_mix(delta, colour)).clamp(0.0, 1.0)
 
 
+NEUTRAL_SHARE = 0.5
+"""How much of the decoder's overall tone change over the lower face is taken out of its
+change (:func:`neutral_tone`; 0: none; docs/quality-dfi.md, round 3)."""
+NEUTRAL_INSIDE = 0.5
+"""The pixels whose attribute-region weight exceeds this are where tone and chroma are measured."""
+NEUTRAL_EPS = 0.02
+"""Keeps the brightness ratios of :func:`neutral_tone` finite in black pixels."""
+CHROMA_FULL = 0.1
+"""With keep colours on, the colour share is scaled by min(1, the photo's median chroma in the
+attribute region / this) so a grey or faded photo gets (nearly) no colour; 0: off."""
+
+
+def photo_chroma(x: Tensor, region: Tensor | None) -> float:
+    """Median chroma |x − luma(x)| of the face ``x`` (1, 3, R, R) in the attribute region."""
+    inside = (region if region is not None else torch.ones_like(x[:, :1])) > NEUTRAL_INSIDE
+    if not bool(inside.any()):
+        return 1.0
+    return float((x - luma_only(x)).norm(dim=1, keepdim=True)[inside].median())
+
+
+def neutral_tone(before: Tensor, after: Tensor, region: Tensor | None, share: float) -> Tensor:
+    """``after`` divided by ``share`` (as an exponent) of the decoder's overall tone change: the
+    per-channel median of ``after / before`` over the attribute region.
+
+    The pack's direction also carries what else differs on average between its two folders, so
+    D(φ + α·w) lightens and tints the whole lower face when adding a smile (a glow on dark faces,
+    glaring teeth; the median change there was +0.04 to +0.30 on tuning faces) and darkens it a
+    little when removing one; the median ignores the mouth, a minority of the region's pixels.
+    A gain, not an offset: subtracting the median shift pushed dark mouth corners to black.
+    """
+    inside = (region if region is not None else torch.ones_like(before[:, :1])) > NEUTRAL_INSIDE
+    if share == 0 or not bool(inside.any()):
+        return after
+    eps = NEUTRAL_EPS
+    ratio = ((after + eps) / (before + eps)).flatten(2)[..., inside.flatten()]
+    return (after + eps) / ratio.median(dim=-1).values[..., None, None] ** share - eps
+
+
 def edit_aligned(
     backbone: VGGFeatures,
     inverter: DfiInverter,
@@ -206,10 +244,15 @@ def edit_aligned(
         raise ValueError("the pack has no face frame")
     x, to_frame = face_frame.to_frame(image, landmarks, pack.frame, resolution)
     before, after = decode_pair(backbone, inverter, pack, x, strength, layers)
+    if NEUTRAL_SHARE:
+        reg = region if region is None else F.interpolate(region, size=after.shape[-2:])
+        after = neutral_tone(before, after, reg, NEUTRAL_SHARE)
     if after.shape[-2:] != x.shape[-2:]:
         size = x.shape[-2:]
         before = F.interpolate(before, size=size, mode="bilinear", align_corners=False)
         after = F.interpolate(after, size=size, mode="bilinear", align_corners=False)
     colour = colour_kept if keep_colours else 1.0
+    if keep_colours and CHROMA_FULL > 0:
+        colour *= min(1.0, photo_chroma(x, region) / CHROMA_FULL)
     delta = (transfer(x, before, after, mode, colour) - x) * (1.0 if region is None else region)
     return face_frame.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
