@@ -76,7 +76,27 @@ def recon(args: argparse.Namespace, opts: DtnOptions) -> dict:
         out = g(f(pick[:, :3]))[:, :3].clamp(-1, 1)
     if args.out:
         grid(torch.cat([(pick[:, :3] + 1) / 2, (out + 1) / 2]), 16).save(args.out)
-    return {"mode": "joint" if args.joint else "frozen f", "heldout_emoji_mse": round(mse, 4)}
+    result = {"mode": "joint" if args.joint else "frozen f", "heldout_emoji_mse": round(mse, 4)}
+    if args.judges:
+        # the judge on g's rebuilt unseen emoji, and on g (which never saw a face) fed faces' codes
+        from backend.algorithms.nets.dtn import DomainTransfer
+
+        net = DomainTransfer(dataclasses.replace(f.cfg, channels=4)).eval()
+        net.f.load_state_dict(f.state_dict())
+        net.g.load_state_dict(g.state_dict())
+        judges = q.load_judges(args.judges)
+        x, y, var = q.expression_set(emo, rows)
+        read = q.predict(judges.expression, q.translate_all(net, x[var >= 6])[:, :3])
+        result["rebuilt_emoji_expression"] = round(float((read == y[var >= 6]).float().mean()), 3)
+        src, smile, _ = faces.load_faces(args.genki, opts.size)
+        val, _ = split(len(src))
+        big, _, _ = faces.load_faces(args.genki, 64)
+        fig = q.evaluate(net, judges, big[val], smile[val])
+        result.update({f"faces_{k}": round(v, 3) for k, v in fig.items() if k != "faces"})
+        if args.strip:
+            pick = q.strip_indices(smile[val], big[val])
+            q.strip(big[val][pick], q.translate_all(net, big[val][pick])).save(args.strip)
+    return result
 
 
 def _variant(rows: list[dict[str, str]]) -> torch.Tensor:
@@ -219,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--joint", action="store_true", help="recon: train f with g")
     ap.add_argument("--f-emoji", action="store_true", help="pretrain: f also on labelled emoji")
     ap.add_argument("--judges", help="file to keep the protocol's judges in (train)")
+    ap.add_argument("--strip", help="recon with --judges: strip of tuning faces through g")
     ap.add_argument("--save", help="train: write G's state dict here")
     ap.add_argument("--model", help="read: a G state dict written by train --save")
     ap.add_argument("--out", help="recon / train: PNG sheet; pretrain: the f.pth written")

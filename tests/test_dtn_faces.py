@@ -205,7 +205,8 @@ def test_f_emoji_labels_emoji_like_faces_and_pretrains_f_on_both(tmp_path: Path)
 def test_f_domain_pulls_face_and_emoji_codes_together_and_needs_f_emoji(tmp_path: Path) -> None:
     """``--f-domain``: the MMD is ~0 for one set and grows with the gap; every ``--f-align``
     pretrains (smile-wise MMD lowers the gap of f's codes on separable domains); the command
-    records the options and refuses --f-domain without --f-emoji."""
+    records the options (the --f face preset turns --f-emoji on) and refuses --f-domain without
+    --f-emoji."""
     from backend.training.dtn.pretrain import mmd, pretrain_classifier
 
     a = torch.randn(16, 8)
@@ -237,7 +238,8 @@ def test_f_domain_pulls_face_and_emoji_codes_together_and_needs_f_emoji(tmp_path
     state = torch.load(run / "checkpoint.pth", weights_only=True)
     assert state["options"]["f_domain"] == 1.0 and state["options"]["f_align"] == "smile"
     assert state["options"]["robust_constancy"] is True
-    assert main([*base, "--name", "x", "--run-dir", str(tmp_path / "r2")]) == 2
+    refused = [*base, "--name", "x", "--no-f-emoji", "--run-dir", str(tmp_path / "r2")]
+    assert main(refused) == 2
 
 
 def test_robust_constancy_blurs_what_f_reads_and_is_off_by_default() -> None:

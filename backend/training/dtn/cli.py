@@ -156,9 +156,12 @@ def load_domains(
                 f"--target-alpha needs an emoji folder; '{args.target}' has no manifest"
             )
     if opts.f_emoji and pretrain is None:
-        raise ValueError("--f-emoji needs --f face and an emoji folder as the target")
+        raise ValueError(
+            "--f-emoji (on in the --f face preset; --no-f-emoji turns it off) needs --f face and "
+            "an emoji folder (with manifest.csv) as the target"
+        )
     if opts.f_domain and not opts.f_emoji:
-        raise ValueError("--f-domain needs --f-emoji (f must see both domains)")
+        raise ValueError("--f-domain needs --f-emoji (f must see both domains): give --f-domain 0")
     return opts, source, labels, classes, target, pretrain
 
 
