@@ -76,25 +76,92 @@ def recon(args: argparse.Namespace, opts: DtnOptions) -> dict:
         out = g(f(pick[:, :3]))[:, :3].clamp(-1, 1)
     if args.out:
         grid(torch.cat([(pick[:, :3] + 1) / 2, (out + 1) / 2]), 16).save(args.out)
-    return {"mode": "joint" if args.joint else "frozen f", "heldout_emoji_mse": round(mse, 4)}
+    result = {"mode": "joint" if args.joint else "frozen f", "heldout_emoji_mse": round(mse, 4)}
+    if args.judges:
+        # the judge on g's rebuilt unseen emoji, and on g (which never saw a face) fed faces' codes
+        from backend.algorithms.nets.dtn import DomainTransfer
+
+        net = DomainTransfer(dataclasses.replace(f.cfg, channels=4)).eval()
+        net.f.load_state_dict(f.state_dict())
+        net.g.load_state_dict(g.state_dict())
+        judges = q.load_judges(args.judges)
+        x, y, var = q.expression_set(emo, rows)
+        read = q.predict(judges.expression, q.translate_all(net, x[var >= 6])[:, :3])
+        result["rebuilt_emoji_expression"] = round(float((read == y[var >= 6]).float().mean()), 3)
+        src, smile, _ = faces.load_faces(args.genki, opts.size)
+        val, _ = split(len(src))
+        big, _, _ = faces.load_faces(args.genki, 64)
+        fig = q.evaluate(net, judges, big[val], smile[val])
+        result.update({f"faces_{k}": round(v, 3) for k, v in fig.items() if k != "faces"})
+        if args.strip:
+            pick = q.strip_indices(smile[val], big[val])
+            q.strip(big[val][pick], q.translate_all(net, big[val][pick])).save(args.strip)
+    return result
+
+
+def _variant(rows: list[dict[str, str]]) -> torch.Tensor:
+    return torch.tensor([int(r["file"][-6:-4]) for r in rows])
+
+
+@torch.no_grad()
+def _codes(f: Encoder, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([f(c[:, :3].float() / 127.5 - 1).flatten(1) for c in images.split(256)])
+
+
+def domain_gap(f: Encoder, train: tuple, test: tuple, steps: int = 400) -> float:
+    """Balanced accuracy of a fresh domain classifier (faces 0 / emoji 1) on f's codes: fitted
+    on the codes of ``train`` (faces, emoji), read on ``test``; 0.5 = the domains overlap."""
+    from backend.training.dtn.pretrain import domain_head
+
+    f = f.eval()
+    zf, ze = _codes(f, train[0]), _codes(f, train[1])
+    torch.manual_seed(0)
+    critic = domain_head(zf.shape[1])
+    opt = torch.optim.Adam(critic.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        a = zf[torch.randint(0, len(zf), (64,), generator=gen)]
+        b = ze[torch.randint(0, len(ze), (64,), generator=gen)]
+        y = torch.cat([torch.zeros(64), torch.ones(64)]).long()
+        loss = F.cross_entropy(critic(torch.cat([a, b])), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        hit_f = (critic(_codes(f, test[0])).argmax(1) == 0).float().mean()
+        hit_e = (critic(_codes(f, test[1])).argmax(1) == 1).float().mean()
+    return float((hit_f + hit_e) / 2)
 
 
 def pretrain(args: argparse.Namespace, opts: DtnOptions) -> dict:
+    """f on the nine tenths (and with --f-emoji the labelled emoji of variants 0-5); reports
+    its smile reading on the tuning faces and on emoji variants 6-7 it never saw, and the
+    domain gap of its code (:func:`domain_gap`)."""
     src, smile, _ = faces.load_faces(args.genki, opts.size)
     val, rest = split(len(src))
     labels, _ = faces.face_labels(src, smile)
     images, y = src[rest], labels[rest]
+    emo, rows = faces.load_emoji(args.emoji, opts.size)
+    seen = _variant(rows) < 6
+    e_img, e_y = faces.emoji_labels(emo, rows)
+    e_var = _variant([r for r in rows if r["expression"] in ("smiling", "not_smiling")])
+    domains = torch.zeros(len(images), dtype=torch.long)
     if args.f_emoji:
-        emo, rows = faces.load_emoji(args.emoji, opts.size)
-        extra, extra_y = faces.emoji_labels(emo, rows)
-        images, y = torch.cat([images, extra]), torch.cat([y, extra_y])
-    model, _ = pretrain_classifier(images, y, opts)
+        images = torch.cat([images, e_img[e_var < 6]])
+        y = torch.cat([y, e_y[e_var < 6]])
+        domains = torch.cat([domains, torch.ones(int((e_var < 6).sum()), dtype=torch.long)])
+    model, _ = pretrain_classifier(images, y, opts, domains=domains)
     with torch.no_grad():
         read = model(src[val].float() / 127.5 - 1).argmax(1)
+        e_read = torch.cat([model(c.float() / 127.5 - 1) for c in e_img[e_var >= 6].split(256)])
+    e_smile = e_y[e_var >= 6] // 9
     save_encoder(model.encoder, args.out, model.head)
+    gap = domain_gap(model.encoder, (src[rest], emo[seen]), (src[val], emo[~seen]))
     return {
         "tuning_18way": round(float((read == labels[val]).float().mean()), 3),
         "tuning_smile": round(float((read // 9 == smile[val]).float().mean()), 3),
+        "unseen_emoji_smile": round(float((e_read.argmax(1) // 9 == e_smile).float().mean()), 3),
+        "domain_gap": round(gap, 3),
     }
 
 
@@ -116,6 +183,8 @@ def train(args: argparse.Namespace, opts: DtnOptions) -> dict:
     averaged = trainer.averaged_g(src[rest], emo) if trainer.g_ema is not None else None
     net = trainer.transfer(averaged).eval()
     cpu = time.process_time() - t0
+    if args.save:
+        torch.save(net.state_dict(), args.save)
     if args.judges and Path(args.judges).is_file():
         judges = q.load_judges(args.judges)
     else:
@@ -131,9 +200,36 @@ def train(args: argparse.Namespace, opts: DtnOptions) -> dict:
     return {"name": args.name, "cpu_s": round(cpu), **{k: round(v, 3) for k, v in fig.items()}}
 
 
+def read(args: argparse.Namespace, opts: DtnOptions) -> dict:
+    """Who reads the smile in a saved G (--save of train): f's own head and the protocol's judge,
+    on G(tuning faces) against the faces' labels and on G(emoji variants 6-7) against theirs."""
+    from backend.algorithms.nets.dtn import DomainTransfer, DtnConfig, infer_config
+
+    state = torch.load(args.model, weights_only=True)
+    net = DomainTransfer(DtnConfig(**infer_config(state))).eval()
+    net.load_state_dict(state)
+    head = load_head(args.f)
+    judges = q.load_judges(args.judges)
+    src, smile, _ = faces.load_faces(args.genki, opts.size)
+    val, _ = split(len(src))
+    emo, rows = faces.load_emoji(args.emoji, opts.size)
+    x, y, variant = q.expression_set(emo, rows)
+    unseen = variant >= 6
+    out = {}
+    for name, images, labels in (("faces", src[val], smile[val]), ("emoji", x[unseen], y[unseen])):
+        with torch.no_grad():
+            fake = q.translate_all(net, images)
+            by_f = head(net.f(fake[:, :3].float() / 127.5 - 1).flatten(1)).argmax(1) // 9
+        by_judge = q.predict(judges.expression, fake[:, :3])
+        out[f"{name}_f_reads_kept"] = round(float((by_f == labels).float().mean()), 3)
+        out[f"{name}_judge_reads_kept"] = round(float((by_judge == labels).float().mean()), 3)
+        out[f"{name}_judge_smiling"] = round(float(by_judge.float().mean()), 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("recon", "pretrain", "train"))
+    ap.add_argument("mode", choices=("recon", "pretrain", "train", "read"))
     ap.add_argument("--f", help="f.pth of a train dtn --f face run (recon, train)")
     ap.add_argument("--genki", help="GENKI-4K crops (default: $NLF_GENKI_DIR or ../shared/data)")
     ap.add_argument("--emoji", default=str(EMOJI), help="folder of scripts/build_emoji.py")
@@ -143,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--joint", action="store_true", help="recon: train f with g")
     ap.add_argument("--f-emoji", action="store_true", help="pretrain: f also on labelled emoji")
     ap.add_argument("--judges", help="file to keep the protocol's judges in (train)")
+    ap.add_argument("--strip", help="recon with --judges: strip of tuning faces through g")
+    ap.add_argument("--save", help="train: write G's state dict here")
+    ap.add_argument("--model", help="read: a G state dict written by train --save")
     ap.add_argument("--out", help="recon / train: PNG sheet; pretrain: the f.pth written")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -155,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = DtnOptions(**{**preset, **given})
     if (args.mode == "pretrain" and not args.out) or (args.mode != "pretrain" and not args.f):
         ap.error("pretrain needs --out; recon and train need --f")
-    run = {"recon": recon, "pretrain": pretrain, "train": train}[args.mode]
+    run = {"recon": recon, "pretrain": pretrain, "train": train, "read": read}[args.mode]
     print(json.dumps(run(args, opts)))
     return 0
 

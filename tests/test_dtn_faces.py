@@ -202,6 +202,62 @@ def test_f_emoji_labels_emoji_like_faces_and_pretrains_f_on_both(tmp_path: Path)
     assert main(refused) == 2
 
 
+def test_f_domain_pulls_face_and_emoji_codes_together_and_needs_f_emoji(tmp_path: Path) -> None:
+    """``--f-domain``: the MMD is ~0 for one set and grows with the gap; every ``--f-align``
+    pretrains (smile-wise MMD lowers the gap of f's codes on separable domains); the command
+    records the options (the --f face preset turns --f-emoji on) and refuses --f-domain without
+    --f-emoji."""
+    from backend.training.dtn.pretrain import mmd, pretrain_classifier
+
+    a = torch.randn(16, 8)
+    assert float(mmd(a, a)) < 1e-6 and float(mmd(a, a + 3)) > 0.1
+    with pytest.raises(ValueError, match="f_align"):
+        DtnOptions(f_align="nope")
+    gen = torch.Generator().manual_seed(0)
+    face = torch.randint(0, 100, (32, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    emo = torch.randint(150, 256, (32, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    images, domains = torch.cat([face, emo]), torch.cat([torch.zeros(32), torch.ones(32)]).long()
+    labels = torch.arange(64) % 2 * 9  # smile halves 0 / 9 in both domains
+    gaps = {}
+    for align, weight in (("smile", 0.0), ("smile", 3.0), ("mmd", 1.0), ("reverse", 1.0)):
+        opts = DtnOptions(
+            width=0.0625, code_dim=8, batch=16, f_iterations=40, f_domain=weight, f_align=align
+        )
+        model, _ = pretrain_classifier(images, labels, opts, domains=domains)
+        with torch.no_grad():
+            z = model.encoder(images.float() / 127.5 - 1).flatten(1)
+        gaps[(align, weight)] = float(mmd(z[:32], z[32:]))
+    assert gaps[("smile", 3.0)] < gaps[("smile", 0.0)]
+    genki = _genki(tmp_path / "genki")
+    base = ["train", "dtn", "--source", str(genki), "--target", str(_emoji(tmp_path / "emoji"))]
+    base += ["--width", "0.0625", "--code-dim", "8", "--batch", "4", "--iterations", "2"]
+    base += ["--f-iterations", "2", "--threads", "1", "--models-dir", str(tmp_path / "m")]
+    base += ["--f", "face", "--f-domain", "1", "--robust-constancy"]
+    run = tmp_path / "run"
+    assert main([*base, "--name", "fd", "--f-emoji", "--run-dir", str(run)]) == 0
+    state = torch.load(run / "checkpoint.pth", weights_only=True)
+    assert state["options"]["f_domain"] == 1.0 and state["options"]["f_align"] == "smile"
+    assert state["options"]["robust_constancy"] is True
+    refused = [*base, "--name", "x", "--no-f-emoji", "--run-dir", str(tmp_path / "r2")]
+    assert main(refused) == 2
+
+
+def test_robust_constancy_blurs_what_f_reads_and_is_off_by_default() -> None:
+    """``--robust-constancy``: f reads G(s) shifted and blurred, so pixel-fine texture (a
+    one-pixel checkerboard) is gone while a shape's mean survives; off, f reads G(s) as is."""
+    f = DomainTransfer(RGBA).f
+    check = (torch.arange(32).view(1, 32) + torch.arange(32).view(32, 1)) % 2 * 2.0 - 1
+    x = check.expand(2, 3, 32, 32).clone()
+    plain = DtnTrainer(f, DtnOptions(width=0.0625, code_dim=8), torch.device("cpu"))
+    assert torch.equal(plain._for_constancy(x), x)
+    robust = DtnTrainer(
+        f, DtnOptions(width=0.0625, code_dim=8, robust_constancy=True), torch.device("cpu")
+    )
+    seen = robust._for_constancy(x)
+    assert seen.shape == x.shape and float(seen.std()) < 0.2 * float(x.std())
+    assert abs(float(seen.mean()) - float(x.mean())) < 0.05
+
+
 def test_face_stickers_are_the_emoji_silhouette_over_the_face() -> None:
     """A G that draws an opaque disc: the sticker is opaque on the face, clear around it."""
 

@@ -23,7 +23,7 @@ from backend.training.dtn.checkpoints import (
 )
 from backend.training.dtn.data import load_folder
 from backend.training.dtn.loop import train
-from backend.training.dtn.options import CONSTANCY, F_KINDS, FACE_PRESET, DtnOptions
+from backend.training.dtn.options import CONSTANCY, F_ALIGN, F_KINDS, FACE_PRESET, DtnOptions
 from backend.training.dtn.pretrain import pretrain_classifier
 from backend.training.dtn.progress import ProgressBar
 
@@ -51,7 +51,7 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
     if not _has(parser, "--device"):
         parser.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
-    choices = {"constancy": CONSTANCY, "f": F_KINDS}
+    choices = {"constancy": CONSTANCY, "f": F_KINDS, "f_align": F_ALIGN}
     helps = {
         "size": "image side (power of two >= 32)",
         "width": "channel multiplier of f, g and D (1 = the paper's digit nets)",
@@ -72,6 +72,12 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "defaults (shown in brackets) for options not given",
         "f_emoji": "with --f face: f also learns the emoji (labelled like the faces, smile from "
         "their names), so its smile means the same in both domains",
+        "f_domain": "with --f-emoji: weight of a term that pulls f's face and emoji codes "
+        "together (ramped up over f's pretraining; 0: off)",
+        "f_align": "with --f-domain: MMD within each smile half (smile), MMD over all (mmd), or a "
+        "domain classifier behind a gradient reversal (reverse)",
+        "robust_constancy": "L_CONST reads G(s) shifted and blurred, so texture that fools f "
+        "cannot meet it",
         "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",
         "target_alpha": "RGBA targets (set by itself for an emoji folder with manifest.csv)",
     }
@@ -115,17 +121,18 @@ def load_domains(
     torch.Tensor | None,
     list[str],
     torch.Tensor,
-    tuple[torch.Tensor, torch.Tensor] | None,
+    tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
 ]:
     """(options, source images, source labels, class names, target images, f's pretraining set
-    when it is not the source: faces and labelled emoji with ``--f-emoji``) for the run.
+    when it is not the source: faces and labelled emoji with ``--f-emoji``, as images, labels
+    and domains 0 face / 1 emoji) for the run.
 
     ``--f face``: the source is the GENKI-4K crops folder (its training parts only) with
     face labels. An emoji folder (with manifest.csv) as target is loaded as RGBA.
     """
     from backend.training.dtn import faces
 
-    pretrain: tuple[torch.Tensor, torch.Tensor] | None = None
+    pretrain: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
     if opts.f == "face":
         try:
             source, smile, _ = faces.load_faces(args.source, opts.size)
@@ -140,7 +147,8 @@ def load_domains(
         opts = dataclasses.replace(opts, target_alpha=True)
         if opts.f == "face" and opts.f_emoji and labels is not None:
             extra, extra_labels = faces.emoji_labels(target, rows)
-            pretrain = torch.cat([source, extra]), torch.cat([labels, extra_labels])
+            domains = torch.cat([torch.zeros(len(source)), torch.ones(len(extra))]).long()
+            pretrain = torch.cat([source, extra]), torch.cat([labels, extra_labels]), domains
     else:
         target, _, _ = load_folder(args.target, opts.size)
         if opts.target_alpha:
@@ -148,7 +156,12 @@ def load_domains(
                 f"--target-alpha needs an emoji folder; '{args.target}' has no manifest"
             )
     if opts.f_emoji and pretrain is None:
-        raise ValueError("--f-emoji needs --f face and an emoji folder as the target")
+        raise ValueError(
+            "--f-emoji (on in the --f face preset; --no-f-emoji turns it off) needs --f face and "
+            "an emoji folder (with manifest.csv) as the target"
+        )
+    if opts.f_domain and not opts.f_emoji:
+        raise ValueError("--f-domain needs --f-emoji (f must see both domains): give --f-domain 0")
     return opts, source, labels, classes, target, pretrain
 
 
@@ -192,8 +205,8 @@ def run_dtn(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        f_images, f_labels = pretrain or (source, source_labels)
-        model, acc = pretrain_classifier(f_images, f_labels, opts, device, bar)
+        f_images, f_labels, domains = pretrain or (source, source_labels, None)
+        model, acc = pretrain_classifier(f_images, f_labels, opts, device, bar, domains)
         f, head = model.encoder, model.head if source_labels is not None else None
         what = "classification" if source_labels is not None else "rotation"
         log.info("f pretrained: %s accuracy %.1f%% on held-out source", what, 100 * acc)

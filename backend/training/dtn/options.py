@@ -18,6 +18,10 @@ F_KINDS = ("folders", "face")
 """How f is pretrained: on the source's class sub-folders (or rotations), or on face labels."""
 """What L_CONST compares: f's codes (the paper) or the class posteriors of f's pretraining head."""
 
+F_ALIGN = ("smile", "mmd", "reverse")
+"""How ``f_domain`` pulls the face and emoji codes of f together: MMD within each smile half,
+MMD over all, or a domain classifier behind a gradient reversal."""
+
 Progress = Callable[[str, int, int, Mapping[str, float]], None]
 """``progress(stage, step, total, losses)``, called after every training step."""
 
@@ -48,6 +52,9 @@ class DtnOptions:
     f: str = "folders"
     tone: float = 0.0
     f_emoji: bool = False
+    f_domain: float = 0.0
+    f_align: str = "smile"
+    robust_constancy: bool = False
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250
@@ -58,6 +65,8 @@ class DtnOptions:
             raise ValueError(
                 f"constancy must be one of {', '.join(CONSTANCY)}, not {self.constancy!r}"
             )
+        if self.f_align not in F_ALIGN:
+            raise ValueError(f"f_align must be one of {', '.join(F_ALIGN)}, not {self.f_align!r}")
         if self.f not in F_KINDS:
             raise ValueError(f"f must be one of {', '.join(F_KINDS)}, not {self.f!r}")
 
@@ -71,16 +80,21 @@ FACE_PRESET: dict[str, object] = {
     "size": 32,
     "width": 0.25,
     "batch": 32,
-    "iterations": 2000,
-    "alpha": 15.0,
+    "iterations": 1000,
+    "lr": 1e-3,
+    "alpha": 1.0,
     "beta": 15.0,
     "gamma": 1.0,
+    "adversarial": 0.1,
     "r1": 1.0,
     "ema": 0.995,
-    "ema_start": 1200,
-    "constancy": "class",
+    "ema_start": 600,
+    "constancy": "code",
     "f_iterations": 1500,
     "f": "face",
+    "f_emoji": True,
+    "f_domain": 1.0,
+    "f_align": "smile",
     "tone": 30.0,
     "target_alpha": True,
     "checkpoint_every": 200,

@@ -105,7 +105,7 @@ class DtnTrainer:
             if o.adversarial:
                 logits = self._d(torch.cat([fake, xt]))[: n_s + n_t]
                 gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
-            const = self._constancy(self.f(fake_s[:, :3]), zs)
+            const = self._constancy(self.f(self._for_constancy(fake_s[:, :3])), zs)
             tid = F.mse_loss(fake_t, xt)
             loss_g = o.adversarial * gan + o.alpha * const + o.beta * tid
             if o.tone:
@@ -123,6 +123,21 @@ class DtnTrainer:
         self.step_no += 1
         self._track_average()
         return out
+
+    def _for_constancy(self, x: Tensor) -> Tensor:
+        """G(s) as f reads it for L_CONST: as is, or with ``robust_constancy`` shifted by up to
+        1/16 of the side and blurred (halved and brought back), so fine texture that fools f
+        cannot meet the constancy term and g must keep what survives: shapes such as a mouth."""
+        if not self.opts.robust_constancy:
+            return x
+        n, _, h, w = x.shape
+        p = max(1, h // 16)
+        dy, dx = torch.randint(-p, p + 1, (2, n), generator=self.aug_gen).tolist()
+        x = torch.stack(
+            [torch.roll(xi, (a, b), (1, 2)) for xi, a, b in zip(x, dy, dx, strict=True)]
+        )
+        small = F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)
+        return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
 
     def _d_step(self, fake: Tensor, xt: Tensor) -> dict[str, float]:
         """One update of D: G(s) is FAKE_SOURCE, G(t) FAKE_TARGET, t REAL_TARGET."""
