@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from backend.algorithms import nets
-from backend.algorithms.faces import FaceFinder
+from backend.assets.nets import load_face_finder
 from backend.dirs import weights_dir
 from backend.filters.dtn import face_stickers, find_faces, load_builtin
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         net = net.eval()
     else:
         net = load_builtin()
-    found = find_faces(FaceFinder.load(weights_dir(), torch.device("cpu")), photo, BOX)
+    found = find_faces(load_face_finder(weights_dir(), torch.device("cpu")), photo, BOX)
     if not found:
         print("error: no face found", file=sys.stderr)
         return 2
