@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r.pop("outputs")[order])
         matches[name] = r.pop("matches").float()
         results[name] = r
+        results[name]["trained_with"] = store.entry(slug).meta.get("trained", {})  # as it was
         print(name, json.dumps(r), file=sys.stderr)
     strip(rows, out / "strip.png")
     if a.strip:

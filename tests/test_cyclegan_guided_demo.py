@@ -42,6 +42,7 @@ def test_demo_runs_and_reports(tmp_path: Path) -> None:
     assert -1 <= report["labels_lead"]["class_match_diff"] <= 1
     assert "--keep-warmup 1 " in report["commands"]["keep+labels"] + " "
     assert "--keep-masks" in report["commands"]["keep"]
+    assert report["runs"]["keep"]["trained_with"]["keep_warmup"] == 1
     assert "--labels-a" in report["commands"]["keep+labels"]
     labels = (tmp_path / "data" / "labels_a.csv").read_text().splitlines()
     assert labels[0] == "file,class" and len(labels) - 1 == 4  # half of 8 labelled
