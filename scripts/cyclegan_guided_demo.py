@@ -12,14 +12,17 @@ pasted onto
 Nothing but the labels tells CycleGAN which casual pattern becomes which jacket.
 
 Three runs with the same seed, data and steps: ``plain`` (no guidance), ``keep``
-(``--keep-masks`` with the face boxes of both domains) and ``keep+labels`` (plus
-``--labels-a/-b`` labelling half of each domain smile / non_smile). Judged on ``--n-test``
-held-out A images made from other faces (never trained on):
+(``--keep-masks`` with the face boxes of both domains, ``--keep-warmup``) and ``keep+labels``
+(plus ``--labels-a/-b`` labelling half of each domain smile / non_smile); all with
+``--preprocess crop``. Judged on ``--n-test`` held-out A images made from other faces (never
+trained on), each figure with its standard error:
 
 - PSNR of the face box between G_A(x) and x, and the mean change of everything else;
 - class match: an independent judge (a small CNN trained here on the outfit region of real B
   images, never on generated ones, not the discriminators' heads) reads the outfit of G_A(x);
-  its class should be the class of x.
+  its class should be the class of x; the labels' lead over ``keep`` with its paired error;
+- business rate: a second judge, trained on real A against real B training images with the
+  face box blanked, reads G_A(x) as casual or business: did the rest translate?
 
 Writes ``OUT/report.json``, ``OUT/strip.png`` (rows: input, plain, keep, keep+labels) and the
 commands run. ``python scripts/cyclegan_guided_demo.py --out /tmp/demo`` (three runs of
@@ -309,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--keep-weight", type=float, default=200.0)
     p.add_argument("--keep-warmup", type=int, default=400, help="updates without λ_keep")
-    p.add_argument("--class-weight", type=float, default=5.0)
+    p.add_argument("--class-weight", type=float, default=2.0)
     p.add_argument("--preprocess", default="crop", help="resize_and_crop or crop")
     p.add_argument(
         "--resume",
