@@ -12,14 +12,17 @@ pasted onto
 Nothing but the labels tells CycleGAN which casual pattern becomes which jacket.
 
 Three runs with the same seed, data and steps: ``plain`` (no guidance), ``keep``
-(``--keep-masks`` with the face boxes of both domains) and ``keep+labels`` (plus
-``--labels-a/-b`` labelling half of each domain smile / non_smile). Judged on ``--n-test``
-held-out A images made from other faces (never trained on):
+(``--keep-masks`` with the face boxes of both domains, ``--keep-warmup``) and ``keep+labels``
+(plus ``--labels-a/-b`` labelling half of each domain smile / non_smile); all with
+``--preprocess crop``. Judged on ``--n-test`` held-out A images made from other faces (never
+trained on), each figure with its standard error:
 
 - PSNR of the face box between G_A(x) and x, and the mean change of everything else;
 - class match: an independent judge (a small CNN trained here on the outfit region of real B
   images, never on generated ones, not the discriminators' heads) reads the outfit of G_A(x);
-  its class should be the class of x.
+  its class should be the class of x; the labels' lead over ``keep`` with its paired error;
+- business rate: a second judge, trained on real A against real B training images with the
+  face box blanked, reads G_A(x) as casual or business: did the rest translate?
 
 Writes ``OUT/report.json``, ``OUT/strip.png`` (rows: input, plain, keep, keep+labels) and the
 commands run. ``python scripts/cyclegan_guided_demo.py --out /tmp/demo`` (three runs of
@@ -38,6 +41,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -192,6 +196,51 @@ def train_judge(d: dict[str, Path], out: Path, steps: int = 300) -> tuple[Judge,
     return judge, acc
 
 
+class DomainJudge(Judge):
+    """Reads whether a picture is casual (0) or business (1) from everything but the face box
+    (blanked), i.e. from the background and the outfit: did the rest translate?"""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(blank_face(x))
+
+
+def blank_face(x: torch.Tensor) -> torch.Tensor:
+    x = x.clone()
+    x[..., FACE_AT[1] : FACE_AT[1] + FACE, FACE_AT[0] : FACE_AT[0] + FACE] = 0
+    return x
+
+
+def train_domain_judge(d: dict[str, Path], steps: int = 300) -> tuple[DomainJudge, float]:
+    """Real A (0) against real B (1) training images; accuracy on the held-out real A and B."""
+    xa = torch.stack([_read(p) for p in sorted(d["a"].iterdir())])
+    xb = torch.stack([_read(p) for p in sorted(d["b"].iterdir())])
+    x, y = torch.cat([xa, xb]), torch.cat([torch.zeros(len(xa)), torch.ones(len(xb))]).long()
+    torch.manual_seed(1)
+    judge = DomainJudge()
+    opt = torch.optim.Adam(judge.parameters(), 3e-3)
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (32,))
+        loss = F.cross_entropy(judge(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ta = torch.stack([_read(p) for p in sorted(d["test_a"].iterdir())])
+    tb = torch.stack([_read(p) for p in sorted(d["test_b"].iterdir())])
+    with torch.no_grad():
+        right = torch.cat([judge.eval()(ta).argmax(1) == 0, judge(tb).argmax(1) == 1])
+    return judge, float(right.float().mean())
+
+
+def _read(path: Path) -> torch.Tensor:
+    im = np.asarray(Image.open(path).convert("RGB"))
+    return torch.from_numpy(im.copy()).permute(2, 0, 1).float() / 127.5 - 1
+
+
+def _se(v: torch.Tensor) -> float:
+    """Standard error of the mean of per-image values."""
+    return float(v.float().std() / math.sqrt(len(v)))
+
+
 def train(
     d: dict[str, Path], out: Path, name: str, a: argparse.Namespace, extra: list[str]
 ) -> list[str]:
@@ -200,7 +249,7 @@ def train(
     args = ["train", "cyclegan", "--domain-a", str(d["a"]), "--domain-b", str(d["b"])]
     args += ["--name", name, "--size", str(SIZE), "--epochs", str(epochs)]
     args += ["--batch-size", str(a.batch_size), "--netG", a.netG, "--ngf", str(a.ngf)]
-    args += ["--n-blocks", "3", "--ndf", "16", "--lr", str(a.lr)]
+    args += ["--n-blocks", "3", "--ndf", "16", "--lr", str(a.lr), "--preprocess", a.preprocess]
     args += ["--lambda-identity", "0", "--checkpoint-every", "0", "--seed", "0"]
     args += ["--device", "cpu", "--run-dir", str(out / "runs" / name)]
     args += ["--models-dir", str(out / "models"), *extra]
@@ -214,22 +263,33 @@ def train(
     return args
 
 
-def evaluate(g: nn.Module, judge: Judge, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def evaluate(
+    g: nn.Module, judges: tuple[Judge, DomainJudge], x: torch.Tensor, y: torch.Tensor
+) -> dict[str, Any]:
+    """Face PSNR, change elsewhere, class match, business rate (each with its standard error),
+    the per-image matches (for paired differences) and the outputs."""
     with torch.no_grad():
         out = g.eval()(x).clamp(-1, 1)
-        pred = judge.eval()(out).argmax(1)
+        match = judges[0].eval()(out).argmax(1) == y
+        business = judges[1].eval()(out).argmax(1) == 1
     x0, y0 = FACE_AT
     face = (slice(None), slice(None), slice(y0, y0 + FACE), slice(x0, x0 + FACE))
     mse = ((out[face] - x[face]) / 2).pow(2).mean((1, 2, 3))
-    psnr = (10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()
+    psnr = 10 * torch.log10(1 / mse.clamp_min(1e-10))
     rest = torch.ones_like(x[:, :1])
     rest[face] = 0
-    change = float(((out - x).abs() * rest).sum() / (rest.sum() * 3) * 127.5)
+    change = ((out - x).abs() * rest).sum((1, 2, 3)) / (rest.sum((1, 2, 3)) * 3) * 127.5
     return {
-        "face_psnr_db": float(psnr),
-        "rest_mean_abs_change_u8": change,
-        "class_match": float((pred == y).float().mean()),
-        "outputs": out,  # type: ignore[dict-item]
+        "face_psnr_db": float(psnr.mean()),
+        "face_psnr_se": _se(psnr),
+        "rest_mean_abs_change_u8": float(change.mean()),
+        "rest_change_se": _se(change),
+        "class_match": float(match.float().mean()),
+        "class_match_se": _se(match),
+        "business_rate": float(business.float().mean()),
+        "business_rate_se": _se(business),
+        "matches": match,
+        "outputs": out,
     }
 
 
@@ -242,16 +302,18 @@ def strip(rows: list[torch.Tensor], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="/tmp/nlf-cyclegan-guided")
-    p.add_argument("--steps", type=int, default=1500, help="generator updates per run")
+    p.add_argument("--steps", type=int, default=2500, help="generator updates per run")
     p.add_argument("--n-train", type=int, default=400, help="images per training domain")
-    p.add_argument("--n-test", type=int, default=200, help="held-out A (and B) images")
+    p.add_argument("--n-test", type=int, default=400, help="held-out A (and B) images")
     p.add_argument("--judge-steps", type=int, default=300)
     p.add_argument("--netG", default="unet_32", help="generator (resnet: ngf and 3 blocks)")
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--keep-weight", type=float, default=200.0)
+    p.add_argument("--keep-warmup", type=int, default=400, help="updates without λ_keep")
     p.add_argument("--class-weight", type=float, default=2.0)
+    p.add_argument("--preprocess", default="crop", help="resize_and_crop or crop")
     p.add_argument(
         "--resume",
         action="store_true",
@@ -268,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     d = build(out, a.n_train, a.n_test)
     keep = ["--keep-masks", f"{d['mask_a']},{d['mask_b']}", "--keep-weight", str(a.keep_weight)]
+    keep += ["--keep-warmup", str(a.keep_warmup)]
     labels = ["--labels-a", str(out / "data" / "labels_a.csv")]
     labels += ["--labels-b", str(out / "data" / "labels_b.csv"), "--class-weight"]
     labels += [str(a.class_weight)]
@@ -281,19 +344,26 @@ def main(argv: list[str] | None = None) -> int:
         train(d, out, a.only.replace("+", "_"), a, runs[a.only])
         return 0
     judge, judge_acc = train_judge(d, out, a.judge_steps)
+    domain_judge, domain_acc = train_domain_judge(d, a.judge_steps)
+    matches = {}
     for name, extra in runs.items():
         slug = name.replace("+", "_")
         commands[name] = "python -m backend " + " ".join(train(d, out, slug, a, extra))
         _, g = store.load(slug, "a_to_b")
-        r = evaluate(g, judge, x, y)
-        rows.append(r.pop("outputs")[order])  # type: ignore[arg-type]
+        r = evaluate(g, (judge, domain_judge), x, y)
+        rows.append(r.pop("outputs")[order])
+        matches[name] = r.pop("matches").float()
         results[name] = r
+        results[name]["trained_with"] = store.entry(slug).meta.get("trained", {})  # as it was
         print(name, json.dumps(r), file=sys.stderr)
     strip(rows, out / "strip.png")
     if a.strip:
         strip(rows, Path(a.strip))
+    lead = matches["keep+labels"] - matches["keep"]  # paired: the same test images
     report = {
         "judge_accuracy_on_real_b": judge_acc,
+        "domain_judge_accuracy_on_real_a_b": domain_acc,
+        "labels_lead": {"class_match_diff": float(lead.mean()), "paired_se": _se(lead)},
         "test_a_images": len(x),
         "runs": results,
         "commands": commands,

@@ -24,6 +24,7 @@ def test_demo_runs_and_reports(tmp_path: Path) -> None:
     old = torch.get_num_threads()
     try:
         args = ["--out", str(tmp_path), "--steps", "2", "--n-train", "8", "--n-test", "8"]
+        args += ["--keep-warmup", "1"]
         assert demo.main([*args, "--judge-steps", "20"]) == 0
         ckpt = tmp_path / "runs" / "keep" / "checkpoint.pth"
         assert torch.load(ckpt, weights_only=True)["step_count"] == 4  # 2 epochs of 2
@@ -37,7 +38,11 @@ def test_demo_runs_and_reports(tmp_path: Path) -> None:
     assert set(report["runs"]) == {"plain", "keep", "keep+labels"}
     for r in report["runs"].values():
         assert 0 <= r["class_match"] <= 1 and r["face_psnr_db"] > 0
+        assert 0 <= r["business_rate"] <= 1 and r["class_match_se"] >= 0
+    assert -1 <= report["labels_lead"]["class_match_diff"] <= 1
+    assert "--keep-warmup 1 " in report["commands"]["keep+labels"] + " "
     assert "--keep-masks" in report["commands"]["keep"]
+    assert report["runs"]["keep"]["trained_with"]["keep_warmup"] == 1
     assert "--labels-a" in report["commands"]["keep+labels"]
     labels = (tmp_path / "data" / "labels_a.csv").read_text().splitlines()
     assert labels[0] == "file,class" and len(labels) - 1 == 4  # half of 8 labelled

@@ -16,7 +16,13 @@ from PIL import Image, ImageDraw
 from backend.algorithms.nets.discriminator import ClassAwareDiscriminator
 from backend.assets.models import ModelStore
 from backend.cli import main
-from backend.training.cyclegan import CycleGanConfig, CycleGanTrainer, class_loss, keep_loss
+from backend.training.cyclegan import (
+    CycleGanConfig,
+    CycleGanTrainer,
+    class_loss,
+    keep_factor,
+    keep_loss,
+)
 from backend.training.cyclegan_data import Domain, face_mask_maker, read_labels
 from tests.conftest import SHARED_DATA
 
@@ -274,3 +280,51 @@ def test_keep_faces_masks_the_faces(tmp_path: Path, one_thread: None) -> None:
     assert main([*args, "--keep", "faces"]) == 0
     meta = ModelStore(tmp_path / "models").entry("faces").meta
     assert meta["trained"]["keep"] == "faces"
+
+
+def test_keep_warmup_schedule() -> None:
+    """--keep-warmup N: no keep term for N updates, a linear ramp over the next N, then full."""
+    assert [keep_factor(d, 10) for d in (0, 5, 10, 12, 15, 20, 500)] == [0, 0, 0, 0.2, 0.5, 1, 1]
+    assert keep_factor(0, 0) == keep_factor(7, 0) == 1.0
+
+
+def test_trainer_applies_the_keep_warmup(tmp_path: Path, one_thread: None) -> None:
+    """In fit() the first N updates carry no keep loss; update N+k (k <= N) carries k/N of λ_keep
+    times the mean change of the kept pixels; the CLI records the warm-up in the metadata."""
+    f = _folders(tmp_path, 4)
+    cfg = CycleGanConfig(
+        str(f["a"]), str(f["b"]), "t", size=32, epochs=3, batch_size=2, ngf=4, n_blocks=1,
+        ndf=4, keep_masks=f"{f['masks']},", keep_weight=8.0, keep_warmup=2,
+        run_dir=str(tmp_path / "run"), models_dir=str(tmp_path / "models"),
+    )  # fmt: skip
+    t = CycleGanTrainer(cfg)
+    t.fit()
+    keys = [("keep_A" in h, "keep_B" in h) for h in t.history]
+    assert keys == [(False, False)] * 3 + [(True, False)] * 3  # 6 updates, masks of A only
+    real_a = t.a.sample([0, 1], random.Random(0), augment=False)
+    x = torch.zeros(2, 3, 32, 32)
+    for done, share in ((3, 0.5), (4, 1.0)):
+        t.step_count = done
+        with torch.no_grad():
+            want = keep_loss(t.g_a(real_a[:, :3]), real_a[:, :3], real_a[:, 3:]) * 8 * share
+        assert t.step(real_a, x)["keep_A"] == pytest.approx(float(want), rel=1e-4)
+    args = _args(tmp_path, f, "warm", "--keep-masks", f"{f['masks']},", "--keep-warmup", "3")
+    assert main([*args, "--preprocess", "crop"]) == 0
+    trained = ModelStore(tmp_path / "models").entry("warm").meta["trained"]
+    assert trained["keep_warmup"] == 3 and trained["preprocess"] == "crop"
+
+
+def test_preprocess_crop_keeps_the_pictures_as_they_are(tmp_path: Path) -> None:
+    """--preprocess crop: a picture of the crop size comes out unscaled (mask with it), a smaller
+    one is scaled up to the crop; resize_and_crop rescales; another name is refused."""
+    f = _folders(tmp_path, 2)
+    raw = torch.from_numpy(np.asarray(Image.open(f["a"] / "000.png").convert("RGB")).copy())
+    raw = raw.permute(2, 0, 1).float() / 127.5 - 1
+    as_is = Domain(f["a"], 32, f["masks"], resize=False).sample([0], random.Random(0))[0]
+    assert torch.equal(as_is[:3], raw) or torch.equal(as_is[:3], raw.flip(-1))
+    assert as_is[3].sum() == (BADGE[2] - BADGE[0]) * (BADGE[3] - BADGE[1])
+    scaled = Domain(f["a"], 32, resize=True).sample([0], random.Random(0), augment=False)[0]
+    assert scaled.shape == raw.shape and not torch.equal(scaled, raw)
+    assert Domain(f["a"], 48, resize=False).sample([0], random.Random(0))[0].shape[-1] == 48
+    with pytest.raises(ValueError, match="resize_and_crop or crop"):
+        CycleGanTrainer(CycleGanConfig(str(f["a"]), str(f["b"]), "t", size=32, preprocess="none"))

@@ -45,9 +45,16 @@ from backend.training.cyclegan_data import (
     label_tensor,
     read_labels,
 )
+from backend.training.cyclegan_losses import (
+    class_loss,
+    keep_factor,
+    keep_loss,
+    lr_factor,
+    mse_to,
+)
 
 __all__ = ["IMAGE_SUFFIXES", "CycleGanConfig", "CycleGanTrainer", "Domain", "ImagePool"]
-__all__ += ["image_files", "lr_factor"]
+__all__ += ["class_loss", "image_files", "keep_factor", "keep_loss", "lr_factor"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,8 @@ class CycleGanConfig:
     batch_size: int = 1
     ngf: int = 64
     n_blocks: int = 9
+    preprocess: str = "resize_and_crop"
+    """upstream's: ``resize_and_crop`` (short side to 286/256 of the crop) or ``crop`` (as is)."""
     net_g: str = "resnet"
     """``resnet`` (``ngf``, ``n_blocks``) or upstream's ``unet_N`` (log2 N levels, InstanceNorm)."""
     ndf: int = 64
@@ -85,6 +94,8 @@ class CycleGanConfig:
     """``faces``: keep masks made by the face finder instead of read from folders."""
     keep_weight: float = 10.0
     """λ_keep of λ_keep·mean over the kept pixels of |G(x) − x|, per direction with masks."""
+    keep_warmup: int = 0
+    """λ_keep is 0 for this many generator updates, then ramps up over as many (keep_factor)."""
     labels_a: str = ""
     """``file,class`` CSV labelling any subset of domain A (class-aware discriminators)."""
     labels_b: str = ""
@@ -112,30 +123,6 @@ class ProgressBar:
     def close(self) -> None:
         self.stream.write("\n")
         self.stream.flush()
-
-
-def lr_factor(epoch: int, epochs: int) -> float:
-    """Upstream's linear policy: constant for the first half, then linearly down towards zero."""
-    keep = epochs - epochs // 2
-    return 1.0 - max(0, epoch + 1 - keep) / float(epochs // 2 + 1)
-
-
-def _mse_to(pred: Tensor, value: float) -> Tensor:
-    return F.mse_loss(pred, torch.full_like(pred, value))
-
-
-def keep_loss(out: Tensor, src: Tensor, mask: Tensor) -> Tensor:
-    """Mean |out − src| over the kept pixels (mask (B, 1, H, W) in {0, 1}); 0 without any."""
-    kept = mask.sum() * out.shape[1]
-    return (mask * (out - src).abs()).sum() / kept.clamp_min(1.0)
-
-
-def class_loss(logits: Tensor, labels: Tensor) -> Tensor | None:
-    """Cross-entropy over the labelled items (label >= 0); None when none is labelled."""
-    sel = labels >= 0
-    if not bool(sel.any()):
-        return None
-    return F.cross_entropy(logits[sel], labels[sel])
 
 
 def _split(pair: str) -> tuple[str, str]:
@@ -173,8 +160,11 @@ class CycleGanTrainer:
         if cfg.keep == "faces":
             maker = face_mask_maker(cfg.extra.get("weights_dir"), cfg.extra.get("face_finder"))
         masks_a, masks_b = _split(cfg.keep_masks)
-        self.a = Domain(cfg.domain_a, cfg.size, masks_a or None, maker)
-        self.b = Domain(cfg.domain_b, cfg.size, masks_b or None, maker)
+        resize = cfg.preprocess == "resize_and_crop"
+        if not resize and cfg.preprocess != "crop":
+            raise ValueError(f"--preprocess {cfg.preprocess!r}: resize_and_crop or crop")
+        self.a = Domain(cfg.domain_a, cfg.size, masks_a or None, maker, resize)
+        self.b = Domain(cfg.domain_b, cfg.size, masks_b or None, maker, resize)
         labels_a = read_labels(cfg.labels_a, self.a.files) if cfg.labels_a else {}
         labels_b = read_labels(cfg.labels_b, self.b.files) if cfg.labels_b else {}
         self.classes = sorted({*labels_a.values(), *labels_b.values()})
@@ -255,18 +245,19 @@ class CycleGanTrainer:
             self._judge(self.d_b, fake_a),
         )
         losses = {
-            "G_A": _mse_to(score_fb, 1.0),
-            "G_B": _mse_to(score_fa, 1.0),
+            "G_A": mse_to(score_fb, 1.0),
+            "G_B": mse_to(score_fa, 1.0),
             "cyc_A": F.l1_loss(rec_a, real_a) * lam,
             "cyc_B": F.l1_loss(rec_b, real_b) * lam,
         }
         if idt > 0:
             losses["idt_A"] = F.l1_loss(self.g_a(real_b), real_b) * idt
             losses["idt_B"] = F.l1_loss(self.g_b(real_a), real_a) * idt
-        if mask_a is not None and c.keep_weight > 0:
-            losses["keep_A"] = keep_loss(fake_b, real_a, mask_a) * c.keep_weight
-        if mask_b is not None and c.keep_weight > 0:
-            losses["keep_B"] = keep_loss(fake_a, real_b, mask_b) * c.keep_weight
+        keep_w = c.keep_weight * keep_factor(self.step_count, c.keep_warmup)
+        if mask_a is not None and keep_w > 0:
+            losses["keep_A"] = keep_loss(fake_b, real_a, mask_a) * keep_w
+        if mask_b is not None and keep_w > 0:
+            losses["keep_B"] = keep_loss(fake_a, real_b, mask_b) * keep_w
         for key, logits, labels in (("cls_G_A", cls_fb, label_a), ("cls_G_B", cls_fa, label_b)):
             loss = class_loss(logits, labels) if logits is not None else None
             if loss is not None:
@@ -282,8 +273,8 @@ class CycleGanTrainer:
             self._judge(self.d_a, real_b),
             self._judge(self.d_b, real_a),
         )
-        d_a = 0.5 * (_mse_to(score_rb, 1.0) + _mse_to(self._judge(self.d_a, old_b)[0], 0.0))
-        d_b = 0.5 * (_mse_to(score_ra, 1.0) + _mse_to(self._judge(self.d_b, old_a)[0], 0.0))
+        d_a = 0.5 * (mse_to(score_rb, 1.0) + mse_to(self._judge(self.d_a, old_b)[0], 0.0))
+        d_b = 0.5 * (mse_to(score_ra, 1.0) + mse_to(self._judge(self.d_b, old_a)[0], 0.0))
         d_total = d_a + d_b
         for key, logits, labels in (("cls_D_A", cls_rb, label_b), ("cls_D_B", cls_ra, label_a)):
             loss = class_loss(logits, labels) if logits is not None else None
@@ -422,6 +413,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=d.net_g,
         help="generator: resnet (--ngf, --n-blocks) or unet_N (upstream's U-Net, log2 N levels)",
     )
+    p.add_argument(
+        "--preprocess",
+        choices=("resize_and_crop", "crop"),
+        default=d.preprocess,
+        help="resize_and_crop: short side to 286/256 of --size, random crop (upstream's "
+        "default); crop: random crop of the images as they are (no rescaling)",
+    )
     p.add_argument("--ndf", type=int, default=d.ndf, help="discriminator width")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--lambda-cycle", type=float, default=d.lambda_cycle)
@@ -448,6 +446,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(python -m backend weights fetch mtcnn)",
     )
     p.add_argument("--keep-weight", type=float, default=d.keep_weight, help="λ_keep")
+    p.add_argument(
+        "--keep-warmup",
+        type=int,
+        default=d.keep_warmup,
+        metavar="N",
+        help="λ_keep is 0 for the first N updates (translate first), then rises linearly to "
+        "--keep-weight over the next N",
+    )
     p.add_argument("--labels-a", default="", help="CSV file,class labelling any subset of A")
     p.add_argument("--labels-b", default="", help="CSV file,class labelling any subset of B")
     p.add_argument(

@@ -58,6 +58,9 @@ def mask_files(images: Sequence[Path], folder: str | Path) -> list[Path | None]:
 class Domain:
     """One folder of images, resized to ``load`` px (short side) and cropped to ``size``.
 
+    Without ``resize`` (``--preprocess crop``) images keep their size (those smaller than
+    ``size`` are scaled up to it) and are only cropped.
+
     With ``masks`` (a folder, see :func:`mask_files`) or ``mask_maker`` every image carries a
     fourth channel, its keep mask in {0, 1}, cropped and flipped with it; :meth:`sample` then
     returns (B, 4, size, size).
@@ -69,10 +72,12 @@ class Domain:
         size: int,
         masks: str | Path | None = None,
         mask_maker: MaskMaker | None = None,
+        resize: bool = True,
     ) -> None:
         self.files = image_files(folder)
         self.size = size
-        self.load = max(size, round(size * 286 / 256))
+        self.load = max(size, round(size * 286 / 256)) if resize else size
+        self.resize = resize
         self.masks: list[Path | None] | None = None
         if masks:
             self.masks = mask_files(self.files, masks)
@@ -89,6 +94,8 @@ class Domain:
     def _resize(self, im: Image.Image, resample: Image.Resampling) -> Tensor:
         w, h = im.size
         s = self.load / min(w, h)
+        if not self.resize and s <= 1:  # --preprocess crop: as they are (up to ``size``)
+            s = 1.0
         im = im.resize((max(self.load, round(w * s)), max(self.load, round(h * s))), resample)
         return torch.from_numpy(np.asarray(im).copy())
 
