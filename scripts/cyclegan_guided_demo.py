@@ -250,7 +250,7 @@ def train(
     args += ["--name", name, "--size", str(SIZE), "--epochs", str(epochs)]
     args += ["--batch-size", str(a.batch_size), "--netG", a.netG, "--ngf", str(a.ngf)]
     args += ["--n-blocks", "3", "--ndf", "16", "--lr", str(a.lr), "--preprocess", a.preprocess]
-    args += ["--lambda-identity", "0", "--checkpoint-every", "0", "--seed", "0"]
+    args += ["--lambda-identity", "0", "--checkpoint-every", "0", "--seed", str(a.seed)]
     args += ["--device", "cpu", "--run-dir", str(out / "runs" / name)]
     args += ["--models-dir", str(out / "models"), *extra]
     if a.resume:
@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-warmup", type=int, default=400, help="updates without λ_keep")
     p.add_argument("--class-weight", type=float, default=2.0)
     p.add_argument("--preprocess", default="crop", help="resize_and_crop or crop")
+    p.add_argument("--seed", type=int, default=0, help="training seed (the data are always seed 0)")
     p.add_argument(
         "--resume",
         action="store_true",
