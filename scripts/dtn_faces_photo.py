@@ -1,13 +1,17 @@
-"""The faces → emoji sticker on a photo (docs/dtn-faces-emoji-photo.png).
+"""The faces → emoji sticker on photos (docs/dtn-faces-emoji-photo.png).
 
-    python scripts/dtn_faces_photo.py --photo astronaut.png --out docs/dtn-faces-emoji-photo.png \
-        [--model PATH]
+    python scripts/dtn_faces_photo.py --photo astronaut.png --out docs/dtn-faces-emoji-photo.png \\
+        [--model PATH] [--genki DIR] [--diagnose EMOJI_DIR]
 
-scikit-image's astronaut (``skimage/data/astronaut.png``; NASA, public domain) at 256 px,
-a loose rectangle around the head as the selection, the real MTCNN face finder
-(``python -m backend weights fetch mtcnn``) and the ``dtn`` filter's sticker path
-(``find_faces``, ``face_stickers``, clipped to the selection): the photo left, the photo with
-the sticker composited right. ``--model``: a run's ``model.pth`` instead of the built-in.
+Row 1: scikit-image's astronaut (``skimage/data/astronaut.png``; NASA, public domain) at 256 px
+with a loose rectangle around the head as the selection. Rows 2–3: a smiling and a non-smiling
+held-out GENKI-4K face pasted at 140–260 px on a textured 512² canvas with a loose selection, as
+the DFI protocol builds them (``backend.evaluation.face_canvas.make_scene``, seed 0). Each row:
+the selection, the sticker over it from G as trained (one aligned view, g's colour as it comes)
+and the sticker as the ``dtn`` filter draws it (mean code over its views, chroma smoothed), all
+through the real MTCNN face finder
+(``python -m backend weights fetch mtcnn``), ``find_faces`` and ``face_stickers``, clipped to the
+selection. ``--model``: a run's ``model.pth`` instead of the built-in.
 """
 
 from __future__ import annotations
@@ -22,14 +26,80 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import Tensor
 
 from backend.algorithms import nets
 from backend.assets.nets import load_face_finder
 from backend.dirs import weights_dir
+from backend.evaluation.face_canvas import make_scene
+from backend.evaluation.genki_split import split_files
 from backend.filters.dtn import face_stickers, find_faces, load_builtin
 
 BOX = (60, 0, 200, 130)
 """(x0, y0, x1, y1) of the loose selection around the astronaut's head at 256 px."""
+PANEL = 256
+AS_TRAINED = {"views": ((1.0, 0.0, 0.0, False),), "chroma_sigma": 0.0}
+"""face_stickers' settings for G as trained: one aligned view, g's colour as it comes."""
+
+
+@torch.inference_mode()
+def diagnose(net, finder, photo: Tensor, emoji_dir: str, genki: str | None) -> None:
+    """Print how far the astronaut's f code lies from the training faces' and the emoji's
+    (nearest Euclidean distance), alone and averaged over the filter's views, beside the
+    held-out GENKI faces' distances to their nearest training face."""
+    from backend.algorithms.faces import DEFAULT_TEMPLATE
+    from backend.algorithms.faces.frame import to_frame
+    from backend.filters.dtn import VIEWS
+    from backend.training.dtn.faces import load_emoji, load_faces
+
+    size = net.cfg.size
+    train, _, _ = load_faces(genki, size)
+    held, _, _ = load_faces(genki, size, ("heldout",))
+    emoji, _ = load_emoji(emoji_dir, size)
+
+    def codes(x: Tensor) -> Tensor:
+        return net.f(x * 2 - 1).flatten(1)
+
+    z_train, z_emoji = codes(train.float() / 255), codes(emoji[:, :3].float() / 255)
+    near = torch.cdist(codes(held.float() / 255), z_train).min(1).values
+    pct = [round(float(v), 2) for v in torch.quantile(near, torch.tensor([0.5, 0.9, 0.99]))]
+    print(f"held-out faces → nearest training face: median / 90 % / 99 % {pct}")
+    (face,) = find_faces(finder, photo, BOX)
+    for name, views in (("one view", AS_TRAINED["views"]), (f"{len(VIEWS)} views", VIEWS)):
+        frames = []
+        for zoom, dx, dy, mirror in views:
+            template = (DEFAULT_TEMPLATE - 0.5) * zoom + 0.5 + torch.tensor([dx, dy])
+            frame = to_frame(photo, face.landmarks, template, size)[0]
+            frames.append(frame.flip(-1) if mirror else frame)
+        z = codes(torch.cat(frames)).mean(0, keepdim=True)
+        d_face = float(torch.cdist(z, z_train).min())
+        d_emoji = float(torch.cdist(z, z_emoji).min())
+        print(f"astronaut, {name}: nearest training face {d_face:.2f}, nearest emoji {d_emoji:.2f}")
+
+
+def _tensor(rgb: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+
+
+def _row(net, finder, image: Tensor, box: tuple[int, int, int, int]) -> Tensor:
+    """(3, PANEL, 3 * PANEL): the selection, the raw sticker over it, the filter's sticker."""
+    found = find_faces(finder, image, box)
+    if not found:
+        raise SystemExit(f"error: no face found in the selection {box}")
+    x0, y0, x1, y1 = box
+    panels = [image[..., y0:y1, x0:x1]]
+    for kw in (AS_TRAINED, {}):
+        with torch.inference_mode():
+            colour, alpha = face_stickers(net, image, [f.landmarks for f in found], **kw)
+        out = image * (1 - alpha) + colour * alpha
+        panels.append(out[..., y0:y1, x0:x1])
+    side = max(y1 - y0, x1 - x0)
+    size = (round(PANEL * (y1 - y0) / side), round(PANEL * (x1 - x0) / side))
+    row = torch.ones(3, PANEL, 3 * PANEL)
+    for i, p in enumerate(panels):
+        p = F.interpolate(p, size=size, mode="bilinear", antialias=True)[0]
+        row[:, : size[0], i * PANEL : i * PANEL + size[1]] = p
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photo", required=True, help="scikit-image's data/astronaut.png")
     ap.add_argument("--out", required=True)
     ap.add_argument("--model", help="a DTN model.pth (default: the built-in faces-emoji)")
+    ap.add_argument("--genki", help="GENKI-4K crops (default: $NLF_GENKI_DIR or ../shared/data)")
+    ap.add_argument("--diagnose", metavar="EMOJI", help="also print code distances (emoji folder)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    rgb = np.asarray(Image.open(args.photo).convert("RGB"))
-    photo = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255
+    photo = _tensor(np.asarray(Image.open(args.photo).convert("RGB")))
     photo = F.interpolate(photo, size=(256, 256), mode="bilinear", antialias=True)
     if args.model:
         state = torch.load(args.model, map_location="cpu", weights_only=True)
@@ -49,20 +120,19 @@ def main(argv: list[str] | None = None) -> int:
         net = net.eval()
     else:
         net = load_builtin()
-    found = find_faces(load_face_finder(weights_dir(), torch.device("cpu")), photo, BOX)
-    if not found:
-        print("error: no face found", file=sys.stderr)
-        return 2
-    with torch.inference_mode():
-        colour, alpha = face_stickers(net, photo, [f.landmarks for f in found])
-    x0, y0, x1, y1 = BOX
-    inside = torch.zeros_like(alpha)
-    inside[..., y0:y1, x0:x1] = 1.0
-    alpha = alpha * inside
-    out = photo * (1 - alpha) + colour * alpha
-    sheet = torch.cat([photo, out], 3)[0].permute(1, 2, 0).clamp(0, 1).mul(255).round()
+    finder = load_face_finder(weights_dir(), torch.device("cpu"))
+    if args.diagnose:
+        diagnose(net, finder, photo, args.diagnose, args.genki)
+    rows = [_row(net, finder, photo, BOX)]
+    held = split_files(args.genki)["heldout"]
+    rng = np.random.default_rng(0)
+    for path in (held["smile"][0], held["non_smile"][0]):
+        with Image.open(path) as img:
+            scene = make_scene([np.asarray(img.convert("RGB"))], rng)
+        rows.append(_row(net, finder, _tensor(scene.image), scene.selection))
+    sheet = torch.cat(rows, 1).permute(1, 2, 0).clamp(0, 1).mul(255).round()
     Image.fromarray(sheet.byte().numpy().astype(np.uint8)).save(args.out)
-    print(f"{len(found)} face(s); sheet written to {args.out}")
+    print(f"{len(rows)} rows written to {args.out}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """The faces → emoji quality protocol on held-out GENKI-4K faces (docs/quality-dtn.md).
 
     python scripts/dtn_faces_quality.py --model faces-emoji [--model other] \\
-        --emoji ~/.cache/nlf/data/emoji [--strip docs/images/dtn-faces-{name}.png]
+        --emoji ~/.cache/nlf/data/emoji [--strip docs/images/dtn-faces-{name}.png] [--as-sticker]
 
 Prints, per installed DTN model: expression kept (judge trained on the emoji's own labels),
 skin-tone Spearman ρ, emoji-ness (domain judge). All of it lives in
@@ -21,7 +21,12 @@ import torch
 
 from backend.assets.models import ModelStore
 from backend.dirs import models_dir
-from backend.evaluation.faces_emoji_quality import AtSize, model_from_checkpoint, run_protocol
+from backend.evaluation.faces_emoji_quality import (
+    AsSticker,
+    AtSize,
+    model_from_checkpoint,
+    run_protocol,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,11 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--genki", help="GENKI-4K crops (default: $NLF_GENKI_DIR or ../shared/data)")
     ap.add_argument("--judge-steps", type=int, default=600)
     ap.add_argument("--strip", help="PNG path of the 16-face strip ({name}: the model's name)")
+    ap.add_argument(
+        "--as-sticker",
+        action="store_true",
+        help="also read each --model as the filter draws it (mean code of views, chroma"
+        " smoothed): NAME+sticker",
+    )
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     store = ModelStore(models_dir(args.models_dir))
     nets = {name: store.load(name)[1] for name in args.model}
+    if args.as_sticker:
+        nets.update({f"{name}+sticker": AsSticker(net) for name, net in list(nets.items())})
     for name in args.cyclegan:
         _, gen = store.load(name, "a_to_b")
         nets[name] = AtSize(gen.eval(), args.cyclegan_size)

@@ -142,7 +142,7 @@ def build_judges(
 @torch.no_grad()
 def translate_all(net: DomainTransfer | AtSize, photos: Tensor) -> Tensor:
     """uint8 G(photos): (N, 3|4, S, S) at the model's size."""
-    size = net.cfg.size
+    size = getattr(net, "input_size", net.cfg.size)
     out = []
     for chunk in photos.split(128):
         x = chunk.float() / 255
@@ -251,6 +251,35 @@ class AtSize(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (self.generator(x * 2 - 1).clamp(-1, 1) + 1) / 2
+
+
+class AsSticker(nn.Module):
+    """An RGBA DTN seen the way the ``dtn`` filter draws a sticker: g of the mean f code over
+    ``backend.filters.dtn.VIEWS`` and chroma smoothed, composited back over grey for the judges.
+    The views are zooms and shifts of the crop at :attr:`input_size` (twice the model's),
+    shrunk with antialiasing, as the filter shrinks them from a photo."""
+
+    def __init__(self, net: DomainTransfer) -> None:
+        super().__init__()
+        self.net = net
+        self.cfg = net.cfg
+        self.input_size = 2 * net.cfg.size
+
+    def forward(self, x: Tensor) -> Tensor:
+        from backend.filters.dtn import GREY, VIEWS, smooth_chroma, straight
+
+        n = len(x)
+        codes = []
+        for zoom, dx, dy, mirror in VIEWS:
+            theta = x.new_tensor([[1 / zoom, 0.0, -2 * dx / zoom], [0.0, 1 / zoom, -2 * dy / zoom]])
+            grid = F.affine_grid(theta.expand(n, 2, 3), list(x.shape), align_corners=False)
+            view = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+            size = (self.cfg.size, self.cfg.size)
+            view = F.interpolate(view, size=size, mode="bilinear", antialias=True)
+            codes.append(self.net.f((view.flip(-1) if mirror else view) * 2 - 1))
+        rgb, a = straight((self.net.g(torch.stack(codes).mean(0)) + 1) / 2)
+        rgb = smooth_chroma(rgb, a)
+        return torch.cat([rgb * a + GREY * (1 - a), a], 1)
 
 
 def model_from_checkpoint(path: str) -> DomainTransfer:

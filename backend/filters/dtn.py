@@ -151,15 +151,78 @@ def straight(out: Tensor) -> tuple[Tensor, Tensor]:
     return rgb.clamp(0, 1), a
 
 
+CHROMA_SIGMA = 1.5
+"""Gaussian σ, in model pixels, of the chroma smoothing of a sticker (:func:`smooth_chroma`)."""
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _gauss(x: Tensor, sigma: float) -> Tensor:
+    r = max(1, round(2.5 * sigma))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(
+        F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c
+    )
+    return F.conv2d(
+        F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c
+    )
+
+
+def smooth_chroma(rgb: Tensor, alpha: Tensor, sigma: float = CHROMA_SIGMA) -> Tensor:
+    """``rgb`` (N, 3, S, S) with its luma kept and its chroma (rgb − luma) blurred by a Gaussian
+    of ``sigma`` weighted by ``alpha`` (N, 1, S, S), so the grey around the silhouette does not
+    bleed in. The faces → emoji G draws rainbow speckle on light faces (docs/quality-dtn.md,
+    "The sticker on photos"); emoji colours are flat, and the eyes and mouth live in the luma."""
+    if sigma <= 0:
+        return rgb
+    w = torch.tensor(_LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    luma = (rgb * w).sum(1, keepdim=True)
+    weight = alpha.clamp_min(1e-4)
+    chroma = _gauss((rgb - luma) * weight, sigma) / _gauss(weight, sigma)
+    return (luma + chroma).clamp(0, 1)
+
+
+VIEWS = tuple(
+    (zoom, dx, dy, mirror)
+    for zoom in (0.95, 1.0, 1.05)
+    for dx in (-0.02, 0.0, 0.02)
+    for dy in (-0.02, 0.0, 0.02)
+    for mirror in (False, True)
+)
+"""Views of a face whose f codes are averaged before g draws its emoji: (zoom of the frame's
+landmarks about its centre, shift in frame units, mirrored). The small f (2,235 faces) is
+brittle: a studio photo's face (scikit-image's astronaut) lands far from every training face and
+every emoji in code space, where g draws rainbow blotches; the mean over these views lies near
+them (docs/quality-dtn.md, "The sticker on photos")."""
+
+
+def sticker_rgba(
+    net: nets.DomainTransfer, views: Tensor, chroma_sigma: float = CHROMA_SIGMA
+) -> tuple[Tensor, Tensor]:
+    """(straight colour (1, 3, S, S), alpha (1, 1, S, S)) of one face's sticker from its aligned
+    ``views`` (V, 3, S, S) in [0, 1]: g of the mean of their f codes, chroma smoothed
+    (:func:`smooth_chroma`)."""
+    code = net.f(views * 2 - 1).mean(0, keepdim=True)
+    rgb, a = straight(((net.g(code) + 1) / 2).float())
+    return smooth_chroma(rgb, a, chroma_sigma), a
+
+
 def face_stickers(
     net: nets.DomainTransfer,
     image: Tensor,
     landmarks: Sequence[Tensor],
     on_step: StepCallback | None = None,
+    chroma_sigma: float = CHROMA_SIGMA,
+    views: Sequence[tuple[float, float, float, bool]] = VIEWS,
 ) -> tuple[Tensor, Tensor]:
     """Each face (its five landmarks) of ``image`` (1, 3, H, W) in [0, 1] aligned to the GENKI
     frame, translated by the RGBA ``net`` and warped back: (colour (1, 3, H, W), alpha
-    (1, 1, H, W)), the faces' emoji composited over one another in the order given."""
+    (1, 1, H, W)), the faces' emoji composited over one another in the order given. g draws
+    each emoji from the mean code of the face's ``views`` (default :data:`VIEWS`; one view
+    ``((1.0, 0.0, 0.0, False),)``: G as trained) and its chroma is smoothed by ``chroma_sigma``
+    model pixels (:func:`smooth_chroma`; 0: g's colour as it comes)."""
     from backend.algorithms.faces import DEFAULT_TEMPLATE, paste_back
     from backend.algorithms.faces.frame import to_frame
 
@@ -169,8 +232,14 @@ def face_stickers(
     alpha = image.new_zeros(1, 1, h, w)
     report(Step(0, len(landmarks), "faces", f"{len(landmarks)} face(s)"))
     for i, points in enumerate(landmarks):
-        frame, tf = to_frame(image, points, DEFAULT_TEMPLATE, net.cfg.size)
-        rgb, a = straight(net(frame).float())
+        _, tf = to_frame(image, points, DEFAULT_TEMPLATE, net.cfg.size)
+        frames = []
+        for zoom, dx, dy, mirror in views:
+            shift = torch.tensor([dx, dy], dtype=torch.float64)
+            template = (DEFAULT_TEMPLATE - 0.5) * zoom + 0.5 + shift
+            frame = to_frame(image, points, template, net.cfg.size)[0]
+            frames.append(frame.flip(-1) if mirror else frame)
+        rgb, a = sticker_rgba(net, torch.cat(frames), chroma_sigma)
         big = 4 * net.cfg.size  # resample smoothly before the warp back
         layer = _resize(torch.cat([rgb * a, a], 1), big, big)
         content, inside = paste_back(layer, tf, (h, w), feather=0.0)
