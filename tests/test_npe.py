@@ -124,7 +124,7 @@ class TestPaint:
         alpha[..., 4:12, 4:12] = 1
         before = float(stroke_loss(net.decode(z), colour, alpha).detach())
         moved = latent_steps(net, z, colour, alpha, steps=6, strength=0.5)
-        assert float(stroke_loss(net.decode(moved), colour, alpha)) < before
+        assert float(stroke_loss(net.decode(moved), colour, alpha).detach()) < before
         assert torch.equal(latent_steps(net, z, colour, alpha * 0, 6, 1.0), z)
 
 
