@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from backend.algorithms import nets
+from backend.algorithms.nets import dtn as nets
 from backend.assets.nets import load_face_finder
 from backend.dirs import weights_dir
 from backend.evaluation.face_canvas import make_scene

@@ -76,6 +76,8 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "together (ramped up over f's pretraining; 0: off)",
         "f_align": "with --f-domain: MMD within each smile half (smile), MMD over all (mmd), or a "
         "domain classifier behind a gradient reversal (reverse)",
+        "f_augment": "pretrain f on random views (mirrored, zoomed, shifted, lit, coloured, "
+        "slightly blurred), so its code is steadier on photos",
         "robust_constancy": "L_CONST reads G(s) shifted and blurred, so texture that fools f "
         "cannot meet it",
         "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",

@@ -54,6 +54,7 @@ class DtnOptions:
     f_emoji: bool = False
     f_domain: float = 0.0
     f_align: str = "smile"
+    f_augment: bool = False
     robust_constancy: bool = False
     target_alpha: bool = False
     checkpoint_every: int = 250

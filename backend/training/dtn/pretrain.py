@@ -14,6 +14,7 @@ from backend.algorithms.nets.dtn import (
     Encoder,
     init_weights,
 )
+from backend.training.dtn.augment import augment
 from backend.training.dtn.data import as_batch
 from backend.training.dtn.options import DtnOptions, Progress
 
@@ -70,6 +71,11 @@ def pretrain_classifier(
     gradient is reversed into f (Ganin & Lempitsky 2015). The weight ramps from 0 to
     ``f_domain`` (their schedule), so f first learns the classes: without it the MMD wins by
     collapsing the code.
+
+    ``opts.f_augment``: f trains on random views of its batches (``augment.augment``: mirrored,
+    zoomed, shifted, lit, coloured, blurred a little), so that its code moves less when a
+    photo's crop differs from the training crops in those ways. The accuracy is measured on
+    the images as they are.
     """
     device = device or torch.device("cpu")
     gen = torch.Generator().manual_seed(opts.seed)
@@ -102,6 +108,8 @@ def pretrain_classifier(
     for step in range(1, opts.f_iterations + 1):
         idx = train[torch.randint(0, len(train), (opts.batch,), generator=gen)]
         x, y = inputs(idx)
+        if opts.f_augment:
+            x = augment(x, gen)
         if confuse:
             code = model.encoder(x).flatten(1)
             loss = F.cross_entropy(model.head(code), y)
