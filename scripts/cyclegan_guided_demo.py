@@ -41,7 +41,7 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -59,6 +59,7 @@ GENKI = ROOT.parent / "shared" / "data" / "genki4k-train"
 SIZE, FACE, FACE_AT = 64, 32, (16, 2)
 OUTFIT_ROWS = (36, 64)
 CLASSES = ("non_smile", "smile")
+JudgeT = TypeVar("JudgeT", bound="Judge")
 
 
 def _faces(cls: str, start: int, n: int) -> list[Path]:
@@ -173,6 +174,20 @@ class Judge(nn.Module):
         return self.net(x[..., OUTFIT_ROWS[0] : OUTFIT_ROWS[1], :])
 
 
+def fit(kind: type[JudgeT], x: torch.Tensor, y: torch.Tensor, steps: int, seed: int) -> JudgeT:
+    """A fresh ``kind`` judge fitted to (x, y): Adam 3e-3, batches of 32, ``steps`` steps."""
+    torch.manual_seed(seed)
+    judge = kind()
+    opt = torch.optim.Adam(judge.parameters(), 3e-3)
+    for _ in range(steps):
+        idx = torch.randint(0, len(x), (32,))
+        loss = F.cross_entropy(judge(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return judge
+
+
 def train_judge(d: dict[str, Path], out: Path, steps: int = 300) -> tuple[Judge, float]:
     """The judge trained on real B images (train folder), scored on held-out real B images."""
     names = {p.name for p in d["b"].iterdir()}
@@ -181,15 +196,7 @@ def train_judge(d: dict[str, Path], out: Path, steps: int = 300) -> tuple[Judge,
     with open(tmp, "w", newline="") as fh:
         csv.writer(fh).writerows(all_rows)
     x, y = load(d["b"], tmp)  # every real B image's class (the outfit shows it)
-    torch.manual_seed(0)
-    judge = Judge()
-    opt = torch.optim.Adam(judge.parameters(), 3e-3)
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (32,))
-        loss = F.cross_entropy(judge(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    judge = fit(Judge, x, y, steps, seed=0)
     xt, yt = load(d["test_b"], out / "data" / "test_b.csv")
     with torch.no_grad():
         acc = float((judge.eval()(xt).argmax(1) == yt).float().mean())
@@ -215,15 +222,7 @@ def train_domain_judge(d: dict[str, Path], steps: int = 300) -> tuple[DomainJudg
     xa = torch.stack([_read(p) for p in sorted(d["a"].iterdir())])
     xb = torch.stack([_read(p) for p in sorted(d["b"].iterdir())])
     x, y = torch.cat([xa, xb]), torch.cat([torch.zeros(len(xa)), torch.ones(len(xb))]).long()
-    torch.manual_seed(1)
-    judge = DomainJudge()
-    opt = torch.optim.Adam(judge.parameters(), 3e-3)
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (32,))
-        loss = F.cross_entropy(judge(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    judge = fit(DomainJudge, x, y, steps, seed=1)
     ta = torch.stack([_read(p) for p in sorted(d["test_a"].iterdir())])
     tb = torch.stack([_read(p) for p in sorted(d["test_b"].iterdir())])
     with torch.no_grad():
