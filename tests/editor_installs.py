@@ -11,10 +11,15 @@ inside a private mount namespace (``unshare --mount``), so a killed run leaves n
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CACHE = Path(os.environ.get("NLF_CACHE_DIR", Path.home() / ".cache" / "nlf"))
 IN_ROOT = "/opt/nlf-editors"
@@ -137,3 +142,32 @@ def gimp_console_command(rootfs: Path, binary: str, base: str, script: str, time
         binary, "-i", "--no-data", "--no-fonts", "--batch-interpreter=python-fu-eval",
         "-b", f'exec(open("{script}").read())', "--quit",
     ]  # fmt: skip
+
+
+@dataclass
+class ConsoleRun:
+    """What one GIMP console session left: its exit code, log, checks' report and duration."""
+
+    rc: int
+    log: str
+    checks: dict[str, Any]
+    seconds: float
+
+
+def run_gimp_console(
+    cmd: list, out: Path, names: tuple[str, str], stop: Callable[[], None], timeout: int
+) -> ConsoleRun:
+    """Run a :func:`gimp_console_command`, then ``stop`` the test's backend whatever happened;
+    the log is kept as ``out``/names[0] and the checks are read from ``out``/names[1] (none when
+    the session wrote no report)."""
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
+    finally:
+        stop()
+    took = time.monotonic() - t0
+    log = proc.stdout + proc.stderr
+    (out / names[0]).write_text(log)
+    report = out / names[1]
+    checks = json.loads(report.read_text())["checks"] if report.exists() else {}
+    return ConsoleRun(proc.returncode, log, checks, took)

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,14 @@ from backend.serving.registry import Registry
 from backend.serving.server import create_server
 from nlf_client.session import schema_to_json
 from tests.conftest import ROOT, require_editors, tiny_context
-from tests.editor_installs import CACHE, Install, gimp_binary, gimp_console_command, gimp_installs
+from tests.editor_installs import (
+    CACHE,
+    Install,
+    gimp_binary,
+    gimp_console_command,
+    gimp_installs,
+    run_gimp_console,
+)
 from tests.fakes import TEST_FILTERS
 
 pytestmark = pytest.mark.gimp
@@ -189,27 +195,22 @@ def gimp_session(
     (base / "in" / "plan.json").write_text(json.dumps(plan, indent=2))
     script = "/opt/nlf/tests/run_checks.py"
     cmd = gimp_console_command(rootfs, console, "/opt/nlf", script, GIMP_TIMEOUT)
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)
-    finally:
+
+    def stop() -> None:
         token_worker.close()
         token_server.stop(grace=0).wait()
-    took = time.monotonic() - t0
-    log = proc.stdout + proc.stderr
-    (out / "gimp.log").write_text(log)
-    report_path = out / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
-    if proc.returncode == 0 and not cache.exists():
+
+    run = run_gimp_console(cmd, out, ("gimp.log", "report.json"), stop, GIMP_TIMEOUT)
+    if run.rc == 0 and not cache.exists():
         _save_profile(profile, cache)
     return {
         "install": install,
         "binary": console,
-        "rc": proc.returncode,
-        "log": log,
-        "checks": report["checks"],
+        "rc": run.rc,
+        "log": run.log,
+        "checks": run.checks,
         "out": out,
-        "seconds": took,
+        "seconds": run.seconds,
         "batch_in": batch_in,
         "plan": plan,
     }

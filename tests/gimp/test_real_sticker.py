@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,13 @@ import torch
 from PIL import Image
 
 from tests.conftest import ROOT, SHARED_DATA, missing_weights, require_editors
-from tests.editor_installs import Install, gimp_binary, gimp_console_command, gimp_installs
+from tests.editor_installs import (
+    Install,
+    gimp_binary,
+    gimp_console_command,
+    gimp_installs,
+    run_gimp_console,
+)
 from tests.gimp.test_real import GIMP_TIMEOUT, _restore_profile, profile_cache
 
 pytestmark = pytest.mark.gimp
@@ -96,19 +100,15 @@ def sticker_session(
     script = "/opt/nlf-sticker/tests/sticker_run.py"
     binary = gimp_binary(gimp_install, console=True)
     cmd = gimp_console_command(rootfs, binary, "/opt/nlf-sticker", script, GIMP_TIMEOUT)
-    t0 = time.monotonic()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=GIMP_TIMEOUT + 30)
-    finally:
+
+    def stop() -> None:
         worker.close()
         server.stop(grace=0).wait()
-    log = proc.stdout + proc.stderr
-    (out / "gimp-sticker.log").write_text(log)
-    report_path = out / "sticker_report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else {"checks": {}}
-    print(f"{gimp_install.name} sticker session: rc {proc.returncode} in "
-          f"{time.monotonic() - t0:.1f} s")  # fmt: skip
-    return {"rc": proc.returncode, "log": log, "checks": report["checks"], "out": Path(out)}
+
+    names = ("gimp-sticker.log", "sticker_report.json")
+    run = run_gimp_console(cmd, out, names, stop, GIMP_TIMEOUT)
+    print(f"{gimp_install.name} sticker session: rc {run.rc} in {run.seconds:.1f} s")
+    return {"rc": run.rc, "log": run.log, "checks": run.checks, "out": Path(out)}
 
 
 def test_dtn_face_sticker_in_gimp(sticker_session: dict[str, Any]) -> None:
