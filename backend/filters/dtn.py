@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.algorithms.colour import luminance
 from backend.algorithms.nets import dtn as nets
 from backend.assets.models import ModelStore, dir_flag, sha256_of, store_for
 from backend.errors import Broken, Missing, NoFace, ParamError
@@ -153,7 +154,6 @@ def straight(out: Tensor) -> tuple[Tensor, Tensor]:
 
 CHROMA_SIGMA = 1.5
 """Gaussian σ, in model pixels, of the chroma smoothing of a sticker (:func:`smooth_chroma`)."""
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def _gauss(x: Tensor, sigma: float) -> Tensor:
@@ -177,8 +177,7 @@ def smooth_chroma(rgb: Tensor, alpha: Tensor, sigma: float = CHROMA_SIGMA) -> Te
     "The sticker on photos"); emoji colours are flat, and the eyes and mouth live in the luma."""
     if sigma <= 0:
         return rgb
-    w = torch.tensor(_LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
-    luma = (rgb * w).sum(1, keepdim=True)
+    luma = luminance(rgb)
     weight = alpha.clamp_min(1e-4)
     chroma = _gauss((rgb - luma) * weight, sigma) / _gauss(weight, sigma)
     return (luma + chroma).clamp(0, 1)

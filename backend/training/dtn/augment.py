@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.algorithms.colour import luminance
+
 ZOOM = 0.08
 """Largest relative zoom in or out."""
 SHIFT = 0.05
@@ -39,9 +41,7 @@ def augment(x: Tensor, gen: torch.Generator) -> Tensor:
     theta[:, 1, 2] = _uniform(n, gen, 2 * SHIFT)
     grid = F.affine_grid(theta.to(device), list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    luma = (x * torch.tensor([0.299, 0.587, 0.114], device=device)[:, None, None]).sum(
-        1, keepdim=True
-    )
+    luma = luminance(x)
     x = luma + (1 + _uniform(n, gen, SATURATION).to(device))[:, None, None, None] * (x - luma)
     mean = x.mean((1, 2, 3), keepdim=True)
     contrast = (1 + _uniform(n, gen, CONTRAST).to(device))[:, None, None, None]
