@@ -222,16 +222,19 @@ def main() -> None:
         action="append",
         default=[],
         metavar="CONST=VALUE",
-        help="tuning runs only: override a constant of backend.filters.dfi or dfi_inverter",
+        help="tuning runs only: override a constant of backend.filters.dfi, dfi_inverter or "
+        "dfi_mouth (the first that has it)",
     )
     context.add_arguments(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from backend.filters import dfi, dfi_inverter
+    from backend.filters import dfi, dfi_inverter, dfi_mouth
 
     for item in args.set:
         name, _, value = item.partition("=")
-        module = dfi if hasattr(dfi, name) else dfi_inverter
+        module = next((m for m in (dfi, dfi_inverter, dfi_mouth) if hasattr(m, name)), None)
+        if module is None:
+            raise SystemExit(f"--set {item!r}: no such constant")
         kind = type(getattr(module, name))
         setattr(module, name, value.lower() in ("1", "true") if kind is bool else kind(value))
     work = args.work or Path("/tmp/nlf-dfi-protocol") / args.tag

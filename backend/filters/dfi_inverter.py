@@ -29,6 +29,7 @@ from backend.algorithms.faces import frame as face_frame
 from backend.algorithms.features import VGGFeatures
 from backend.algorithms.nets.dfi_inverter import DfiInverter, load_inverter
 from backend.assets import attributes
+from backend.filters import dfi_mouth
 from backend.filters.dfi_direction import luma_only, scaled_direction
 
 FILE = "inverter.pth"
@@ -252,7 +253,14 @@ def edit_aligned(
         before = F.interpolate(before, size=size, mode="bilinear", align_corners=False)
         after = F.interpolate(after, size=size, mode="bilinear", align_corners=False)
     colour = colour_kept if keep_colours else 1.0
+    grey_factor = 1.0
     if keep_colours and CHROMA_FULL > 0:
-        colour *= min(1.0, photo_chroma(x, region) / CHROMA_FULL)
-    delta = (transfer(x, before, after, mode, colour) - x) * (1.0 if region is None else region)
+        grey_factor = min(1.0, photo_chroma(x, region) / CHROMA_FULL)
+    delta = transfer(x, before, after, mode, colour * grey_factor) - x
+    share = dfi_mouth.fill_share(strength)
+    if share > 0:
+        corners = dfi_mouth.corners_in_frame(landmarks, to_frame.matrix, x.shape[-1])
+        mouth_colour = (dfi_mouth.COLOUR if keep_colours else 1.0) * grey_factor
+        delta = dfi_mouth.fill(x, before, after, delta, corners, share, mouth_colour)
+    delta = delta * (1.0 if region is None else region)
     return face_frame.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))

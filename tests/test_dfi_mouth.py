@@ -1,0 +1,122 @@
+"""Removing a smile with the inverter: the mouth ellipse is refilled from the decoder's mouth on
+the photo's own skin tone (backend/filters/dfi_mouth.py), so no half-faded teeth remain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from backend.algorithms.faces import frame as face_frame
+from backend.algorithms.features import tiny_backbone
+from backend.assets import attributes
+from backend.filters import dfi_inverter, dfi_mouth
+from backend.filters.base import Context
+from tests.fakes import FakeFaceFinder
+from tests.prep.dfi import RESOLUTION, install_inverter
+from tests.prep.dfi import prepare as _prepare
+
+R = 64
+CORNERS = torch.tensor([[20.0, 44.0], [44.0, 44.0]])
+"""Mouth corners in a 64 px frame: span 24, so the ellipse is 36 × ~20 px around (32, 46)."""
+
+
+def test_mouth_mask_is_an_ellipse_around_the_corners() -> None:
+    """1 in the middle (a little below the corners' line), 0 at the frame's top and beyond the
+    ellipse's ends, smooth in between; follows a tilted mouth; no mouth for coinciding corners."""
+    m = dfi_mouth.mouth_mask(CORNERS, R)[0, 0]
+    assert m.shape == (R, R)
+    assert float(m[46, 32]) == 1.0 and float(m[44, 20]) > 0.5  # centre, a corner
+    assert float(m[:30].max()) == 0.0 and float(m[46, :4].max()) == 0.0  # eyes, far left
+    assert 0.0 < float(m[46, 15]) < 1.0  # the soft edge
+    tilted = dfi_mouth.mouth_mask(torch.tensor([[22.0, 38.0], [42.0, 50.0]]), R)[0, 0]
+    assert float(tilted[38, 22]) > 0.5 and float(tilted[50, 22]) < float(tilted[38, 22])
+    assert float(dfi_mouth.mouth_mask(torch.tensor([[5.0, 5.0], [5.0, 5.0]]), R).max()) == 0.0
+
+
+def test_skin_residual_comes_from_around_the_mouth() -> None:
+    """Inside the ellipse the residual is the skin's, whatever the photo has there (teeth)."""
+    mask = dfi_mouth.mouth_mask(CORNERS, R)
+    residual = torch.full((1, 3, R, R), 0.1)
+    teeth = mask[0, 0] == 1.0
+    residual[..., teeth] = 0.6  # the teeth the decoder did not reproduce
+    filled = dfi_mouth.skin_residual(residual, mask, 0.05 * R)
+    assert torch.allclose(filled[..., teeth], torch.tensor(0.1), atol=1e-5)
+
+
+def _scene() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(photo, D(φ), D(φ + α·w), the plain transfer's change) in a 64 px frame: the photo's
+    teeth are brighter than their decoding; the decoder closes the mouth (darker lips)."""
+    gen = torch.Generator().manual_seed(2)
+    before = 0.55 + 0.05 * torch.rand(1, 3, R, R, generator=gen)
+    x = before + 0.04  # the photo is a little lighter than its decoding everywhere ...
+    x[..., 42:50, 24:40] = 0.95  # ... and has teeth
+    after = before.clone()
+    after[..., 44:48, 22:42] = torch.tensor([0.6, 0.3, 0.3]).view(1, 3, 1, 1)  # closed lips
+    delta = dfi_inverter.transfer(x, before, after, "damped", 1.0) - x
+    return x, before, after, delta
+
+
+def test_fill_replaces_the_mouth_and_nothing_else() -> None:
+    """Inside the ellipse: the decoder's mouth plus the skin's offset (not a trace of the teeth);
+    outside: the plain transfer's change, bit for bit; share 0: the plain change."""
+    x, before, after, delta = _scene()
+    out = dfi_mouth.fill(x, before, after, delta, CORNERS, 1.0, 1.0)
+    mask = dfi_mouth.mouth_mask(CORNERS, R)[0, 0]
+    inside, outside = mask == 1.0, mask == 0.0
+    assert torch.allclose((x + out)[..., inside], (after + 0.04)[..., inside], atol=1e-3)
+    assert torch.equal(out[..., outside], delta[..., outside])
+    assert torch.equal(dfi_mouth.fill(x, before, after, delta, CORNERS, 0.0, 1.0), delta)
+    # the plain transfer leaves teeth where the decoder's change is moderate (the ring)
+    plain = (x + delta)[..., 42:44, 24:40]
+    filled = (x + out)[..., 42:44, 24:40]
+    assert float(plain.mean()) > float(filled.mean()) + 0.1
+
+
+def test_fill_in_grey_applies_brightness_only() -> None:
+    x, before, after, _ = _scene()
+    grey_delta = dfi_inverter.transfer(x, before, after, "damped", 0.0) - x
+    out = dfi_mouth.fill(x, before, after, grey_delta, CORNERS, 1.0, 0.0)
+    assert torch.allclose(out, out[:, :1].expand_as(out), atol=1e-6)
+
+
+def _ctx(tmp_path: Path) -> Context:
+    return Context(
+        weights_dir=tmp_path / "weights",
+        attributes_dir=tmp_path / "attributes",
+        backbone_factory=tiny_backbone,
+        face_finder_factory=FakeFaceFinder,
+    )
+
+
+@pytest.mark.parametrize("strength", [-1.0, 1.0])
+def test_edit_fills_the_mouth_only_when_removing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strength: float
+) -> None:
+    """edit_aligned: removing (strength < 0) differs from the plain transfer only near the
+    mouth, and there it does; adding is the plain transfer (FILL_ADD is 0)."""
+    ctx = _ctx(tmp_path)
+    _prepare(ctx)
+    net = install_inverter(ctx, seed=4)
+    backbone = ctx.backbone()
+    pack = attributes.load_pack(attributes.pack_path(ctx.attributes_dir, "tiny", "smiling"))
+    gen = torch.Generator().manual_seed(9)
+    image = torch.rand(1, 3, 48, 48, generator=gen)
+    marks = torch.tensor([[16.0, 18.0], [32.0, 18.0], [24.0, 26.0], [18.0, 34.0], [30.0, 34.0]])
+
+    def change() -> torch.Tensor:
+        return dfi_inverter.edit_aligned(
+            backbone, net, pack, image, marks, strength, RESOLUTION, True, None, None, "damped", 0.5
+        )
+
+    filled = change()
+    monkeypatch.setattr(dfi_mouth, "FILL_REMOVE", 0.0)
+    plain = change()
+    moved = (filled - plain).abs().amax(1)[0]
+    if strength > 0:
+        assert torch.equal(filled, plain)
+        return
+    assert float(moved[30:38, 18:30].max()) > 1e-3  # the mouth
+    assert float(moved[:24].max()) == 0.0  # eyes and above: far from the ellipse
+    assert face_frame.FEATHER > 0  # the change still fades at the frame's edges
