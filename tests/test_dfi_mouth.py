@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from backend.algorithms.faces import Similarity
 from backend.algorithms.faces import frame as face_frame
 from backend.algorithms.features import tiny_backbone
 from backend.assets import attributes
@@ -120,3 +121,22 @@ def test_edit_fills_the_mouth_only_when_removing(
     assert float(moved[30:38, 18:30].max()) > 1e-3  # the mouth
     assert float(moved[:24].max()) == 0.0  # eyes and above: far from the ellipse
     assert face_frame.FEATHER > 0  # the change still fades at the frame's edges
+
+
+def test_fine_detail_out_removes_the_old_teeths_edges_in_the_mouth_only() -> None:
+    """A face twice the frame's size: inside the ellipse the photo's 1-px detail (teeth edges),
+    which the frame cannot carry, is taken out; outside it nothing changes."""
+    size = 2 * R
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    image = 0.5 + 0.2 * ((yy + xx) % 2).float().expand(1, 3, size, size)  # fine detail everywhere
+    x = torch.nn.functional.avg_pool2d(image, 2)  # the frame: the image at half size
+    tf = Similarity(torch.tensor([[1.0 / size, 0.0, 0.0], [0.0, 1.0 / size, 0.0]]).double())
+    mask = dfi_mouth.mouth_mask(CORNERS, R)
+    out = dfi_mouth.fine_detail_out(image, x, mask, tf)
+    core = torch.nn.functional.interpolate(mask, size=(size, size))[0, 0] == 1.0
+    assert core.sum() > 100
+    before = float(image[..., core].std())
+    assert float((image + out)[..., core].std()) < 0.01 * before  # the checkerboard is gone
+    far = torch.zeros(size, size, dtype=torch.bool)
+    far[:40] = True  # well above the mouth
+    assert float(out[..., far].abs().max()) == 0.0

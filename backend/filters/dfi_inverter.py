@@ -258,9 +258,15 @@ def edit_aligned(
         grey_factor = min(1.0, photo_chroma(x, region) / CHROMA_FULL)
     delta = transfer(x, before, after, mode, colour * grey_factor) - x
     share = dfi_mouth.fill_share(strength)
+    fine = None
     if share > 0:
         corners = dfi_mouth.corners_in_frame(landmarks, to_frame.matrix, x.shape[-1])
         mouth_colour = (dfi_mouth.COLOUR if keep_colours else 1.0) * grey_factor
         delta = dfi_mouth.fill(x, before, after, delta, corners, share, mouth_colour)
+        if dfi_mouth.FINE > 0:
+            mask = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x) * share * dfi_mouth.FINE
+            mask = mask * (1.0 if region is None else region)
+            fine = dfi_mouth.fine_detail_out(image, x, mask, to_frame)
     delta = delta * (1.0 if region is None else region)
-    return face_frame.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
+    change = face_frame.change_back(delta, to_frame, (image.shape[-2], image.shape[-1]))
+    return change if fine is None else change + fine

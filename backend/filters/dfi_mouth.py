@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from backend.algorithms.faces import Similarity, paste_back
 from backend.algorithms.npe_paint import gaussian_blur
 from backend.filters.dfi_direction import luma_only
 
@@ -34,6 +35,9 @@ SOFT = 0.35
 COLOUR = 0.5
 """With keep colours on, the share of the filled mouth's colour applied (times the grey-photo
 factor of ``dfi_inverter.CHROMA_FULL``); keep colours off applies all of it."""
+FINE = 1.0
+"""Share of the photo's detail finer than the frame (teeth edges of a face larger than the
+working resolution) taken out inside the ellipse; 0: kept (the residual trick everywhere)."""
 SIGMA = 0.05
 """Reach of the skin residual's fill (Gaussian σ as a fraction of the frame side)."""
 
@@ -108,3 +112,14 @@ def corners_in_frame(landmarks: Tensor, to_frame_matrix: Tensor, res: int) -> Te
     pts = torch.as_tensor(landmarks, dtype=torch.float64)[3:5]
     unit = pts @ to_frame_matrix[:, :2].T + to_frame_matrix[:, 2]
     return (unit * res).float()
+
+
+def fine_detail_out(image: Tensor, x: Tensor, mask: Tensor, to_frame: Similarity) -> Tensor:
+    """The change (1, 3, H, W) in ``image``'s pixels that removes, where the frame's ``mask``
+    (1, 1, R, R) is, the photo's detail finer than the frame ``x`` (1, 3, R, R) carries: ``image``
+    minus the frame warped back. The frame's change is added at the frame's resolution, so a face
+    larger than the frame would otherwise keep the old teeth's edges in the new mouth."""
+    size = (image.shape[-2], image.shape[-1])
+    low, weight = paste_back(x, to_frame, size, 0.0)
+    where, _ = paste_back(mask, to_frame, size, 0.0)
+    return -(image - low) * where * (weight > 0)
