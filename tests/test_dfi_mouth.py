@@ -140,3 +140,13 @@ def test_fine_detail_out_removes_the_old_teeths_edges_in_the_mouth_only() -> Non
     far = torch.zeros(size, size, dtype=torch.bool)
     far[:40] = True  # well above the mouth
     assert float(out[..., far].abs().max()) == 0.0
+
+
+def test_teeth_weight_marks_what_is_brighter_than_the_skins_offset() -> None:
+    """Teeth (the photo much brighter than its decoding) get weight 1; the rest of the ellipse,
+    where the photo is only as much lighter as the skin around it is, gets 0; outside, 0."""
+    x, before, _, _ = _scene()  # the photo is 0.04 lighter everywhere, teeth at rows 42-50
+    mask = dfi_mouth.mouth_mask(CORNERS, R)
+    w = dfi_mouth.teeth_weight(x, before, mask)[0, 0]
+    assert float(w[45:47, 28:36].min()) == 1.0
+    assert float(w[53:56, 26:38].max()) == 0.0 and float(w[mask[0, 0] == 0].max()) == 0.0

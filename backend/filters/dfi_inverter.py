@@ -264,7 +264,8 @@ def edit_aligned(
         mouth_colour = (dfi_mouth.COLOUR if keep_colours else 1.0) * grey_factor
         delta = dfi_mouth.fill(x, before, after, delta, corners, share, mouth_colour)
         if dfi_mouth.FINE > 0:
-            mask = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x) * share * dfi_mouth.FINE
+            mask = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x)
+            mask = dfi_mouth.teeth_weight(x, before, mask) * share * dfi_mouth.FINE
             mask = mask * (1.0 if region is None else region)
             fine = dfi_mouth.fine_detail_out(image, x, mask, to_frame)
     delta = delta * (1.0 if region is None else region)

@@ -38,6 +38,11 @@ factor of ``dfi_inverter.CHROMA_FULL``); keep colours off applies all of it."""
 FINE = 1.0
 """Share of the photo's detail finer than the frame (teeth edges of a face larger than the
 working resolution) taken out inside the ellipse; 0: kept (the residual trick everywhere)."""
+TEETH_FROM = 0.02
+TEETH_FULL = 0.08
+"""fine_detail_out acts where the photo is brighter than its decoding by more than the skin
+around is: from an excess of brightness (0–1) of TEETH_FROM to TEETH_FULL it goes from nothing
+to all (teeth the decoder did not draw); TEETH_FULL ≤ TEETH_FROM: everywhere in the ellipse."""
 SIGMA = 0.05
 """Reach of the skin residual's fill (Gaussian σ as a fraction of the frame side)."""
 
@@ -123,3 +128,17 @@ def fine_detail_out(image: Tensor, x: Tensor, mask: Tensor, to_frame: Similarity
     low, weight = paste_back(x, to_frame, size, 0.0)
     where, _ = paste_back(mask, to_frame, size, 0.0)
     return -(image - low) * where * (weight > 0)
+
+
+def teeth_weight(x: Tensor, before: Tensor, mask: Tensor) -> Tensor:
+    """(1, 1, R, R) in [0, 1]: where, inside the ellipse ``mask``, the photo ``x`` is brighter than
+    its decoding ``before`` by clearly more than on the skin around the mouth (teeth), a little
+    blurred and widened so the teeth's dark gaps and edges count too."""
+    lo, hi = TEETH_FROM, TEETH_FULL
+    if hi <= lo:
+        return mask
+    res = x.shape[-1]
+    residual = x - before
+    excess = luma_only(residual - skin_residual(residual, mask, SIGMA * res))[:, :1]
+    t = ((excess - lo) / (hi - lo)).clamp(0.0, 1.0)
+    return (1.5 * gaussian_blur(t, 0.015 * res)).clamp(0.0, 1.0) * mask
