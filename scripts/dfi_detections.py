@@ -162,9 +162,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--weights-dir", type=Path)
+    ap.add_argument(
+        "--thresholds", type=float, nargs=3, help="MTCNN's three (default: the finder's)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     finder = load_face_finder(dirs.weights_dir(args.weights_dir))
+    if args.thresholds:
+        finder.thresholds = tuple(args.thresholds)
     if args.sweep:
         sweep(finder, args.sweep, args.seed)
         return
