@@ -3,6 +3,7 @@ the photo's own skin tone (backend/filters/dfi_mouth.py), so no half-faded teeth
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,82 @@ def test_teeth_weight_marks_what_is_brighter_than_the_skins_offset() -> None:
     w = dfi_mouth.teeth_weight(x, before, mask)[0, 0]
     assert float(w[45:47, 28:36].min()) == 1.0
     assert float(w[53:56, 26:38].max()) == 0.0 and float(w[mask[0, 0] == 0].max()) == 0.0
+
+
+MARKS = torch.tensor([[16.0, 18.0], [32.0, 18.0], [24.0, 26.0], [18.0, 34.0], [30.0, 34.0]])
+"""Five landmarks on a 48 px photo: mouth corners at (18, 34) and (30, 34)."""
+
+
+def _two_faces(ctx: Context) -> tuple[attributes.AttributePack, dict[str, torch.Tensor]]:
+    """A pack whose "smiling" mean is the maps of a face with a bright open mouth (teeth) and
+    whose "not smiling" mean is those of the same face with a closed mouth, and both faces."""
+    _prepare(ctx)
+    backbone = ctx.backbone()
+    pack = attributes.load_pack(attributes.pack_path(ctx.attributes_dir, "tiny", "smiling"))
+    gen = torch.Generator().manual_seed(3)
+    closed = 0.5 + 0.1 * torch.rand(1, 3, 48, 48, generator=gen)
+    closed[..., 33:35, 18:30] = 0.3  # the line between closed lips
+    teeth = closed.clone()
+    teeth[..., 31:37, 18:30] = 0.95
+    faces = {"closed": closed, "teeth": teeth}
+    means = {}
+    for name, image in faces.items():
+        x, _ = face_frame.to_frame(image, MARKS, pack.frame, RESOLUTION)
+        means[name] = {k: v[0] for k, v in backbone(x, list(pack.layers)).items()}
+    pack = dataclasses.replace(pack, mean_with=means["teeth"], mean_without=means["closed"])
+    return pack, faces
+
+
+def test_smile_evidence_is_zero_at_the_plain_mean_one_at_the_smiling_mean(tmp_path: Path) -> None:
+    """The projection inside the ellipse: 0 for the closed mouth, 1 for the teeth, in between
+    for a half-open mouth; the least over the layers; the share ramps 0 → 1 over the ends."""
+    ctx = _ctx(tmp_path)
+    pack, faces = _two_faces(ctx)
+    backbone = ctx.backbone()
+    ellipse = dfi_mouth.mouth_mask(CORNERS * RESOLUTION / R, RESOLUTION)
+    layers = list(pack.layers)
+
+    def evidence(maps: dict[str, torch.Tensor]) -> float:
+        return dfi_mouth.smile_evidence(maps, pack, ellipse)
+
+    def maps_of(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x, _ = face_frame.to_frame(image, MARKS, pack.frame, RESOLUTION)
+        return backbone(x, layers)
+
+    assert evidence(maps_of(faces["closed"])) == pytest.approx(0.0, abs=1e-4)
+    assert evidence(maps_of(faces["teeth"])) == pytest.approx(1.0, abs=1e-4)
+    closed, teeth = maps_of(faces["closed"]), maps_of(faces["teeth"])
+    half = {k: (closed[k] + teeth[k]) / 2 for k in layers}
+    assert evidence(half) == pytest.approx(0.5, abs=1e-4)
+    mixed = {k: teeth[k] if n else closed[k] for n, k in enumerate(layers)}
+    assert evidence(mixed) == pytest.approx(0.0, abs=1e-4)  # one map says no smile
+    assert dfi_mouth.evidence_share(dfi_mouth.SMILE_FROM - 0.1) == 0.0
+    assert dfi_mouth.evidence_share(dfi_mouth.SMILE_FULL + 0.1) == 1.0
+    assert 0.0 < dfi_mouth.evidence_share((dfi_mouth.SMILE_FROM + dfi_mouth.SMILE_FULL) / 2) < 1.0
+
+
+def test_removing_fills_a_smiling_mouth_and_leaves_a_closed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """edit_aligned at strength −1: the face with teeth gets the whole fill (as with the ramp
+    off), the closed mouth none of it (exactly the plain transfer) — a face that does not smile
+    keeps its own mouth rather than the decoder's blurred one (the Gogh portrait)."""
+    ctx = _ctx(tmp_path)
+    pack, faces = _two_faces(ctx)
+    net = install_inverter(ctx, seed=4)
+    backbone = ctx.backbone()
+
+    def change(image: torch.Tensor) -> torch.Tensor:
+        return dfi_inverter.edit_aligned(
+            backbone, net, pack, image, MARKS, -1.0, RESOLUTION, True, None, None, "damped", 0.5
+        )
+
+    ramped = {name: change(image) for name, image in faces.items()}
+    monkeypatch.setattr(dfi_mouth, "SMILE_FULL", dfi_mouth.SMILE_FROM)  # the ramp off
+    always = {name: change(image) for name, image in faces.items()}
+    monkeypatch.setattr(dfi_mouth, "FILL_REMOVE", 0.0)
+    plain = {name: change(image) for name, image in faces.items()}
+    assert torch.equal(ramped["teeth"], always["teeth"])
+    assert float((ramped["teeth"] - plain["teeth"]).abs().max()) > 1e-3
+    assert torch.equal(ramped["closed"], plain["closed"])
+    assert float((always["closed"] - plain["closed"]).abs().max()) > 1e-3

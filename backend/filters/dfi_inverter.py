@@ -130,14 +130,16 @@ def decode_pair(
     x: Tensor,
     strength: float,
     layers: tuple[str, ...] | None = None,
+    feats: Mapping[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """(D(φ(x)), D(φ(x) + α·w)) for the aligned face ``x`` (1, 3, R, R); ``layers``: which maps
-    are edited (default: every map the inverter reads)."""
+    are edited (default: every map the inverter reads); ``feats``: φ(x), if already computed."""
     names = list(inverter.cfg.layers)
     missing = [k for k in names if k not in pack.layers]
     if missing:
         raise InverterError(f"the '{pack.name}' pack has no {', '.join(missing)} direction")
-    feats = backbone(x, names)
+    if feats is None:
+        feats = backbone(x, names)
     edit = tuple(names) if layers is None else layers
     return inverter(feats), inverter(edited_maps(feats, pack, strength, edit))
 
@@ -244,7 +246,9 @@ def edit_aligned(
     if pack.frame is None:
         raise ValueError("the pack has no face frame")
     x, to_frame = face_frame.to_frame(image, landmarks, pack.frame, resolution)
-    before, after = decode_pair(backbone, inverter, pack, x, strength, layers)
+    with torch.no_grad():
+        feats = backbone(x, list(inverter.cfg.layers))
+    before, after = decode_pair(backbone, inverter, pack, x, strength, layers, feats)
     if NEUTRAL_SHARE:
         reg = region if region is None else F.interpolate(region, size=after.shape[-2:])
         after = neutral_tone(before, after, reg, NEUTRAL_SHARE)
@@ -261,6 +265,10 @@ def edit_aligned(
     fine = None
     if share > 0:
         corners = dfi_mouth.corners_in_frame(landmarks, to_frame.matrix, x.shape[-1])
+        if strength < 0:  # as much as the face's maps say there is a smile to take out
+            ellipse = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x)
+            share *= dfi_mouth.evidence_share(dfi_mouth.smile_evidence(feats, pack, ellipse))
+    if share > 0:
         mouth_colour = (dfi_mouth.COLOUR if keep_colours else 1.0) * grey_factor
         delta = dfi_mouth.fill(x, before, after, delta, corners, share, mouth_colour)
         if dfi_mouth.FINE > 0:

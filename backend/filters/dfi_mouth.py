@@ -12,11 +12,15 @@ mouth is one drawn mouth lit and toned like the face, with nothing of the old on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from backend.algorithms.faces import Similarity, paste_back
 from backend.algorithms.npe_paint import gaussian_blur
+from backend.assets import attributes
 from backend.filters.dfi_direction import luma_only
 
 FILL_REMOVE = 1.0
@@ -43,12 +47,49 @@ TEETH_FULL = 0.08
 """fine_detail_out acts where the photo is brighter than its decoding by more than the skin
 around is: from an excess of brightness (0–1) of TEETH_FROM to TEETH_FULL it goes from nothing
 to all (teeth the decoder did not draw); TEETH_FULL ≤ TEETH_FROM: everywhere in the ellipse."""
+SMILE_FROM = 0.0
+SMILE_FULL = 0.15
+"""When removing, the fill's share follows :func:`smile_evidence`: nothing at SMILE_FROM or
+below, all of FILL_REMOVE at SMILE_FULL or above, a smoothstep between (a face that barely
+smiles keeps its own mouth: the fill would only blur it); SMILE_FULL ≤ SMILE_FROM: always all."""
 SIGMA = 0.05
 """Reach of the skin residual's fill (Gaussian σ as a fraction of the frame side)."""
 
 
 def fill_share(strength: float) -> float:
     return FILL_REMOVE if strength < 0 else FILL_ADD if strength > 0 else 0.0
+
+
+def smile_evidence(
+    feats: Mapping[str, Tensor], pack: attributes.AttributePack, ellipse: Tensor
+) -> float:
+    """How far the face's maps ``feats`` (φ_l(x), (1, C, h, w)) sit, inside the mouth ``ellipse``
+    (1, 1, R, R), from the pack's non-smiling mean towards its smiling one: the projection
+    ⟨φ_l − μ_without, w_l⟩ / ⟨w_l, w_l⟩ with w_l = μ_with − μ_without weighted by the ellipse
+    (0: as the average non-smiling face, 1: as the average smiling one), the least over the
+    layers — an open smile shows at every depth, a painted texture may push one map."""
+    values = []
+    for k, f in feats.items():
+        if k not in pack.layers:
+            continue
+        means = torch.stack([pack.mean_with[k], pack.mean_without[k]]).to(f)
+        if means.shape[-2:] != f.shape[-2:]:
+            means = F.interpolate(means, size=f.shape[-2:], mode="bilinear", align_corners=False)
+        w = means[:1] - means[1:]
+        weighted = w * F.interpolate(ellipse.to(f), size=f.shape[-2:], mode="area")
+        den = float((weighted * w).sum())
+        if den > 0:
+            values.append(float(((f - means[1:]) * weighted).sum()) / den)
+    return min(values) if values else 1.0
+
+
+def evidence_share(evidence: float) -> float:
+    """The share (0–1) of the fill for a face with :func:`smile_evidence` ``evidence``."""
+    lo, hi = SMILE_FROM, SMILE_FULL
+    if hi <= lo:
+        return 1.0
+    t = min(1.0, max(0.0, (evidence - lo) / (hi - lo)))
+    return t * t * (3 - 2 * t)
 
 
 def mouth_mask(corners: Tensor, res: int) -> Tensor:
