@@ -203,7 +203,7 @@ def sticker_rgba(
     """(straight colour (1, 3, S, S), alpha (1, 1, S, S)) of one face's sticker from its aligned
     ``views`` (V, 3, S, S) in [0, 1]: g of the mean of their f codes, chroma smoothed
     (:func:`smooth_chroma`)."""
-    code = net.f(views * 2 - 1).mean(0, keepdim=True)
+    code = net.express(net.f(views * 2 - 1).mean(0, keepdim=True))
     rgb, a = straight(((net.g(code) + 1) / 2).float())
     return smooth_chroma(rgb, a, chroma_sigma), a
 

@@ -56,6 +56,8 @@ class DtnOptions:
     f_align: str = "smile"
     f_augment: bool = False
     robust_constancy: bool = False
+    expression: float = 0.0
+    tid_mouth: float = 0.0
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250
@@ -97,6 +99,7 @@ FACE_PRESET: dict[str, object] = {
     "f_domain": 1.0,
     "f_align": "smile",
     "tone": 30.0,
+    "expression": 2.0,
     "target_alpha": True,
     "checkpoint_every": 200,
     "sample_every": 250,

@@ -30,6 +30,9 @@ from backend.training.dtn.options import DtnOptions
 
 log = logging.getLogger(__name__)
 
+MOUTH_BOX = (0.5, 0.88, 0.15, 0.85)
+"""(y0, y1, x0, x1) of an emoji square where its mouth is, weighted by ``tid_mouth`` in L_TID."""
+
 
 def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     """R1 (Mescheder et al., ICML 2018): mean ‖∇ₓ log D_real(x)‖² over the real targets ``real``.
@@ -70,6 +73,9 @@ class DtnTrainer:
         self.step_no = 0
         self.g_ema: Generator | None = None
         self.aug_gen = torch.Generator().manual_seed(opts.seed + 1)
+        self.expression_axis: Tensor | None = None
+        """Half the difference of f's mean codes of smiling and not-smiling targets
+        (:meth:`fit_expression`), for the model's ``Expression``."""
 
     def _d(self, x: Tensor) -> Tensor:
         """D's logits, through DiffAugment when the options ask for it."""
@@ -107,6 +113,11 @@ class DtnTrainer:
                 gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
             const = self._constancy(self.f(self._for_constancy(fake_s[:, :3])), zs)
             tid = F.mse_loss(fake_t, xt)
+            if o.tid_mouth:
+                # the emoji's mouth (and eyes' lower half) weigh more: the expression lives there
+                y0, y1, x0, x1 = (round(v * xt.shape[-1]) for v in MOUTH_BOX)
+                box = (..., slice(y0, y1), slice(x0, x1))
+                tid = tid + o.tid_mouth * F.mse_loss(fake_t[box], xt[box])
             loss_g = o.adversarial * gan + o.alpha * const + o.beta * tid
             if o.tone:
                 tone = self._tone(fake_s, xs)
@@ -211,6 +222,26 @@ class DtnTrainer:
         a = lt.std() / ls.std().clamp_min(1e-6)
         self.tone_map = torch.stack([a, lt.mean() - a * ls.mean()]).float()
 
+    @torch.no_grad()
+    def fit_expression(self, target: Tensor, smile: Tensor) -> None:
+        """Set :attr:`expression_axis` from uint8 ``target`` images and their smile labels
+        (1 smiling, 0 not, -1 neither): half the difference of f's mean codes of the two."""
+        if self.head is None:
+            raise ValueError("expression needs the head f was pretrained with (--f face)")
+        if not ((smile == 1).any() and (smile == 0).any()):
+            raise ValueError("expression needs targets labelled smiling and not smiling")
+        codes = (
+            torch.cat(
+                [
+                    self.f(as_batch(target, idx, self.device)[:, :3])
+                    for idx in torch.arange(len(target)).split(256)
+                ]
+            )
+            .flatten(1)
+            .cpu()
+        )
+        self.expression_axis = (codes[smile == 1].mean(0) - codes[smile == 0].mean(0)) / 2
+
     def _tone(self, fake_s: Tensor, xs: Tensor) -> Tensor:
         """MSE between G(s)'s skin luminance and the mapped skin luminance of s."""
         from backend.training.dtn.faces import soft_skin_luminance
@@ -235,9 +266,17 @@ class DtnTrainer:
 
     def transfer(self, g: Generator | None = None) -> DomainTransfer:
         """G = g∘f (the live g, or ``g``) as a CPU :class:`DomainTransfer` in eval mode."""
-        net = DomainTransfer(self.cfg)
+        express = self.opts.expression and self.head is not None
+        if express and self.expression_axis is None:
+            raise ValueError("call fit_expression before transfer when expression is set")
+        cfg = dataclasses.replace(self.cfg, expression=self.head.out_features if express else 0)  # type: ignore[union-attr]
+        net = DomainTransfer(cfg)
         net.f.load_state_dict(self.f.state_dict())
         net.g.load_state_dict((g or self.g).state_dict())
+        if net.expression is not None:
+            net.expression.head.load_state_dict(self.head.state_dict())  # type: ignore[union-attr]
+            net.expression.axis.copy_(self.expression_axis)  # type: ignore[arg-type]
+            net.expression.strength.fill_(self.opts.expression)
         return net.eval()
 
     def state_dict(self) -> dict[str, Any]:
