@@ -57,7 +57,6 @@ class DtnOptions:
     f_augment: bool = False
     robust_constancy: bool = False
     expression: float = 0.0
-    tid_mouth: float = 0.0
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250

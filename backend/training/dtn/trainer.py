@@ -30,9 +30,6 @@ from backend.training.dtn.options import DtnOptions
 
 log = logging.getLogger(__name__)
 
-MOUTH_BOX = (0.5, 0.88, 0.15, 0.85)
-"""(y0, y1, x0, x1) of an emoji square where its mouth is, weighted by ``tid_mouth`` in L_TID."""
-
 
 def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
     """R1 (Mescheder et al., ICML 2018): mean ‖∇ₓ log D_real(x)‖² over the real targets ``real``.
@@ -113,11 +110,6 @@ class DtnTrainer:
                 gan = F.cross_entropy(logits, labels(n_s + n_t, REAL_TARGET)) * 2
             const = self._constancy(self.f(self._for_constancy(fake_s[:, :3])), zs)
             tid = F.mse_loss(fake_t, xt)
-            if o.tid_mouth:
-                # the emoji's mouth (and eyes' lower half) weigh more: the expression lives there
-                y0, y1, x0, x1 = (round(v * xt.shape[-1]) for v in MOUTH_BOX)
-                box = (..., slice(y0, y1), slice(x0, x1))
-                tid = tid + o.tid_mouth * F.mse_loss(fake_t[box], xt[box])
             loss_g = o.adversarial * gan + o.alpha * const + o.beta * tid
             if o.tone:
                 tone = self._tone(fake_s, xs)
