@@ -41,7 +41,7 @@ TRAIN_COMMAND = "python -m backend train dtn --source DIR --target DIR --name NA
 BUILTIN = "faces-emoji"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "dtn" / "faces-emoji.pt"
 """The default faces → emoji model (fp16 state dict; provenance: backend/assets/packs/README.md)."""
-BUILTIN_SHA256 = "bf08960bd170298e50e4af9e0d5663c118bbff7f9c58dd90a7c2f46f30ccef8b"
+BUILTIN_SHA256 = "04748b39deb9e161ce014cbbad6d3291050cd335455e05295248773c2102e67e"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 IMPORT_COMMAND = "python -m backend models import FILE.pth --name NAME --kind dtn"
 
