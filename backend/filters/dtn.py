@@ -41,7 +41,7 @@ TRAIN_COMMAND = "python -m backend train dtn --source DIR --target DIR --name NA
 BUILTIN = "faces-emoji"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "dtn" / "faces-emoji.pt"
 """The default faces → emoji model (fp16 state dict; provenance: backend/assets/packs/README.md)."""
-BUILTIN_SHA256 = "04748b39deb9e161ce014cbbad6d3291050cd335455e05295248773c2102e67e"
+BUILTIN_SHA256 = "ee9b7c9d826c80cad9adad3bfb25c44af46ce0e4b2a9f31003e0e4ce7507f296"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 IMPORT_COMMAND = "python -m backend models import FILE.pth --name NAME --kind dtn"
 
