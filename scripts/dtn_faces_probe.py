@@ -181,6 +181,8 @@ def train(args: argparse.Namespace, opts: DtnOptions) -> dict:
         if step % 250 == 0:
             print(step, {k: round(v, 3) for k, v in losses.items()}, flush=True)
     averaged = trainer.averaged_g(src[rest], emo) if trainer.g_ema is not None else None
+    if opts.expression:
+        trainer.fit_expression(emo, faces.emoji_smile(rows))
     net = trainer.transfer(averaged).eval()
     cpu = time.process_time() - t0
     if args.save:
@@ -197,7 +199,12 @@ def train(args: argparse.Namespace, opts: DtnOptions) -> dict:
     if args.out:
         pick = q.strip_indices(smile[val], big[val])
         q.strip(big[val][pick], q.translate_all(net, big[val][pick])).save(args.out)
-    return {"name": args.name, "cpu_s": round(cpu), **{k: round(v, 3) for k, v in fig.items()}}
+    out = {"name": args.name, "cpu_s": round(cpu), **{k: round(v, 3) for k, v in fig.items()}}
+    if net.expression is not None:  # the same G without the smile caricature
+        net.expression = None
+        plain = q.evaluate(net, judges, big[val], smile[val])
+        out["without_expression"] = {k: round(v, 3) for k, v in plain.items() if "kept" in k}
+    return out
 
 
 def read(args: argparse.Namespace, opts: DtnOptions) -> dict:

@@ -277,7 +277,7 @@ class AsSticker(nn.Module):
             size = (self.cfg.size, self.cfg.size)
             view = F.interpolate(view, size=size, mode="bilinear", antialias=True)
             codes.append(self.net.f((view.flip(-1) if mirror else view) * 2 - 1))
-        rgb, a = straight((self.net.g(torch.stack(codes).mean(0)) + 1) / 2)
+        rgb, a = straight((self.net.g(self.net.express(torch.stack(codes).mean(0))) + 1) / 2)
         rgb = smooth_chroma(rgb, a)
         return torch.cat([rgb * a + GREY * (1 - a), a], 1)
 

@@ -41,12 +41,15 @@ class DtnConfig:
     classes: int = 10
     channels: int = 3
     """Channels of g's output and D's input: 3 (RGB) or 4 (RGBA targets such as emoji)."""
+    expression: int = 0
+    """Classes of f's head kept in G to exaggerate the smile f reads (:class:`Expression`);
+    0: none."""
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size & (self.size - 1):
             raise ValueError(f"DTN size must be a power of two >= 32, got {self.size}")
         bad = self.code_dim < 1 or round(64 * self.width) < 4 or self.classes < 2
-        if bad or self.channels not in (3, 4):
+        if bad or self.channels not in (3, 4) or self.expression < 0 or self.expression % 2:
             raise ValueError(f"bad DTN config {self}")
 
     @property
@@ -59,7 +62,7 @@ class DtnConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> DtnConfig:
-        names = ("size", "code_dim", "width", "classes", "channels")
+        names = ("size", "code_dim", "width", "classes", "channels", "expression")
         known = {k: raw[k] for k in names if k in raw}
         return cls(
             size=int(known.get("size", 32)),  # type: ignore[arg-type]
@@ -67,6 +70,7 @@ class DtnConfig:
             width=float(known.get("width", 1.0)),  # type: ignore[arg-type]
             classes=int(known.get("classes", 10)),  # type: ignore[arg-type]
             channels=int(known.get("channels", 3)),  # type: ignore[arg-type]
+            expression=int(known.get("expression", 0)),  # type: ignore[arg-type]
         )
 
 
@@ -163,20 +167,51 @@ class Discriminator(nn.Module):
         return self.net(x).flatten(1)
 
 
+class Expression(nn.Module):
+    """A caricature of the smile f reads: z + k·(2·P(smiling | z) − 1)·axis, clamped to [-1, 1].
+
+    P(smiling) is f's pretraining head summed over the smiling half of its classes (faces →
+    emoji: smile × 9 + ..., ``training.dtn.faces.joint_labels``); ``axis`` is half the difference
+    between the mean codes of the smiling and the not-smiling labelled emoji and ``strength`` k,
+    so a face f reads as smiling is moved towards the smiling emoji and one it reads as not
+    smiling away from them. g then draws the expression f reads more plainly."""
+
+    def __init__(self, code_dim: int, classes: int) -> None:
+        super().__init__()
+        self.head = nn.Linear(code_dim, classes)
+        self.register_buffer("axis", torch.zeros(code_dim))
+        self.register_buffer("strength", torch.zeros(()))
+
+    def smiling(self, z: Tensor) -> Tensor:
+        """(N,) P(smiling) of codes (N, C, 1, 1)."""
+        p = self.head(z.flatten(1)).softmax(1)
+        return p[:, p.shape[1] // 2 :].sum(1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        sign = (2 * self.smiling(z) - 1).view(-1, 1, 1, 1)
+        return (z + self.strength * sign * self.axis.view(1, -1, 1, 1)).clamp(-1, 1)
+
+
 class DomainTransfer(nn.Module):
     """G = g∘f on images in [0, 1] at the model's size: the inference half of a DTN.
 
-    With ``cfg.channels`` 4 the output is RGBA: colour composited over mid grey, then alpha."""
+    With ``cfg.channels`` 4 the output is RGBA: colour composited over mid grey, then alpha.
+    With ``cfg.expression`` the code passes through :class:`Expression` between f and g."""
 
     def __init__(self, cfg: DtnConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.f = Encoder(cfg)
         self.g = Generator(cfg)
+        self.expression = Expression(cfg.code_dim, cfg.expression) if cfg.expression else None
+
+    def express(self, z: Tensor) -> Tensor:
+        """f's code as g receives it (through :class:`Expression` when the model has one)."""
+        return self.expression(z) if self.expression is not None else z
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, 3, S, S) in [0, 1] → (N, channels, S, S) in [0, 1]."""
-        return (self.g(self.f(x * 2 - 1)) + 1) / 2
+        return (self.g(self.express(self.f(x * 2 - 1))) + 1) / 2
 
 
 def tv_loss(z: Tensor, beta: float = 1.0) -> Tensor:
@@ -268,11 +303,13 @@ def infer_config(state: Mapping[str, Tensor]) -> dict[str, Any]:
         if k.startswith("g.net.") and k.endswith(".weight") and v.ndim == 4
     )
     channels = int(g_convs[-1][1].shape[1]) if g_convs else 3
+    head = state.get("expression.head.weight")
     cfg = DtnConfig(
         size=4 * 2 ** (len(convs) - 1),
         code_dim=int(last.shape[0]),
         width=first.shape[0] / 64,
         channels=channels,
+        expression=int(head.shape[0]) if head is not None else 0,
     )
     return cfg.to_dict()
 

@@ -81,6 +81,8 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "robust_constancy": "L_CONST reads G(s) shifted and blurred, so texture that fools f "
         "cannot meet it",
         "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",
+        "expression": "faces → emoji: strength of the smile caricature between f and g (the "
+        "code moved along the emoji's smile axis by f's own reading; 0: off)",
         "target_alpha": "RGBA targets (set by itself for an emoji folder with manifest.csv)",
     }
     for fld in fields(DtnOptions):
@@ -213,8 +215,13 @@ def run_dtn(args: argparse.Namespace) -> int:
         what = "classification" if source_labels is not None else "rotation"
         log.info("f pretrained: %s accuracy %.1f%% on held-out source", what, 100 * acc)
         save_encoder(f, run_dir / ENCODER, head)
+    from backend.training.dtn import faces
+
+    smile = None
+    if faces.is_emoji_folder(args.target):
+        smile = faces.emoji_smile(faces.manifest_rows(args.target))
     try:
-        _, history = train(source, target, f, opts, run_dir, args.resume, device, bar, head)
+        _, history = train(source, target, f, opts, run_dir, args.resume, device, bar, head, smile)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

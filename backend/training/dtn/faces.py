@@ -125,19 +125,32 @@ def face_labels(images: Tensor, smile: Tensor) -> tuple[Tensor, dict[str, Tensor
     }
 
 
-def load_emoji(folder: str | Path, size: int) -> tuple[Tensor, list[dict[str, str]]]:
-    """The emoji folder's faces as uint8 RGBA (N, 4, size, size), colour over :data:`GREY`, and
-    their manifest rows ("other" smileys left out). Raises ValueError without a manifest."""
-    root = Path(folder)
-    manifest = root / "manifest.csv"
+def manifest_rows(folder: str | Path) -> list[dict[str, str]]:
+    """The emoji folder's manifest rows that :func:`load_emoji` loads ("other" smileys left
+    out). Raises ValueError without a manifest or without faces."""
+    manifest = Path(folder) / "manifest.csv"
     if not manifest.is_file():
-        raise ValueError(f"'{root}' has no manifest.csv: build it with scripts/build_emoji.py")
+        raise ValueError(f"'{folder}' has no manifest.csv: build it with scripts/build_emoji.py")
     with open(manifest, newline="", encoding="utf-8") as fh:
         rows = [
             r for r in csv.DictReader(fh) if r["kind"] == "person" or r["expression"] != "other"
         ]
     if not rows:
         raise ValueError(f"no emoji faces listed in {manifest}")
+    return rows
+
+
+def emoji_smile(rows: list[dict[str, str]]) -> Tensor:
+    """(N,) smile labels of emoji manifest rows: 1 smiling, 0 not smiling, -1 neither."""
+    code = {"smiling": 1, "not_smiling": 0}
+    return torch.tensor([code.get(r["expression"], -1) for r in rows])
+
+
+def load_emoji(folder: str | Path, size: int) -> tuple[Tensor, list[dict[str, str]]]:
+    """The emoji folder's faces as uint8 RGBA (N, 4, size, size), colour over :data:`GREY`, and
+    their manifest rows ("other" smileys left out). Raises ValueError without a manifest."""
+    root = Path(folder)
+    rows = manifest_rows(root)
     images = np.stack([_read(root / r["file"], size, "RGBA") for r in rows]).astype(np.float32)
     a = images[..., 3:] / 255
     images[..., :3] = images[..., :3] * a + 255 * GREY * (1 - a)

@@ -40,14 +40,21 @@ def train(
     device: torch.device | None = None,
     progress: Progress | None = None,
     head: nn.Linear | None = None,
+    target_smile: Tensor | None = None,
 ) -> tuple[DomainTransfer, list[dict[str, float]]]:
     """Train g (and D) on uint8 ``source`` / ``target`` images; return (G, per-step losses).
 
     With ``run_dir`` it writes checkpoints, sample grids and ``model.pth`` there; ``resume``
     continues from its checkpoint up to ``opts.iterations`` steps. ``head`` is f's pretraining
-    head, needed for ``opts.constancy == "class"``.
+    head, needed for ``opts.constancy == "class"`` and ``opts.expression``; the latter also needs
+    ``target_smile``, the targets' smile labels (1 / 0 / -1 neither), for the model's smile axis.
     """
     device = device or torch.device("cpu")
+    if opts.expression and (head is None or target_smile is None or opts.f != "face"):
+        raise ValueError(
+            "--expression needs --f face and an emoji folder as the target (its smile labels); "
+            "give --expression 0"
+        )
     trainer = DtnTrainer(f, opts, device, head)
     if opts.tone:
         trainer.fit_tone(source, target)
@@ -72,6 +79,8 @@ def train(
         if ckpt is not None and (step % opts.checkpoint_every == 0 or step == opts.iterations):
             save_atomic(trainer.state_dict(), ckpt)
     averaged = trainer.averaged_g(source, target) if trainer.g_ema is not None else None
+    if opts.expression:
+        trainer.fit_expression(target, target_smile)  # type: ignore[arg-type]
     net = trainer.transfer(averaged)
     if run_dir is not None:
         save_atomic(net.state_dict(), run_dir / MODEL)

@@ -56,6 +56,7 @@ class DtnOptions:
     f_align: str = "smile"
     f_augment: bool = False
     robust_constancy: bool = False
+    expression: float = 0.0
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250
@@ -91,12 +92,14 @@ FACE_PRESET: dict[str, object] = {
     "ema": 0.995,
     "ema_start": 600,
     "constancy": "code",
-    "f_iterations": 1500,
+    "f_iterations": 4000,
     "f": "face",
     "f_emoji": True,
     "f_domain": 1.0,
     "f_align": "smile",
+    "f_augment": True,
     "tone": 30.0,
+    "expression": 2.0,
     "target_alpha": True,
     "checkpoint_every": 200,
     "sample_every": 250,

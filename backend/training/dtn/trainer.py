@@ -70,6 +70,9 @@ class DtnTrainer:
         self.step_no = 0
         self.g_ema: Generator | None = None
         self.aug_gen = torch.Generator().manual_seed(opts.seed + 1)
+        self.expression_axis: Tensor | None = None
+        """Half the difference of f's mean codes of smiling and not-smiling targets
+        (:meth:`fit_expression`), for the model's ``Expression``."""
 
     def _d(self, x: Tensor) -> Tensor:
         """D's logits, through DiffAugment when the options ask for it."""
@@ -211,6 +214,26 @@ class DtnTrainer:
         a = lt.std() / ls.std().clamp_min(1e-6)
         self.tone_map = torch.stack([a, lt.mean() - a * ls.mean()]).float()
 
+    @torch.no_grad()
+    def fit_expression(self, target: Tensor, smile: Tensor) -> None:
+        """Set :attr:`expression_axis` from uint8 ``target`` images and their smile labels
+        (1 smiling, 0 not, -1 neither): half the difference of f's mean codes of the two."""
+        if self.head is None:
+            raise ValueError("expression needs the head f was pretrained with (--f face)")
+        if not ((smile == 1).any() and (smile == 0).any()):
+            raise ValueError("expression needs targets labelled smiling and not smiling")
+        codes = (
+            torch.cat(
+                [
+                    self.f(as_batch(target, idx, self.device)[:, :3])
+                    for idx in torch.arange(len(target)).split(256)
+                ]
+            )
+            .flatten(1)
+            .cpu()
+        )
+        self.expression_axis = (codes[smile == 1].mean(0) - codes[smile == 0].mean(0)) / 2
+
     def _tone(self, fake_s: Tensor, xs: Tensor) -> Tensor:
         """MSE between G(s)'s skin luminance and the mapped skin luminance of s."""
         from backend.training.dtn.faces import soft_skin_luminance
@@ -235,9 +258,17 @@ class DtnTrainer:
 
     def transfer(self, g: Generator | None = None) -> DomainTransfer:
         """G = g∘f (the live g, or ``g``) as a CPU :class:`DomainTransfer` in eval mode."""
-        net = DomainTransfer(self.cfg)
+        express = self.opts.expression and self.head is not None
+        if express and self.expression_axis is None:
+            raise ValueError("call fit_expression before transfer when expression is set")
+        cfg = dataclasses.replace(self.cfg, expression=self.head.out_features if express else 0)  # type: ignore[union-attr]
+        net = DomainTransfer(cfg)
         net.f.load_state_dict(self.f.state_dict())
         net.g.load_state_dict((g or self.g).state_dict())
+        if net.expression is not None:
+            net.expression.head.load_state_dict(self.head.state_dict())  # type: ignore[union-attr]
+            net.expression.axis.copy_(self.expression_axis)  # type: ignore[arg-type]
+            net.expression.strength.fill_(self.opts.expression)
         return net.eval()
 
     def state_dict(self) -> dict[str, Any]:
