@@ -148,6 +148,58 @@ def test_disconnect_mid_upload_is_an_info_line(make_backend, caplog) -> None:
     assert not _errors(caplog)
 
 
+class _CancelledLate:
+    """A grpc server context whose call is cancelled a moment after the request stream ended,
+    as grpc does under load: the stream stops short before the call is marked cancelled."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+        self.aborted: tuple | None = None
+
+    def add_callback(self, callback) -> bool:
+        self.callbacks.append(callback)
+        return True
+
+    def is_active(self) -> bool:
+        return True
+
+    def abort(self, code, message) -> None:
+        self.aborted = (code, message)
+        raise RuntimeError("aborted")
+
+    def stream_then_cancel(self, requests):
+        yield from requests
+        timer = threading.Timer(0.05, lambda: [cb() for cb in self.callbacks])
+        timer.start()
+
+
+def test_a_stream_cut_short_by_a_cancel_is_an_info_line_not_bad_input(tmp_path, caplog) -> None:
+    """An upload that stops short and whose call then ends is a client that went away (INFO),
+    not a truncated image to answer with INVALID_ARGUMENT."""
+    from backend.serving.admission import Limits
+    from backend.serving.registry import Registry
+    from backend.serving.server import FiltersService
+    from backend.serving.worker import Worker
+    from tests.conftest import tiny_context
+    from tests.fakes import TEST_FILTERS
+
+    caplog.set_level(logging.INFO)
+    service = FiltersService(
+        Registry(tiny_context(tmp_path), list(TEST_FILTERS)), Worker(), Limits()
+    )
+    context = _CancelledLate()
+    head = pb.RunHeader(
+        filter_id="test_invert", layer=pb.ImageInfo(width=8, height=8, format=pb.U8)
+    )
+    requests = [
+        pb.RunRequest(header=head),
+        pb.RunRequest(chunk=pb.PixelChunk(key="layer", data=b"\0" * 10)),
+    ]
+    assert list(service.Run(context.stream_then_cancel(requests), context)) == []
+    assert context.aborted is None
+    assert _wait_for_info(caplog, "ended by the client during its upload"), _seen(caplog)
+
+
 def test_cancel_while_running_is_an_info_line(live_server, caplog) -> None:
     """Cancelling a running job logs no error."""
     caplog.set_level(logging.INFO)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 2000
 """Longest status message sent (names inside it are cut to 100 characters already)."""
+UPLOAD_CUT_OFF_S = 1.0
+"""How long a truncated upload waits for grpc to say the client went away (:func:`_cut_off`)."""
 
 MESSAGE_LIMITS = [
     ("grpc.max_send_message_length", 64 << 20),
@@ -61,6 +64,13 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 def _gone(exc: BaseException, context: Any) -> bool:
     """True when the client cancelled or went away (nobody is left to read an answer)."""
     return isinstance(exc, grpc.RpcError) or not context.is_active()
+
+
+def _cut_off(exc: BaseException, ended: threading.Event) -> bool:
+    """True when an upload that stopped short is a client that went away: grpc may end the
+    request stream a moment before it marks the call cancelled, so a truncated upload waits
+    briefly for the call's end before it is answered as bad input."""
+    return isinstance(exc, wire.Truncated) and ended.wait(UPLOAD_CUT_OFF_S)
 
 
 def _status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -145,6 +155,9 @@ class FiltersService(pb_grpc.FiltersServicer):
     def Run(self, request_iterator: Iterator[pb.RunRequest], context: Any) -> Iterator[pb.RunEvent]:
         ticket: Ticket | None = None
         shared = shm.SharedSession()
+        ended = threading.Event()
+        if not context.add_callback(ended.set):
+            ended.set()
         try:
             with self.runs.hold():
                 job, want_previews = self._upload(request_iterator, context, shared)
@@ -159,7 +172,7 @@ class FiltersService(pb_grpc.FiltersServicer):
         except Exception as exc:
             if ticket is not None:
                 self._cancel(ticket)
-            if _gone(exc, context):
+            if _gone(exc, context) or _cut_off(exc, ended):
                 if ticket is None:  # with a ticket, _call_ended has said so
                     log.info("Run ended by the client during its upload")
                 return

@@ -122,6 +122,11 @@ def admit(
     return out
 
 
+class Truncated(BadImage):
+    """The request stream ended before every announced pixel came: bad input, or a client that
+    went away (grpc can end the stream just before it marks the call cancelled)."""
+
+
 def receive(
     requests: Iterator[pb.RunRequest],
     announced: Mapping[str, _Announced],
@@ -147,7 +152,7 @@ def receive(
     for key, buf in buffers.items():
         need = announced[key].size
         if len(buf) != need:
-            raise BadImage(
+            raise Truncated(
                 f"{announced[key].what} is truncated: got {len(buf)} of {need} pixel bytes"
             )
     return buffers
