@@ -42,14 +42,27 @@ AS_TRAINED = {"views": ((1.0, 0.0, 0.0, False),), "chroma_sigma": 0.0}
 """face_stickers' settings for G as trained: one aligned view, g's colour as it comes."""
 
 
+def _mahalanobis(z: Tensor, ref: Tensor) -> Tensor:
+    """Mahalanobis distance of codes ``z`` (N, C) to the codes ``ref`` (their mean and covariance,
+    ridge 1e-3)."""
+    cov = torch.cov(ref.T) + 1e-3 * torch.eye(ref.shape[1])
+    d = z - ref.mean(0)
+    return (d @ torch.linalg.inv(cov) * d).sum(1).sqrt()
+
+
 @torch.inference_mode()
-def diagnose(net, finder, photo: Tensor, emoji_dir: str, genki: str | None) -> None:
+def diagnose(
+    net, finder, photo: Tensor, emoji_dir: str, genki: str | None, strip: str | None = None
+) -> None:
     """Print how far the astronaut's f code lies from the training faces' and the emoji's
     (nearest Euclidean distance), alone and averaged over the filter's views, beside the
-    held-out GENKI faces' distances to their nearest training face."""
+    held-out GENKI faces' distances to their nearest training face, how many code dimensions lie
+    outside the training faces' 1-99 % range and the Mahalanobis distance. ``strip``: a PNG of the
+    filter's emoji (caricature, chroma smoothed) of the astronaut's 54-view mean code, the same
+    code clamped to that range, and its six nearest training faces' own codes."""
     from backend.algorithms.faces import DEFAULT_TEMPLATE
     from backend.algorithms.faces.frame import to_frame
-    from backend.filters.dtn import VIEWS
+    from backend.filters.dtn import VIEWS, smooth_chroma, straight
     from backend.training.dtn.faces import load_emoji, load_faces
 
     size = net.cfg.size
@@ -64,6 +77,10 @@ def diagnose(net, finder, photo: Tensor, emoji_dir: str, genki: str | None) -> N
     near = torch.cdist(codes(held.float() / 255), z_train).min(1).values
     pct = [round(float(v), 2) for v in torch.quantile(near, torch.tensor([0.5, 0.9, 0.99]))]
     print(f"held-out faces → nearest training face: median / 90 % / 99 % {pct}")
+    lo, hi = torch.quantile(z_train, 0.01, dim=0), torch.quantile(z_train, 0.99, dim=0)
+    per_face = ((z_train < lo) | (z_train > hi)).sum(1).float().mean()
+    q = torch.tensor([0.5, 0.9, 0.99])
+    m_train = _mahalanobis(z_train, z_train)
     (face,) = find_faces(finder, photo, BOX)
     for name, views in (("one view", AS_TRAINED["views"]), (f"{len(VIEWS)} views", VIEWS)):
         frames = []
@@ -75,6 +92,21 @@ def diagnose(net, finder, photo: Tensor, emoji_dir: str, genki: str | None) -> N
         d_face = float(torch.cdist(z, z_train).min())
         d_emoji = float(torch.cdist(z, z_emoji).min())
         print(f"astronaut, {name}: nearest training face {d_face:.2f}, nearest emoji {d_emoji:.2f}")
+        out = ((z < lo) | (z > hi)).sum()
+        print(f"  code dims outside the training faces' 1-99 % range: {int(out)} of {z.shape[1]}")
+        print(f"  Mahalanobis distance to the training faces {float(_mahalanobis(z, z_train)):.1f}")
+    if strip:
+        near = torch.cdist(z, z_train)[0].topk(6, largest=False).indices
+        drawn = torch.cat([z, torch.maximum(torch.minimum(z, hi), lo), z_train[near]])
+        rgb, a = straight(((net.g(net.express(drawn[..., None, None])) + 1) / 2).float())
+        tiles = smooth_chroma(rgb, a) * a + (1 - a)
+        tiles = F.interpolate(tiles, scale_factor=3, mode="nearest")
+        row = torch.cat(list(tiles), 2).permute(1, 2, 0).mul(255).round().byte().numpy()
+        Image.fromarray(row).save(strip)
+    print(
+        f"training faces: dims outside that range, mean {float(per_face):.2f}; Mahalanobis "
+        f"median / 90 % / 99 % {[round(float(v), 1) for v in torch.quantile(m_train, q)]}"
+    )
 
 
 def _tensor(rgb: np.ndarray) -> Tensor:
@@ -109,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="a DTN model.pth (default: the built-in faces-emoji)")
     ap.add_argument("--genki", help="GENKI-4K crops (default: $NLF_GENKI_DIR or ../shared/data)")
     ap.add_argument("--diagnose", metavar="EMOJI", help="also print code distances (emoji folder)")
+    ap.add_argument("--neighbours", metavar="PNG", help="with --diagnose: the code-space strip")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     photo = _tensor(np.asarray(Image.open(args.photo).convert("RGB")))
@@ -122,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         net = load_builtin()
     finder = load_face_finder(weights_dir(), torch.device("cpu"))
     if args.diagnose:
-        diagnose(net, finder, photo, args.diagnose, args.genki)
+        diagnose(net, finder, photo, args.diagnose, args.genki, args.neighbours)
     rows = [_row(net, finder, photo, BOX)]
     held = split_files(args.genki)["heldout"]
     rng = np.random.default_rng(0)

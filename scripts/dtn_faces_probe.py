@@ -183,6 +183,8 @@ def train(args: argparse.Namespace, opts: DtnOptions) -> dict:
     averaged = trainer.averaged_g(src[rest], emo) if trainer.g_ema is not None else None
     if opts.expression:
         trainer.fit_expression(emo, faces.emoji_smile(rows))
+    if opts.prototypes:
+        trainer.fit_prototypes(emo, faces.emoji_smile(rows), averaged)
     net = trainer.transfer(averaged).eval()
     cpu = time.process_time() - t0
     if args.save:

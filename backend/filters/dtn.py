@@ -41,7 +41,7 @@ TRAIN_COMMAND = "python -m backend train dtn --source DIR --target DIR --name NA
 BUILTIN = "faces-emoji"
 BUILTIN_FILE = Path(__file__).resolve().parents[1] / "assets" / "packs" / "dtn" / "faces-emoji.pt"
 """The default faces → emoji model (fp16 state dict; provenance: backend/assets/packs/README.md)."""
-BUILTIN_SHA256 = "ee9b7c9d826c80cad9adad3bfb25c44af46ce0e4b2a9f31003e0e4ce7507f296"
+BUILTIN_SHA256 = "b0d09e359e03f73776c25d9dd0f5dc203c9ad4885049ee32f75334f87dd4d033"
 """sha256 of :data:`BUILTIN_FILE`; loading refuses a file that does not match."""
 IMPORT_COMMAND = "python -m backend models import FILE.pth --name NAME --kind dtn"
 
@@ -201,8 +201,8 @@ def sticker_rgba(
     net: nets.DomainTransfer, views: Tensor, chroma_sigma: float = CHROMA_SIGMA
 ) -> tuple[Tensor, Tensor]:
     """(straight colour (1, 3, S, S), alpha (1, 1, S, S)) of one face's sticker from its aligned
-    ``views`` (V, 3, S, S) in [0, 1]: g of the mean of their f codes, chroma smoothed
-    (:func:`smooth_chroma`)."""
+    ``views`` (V, 3, S, S) in [0, 1]: g of the mean of their f codes (through the model's
+    prototypes and smile caricature, ``net.express``), chroma smoothed (:func:`smooth_chroma`)."""
     code = net.express(net.f(views * 2 - 1).mean(0, keepdim=True))
     rgb, a = straight(((net.g(code) + 1) / 2).float())
     return smooth_chroma(rgb, a, chroma_sigma), a

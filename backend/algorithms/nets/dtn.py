@@ -44,12 +44,16 @@ class DtnConfig:
     expression: int = 0
     """Classes of f's head kept in G to exaggerate the smile f reads (:class:`Expression`);
     0: none."""
+    prototypes: int = 0
+    """Emoji codes kept in G that a face's code is drawn onto (:class:`Prototypes`); 0: none."""
 
     def __post_init__(self) -> None:
         if self.size < 32 or self.size & (self.size - 1):
             raise ValueError(f"DTN size must be a power of two >= 32, got {self.size}")
         bad = self.code_dim < 1 or round(64 * self.width) < 4 or self.classes < 2
         if bad or self.channels not in (3, 4) or self.expression < 0 or self.expression % 2:
+            raise ValueError(f"bad DTN config {self}")
+        if self.prototypes < 0:
             raise ValueError(f"bad DTN config {self}")
 
     @property
@@ -62,7 +66,7 @@ class DtnConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, object]) -> DtnConfig:
-        names = ("size", "code_dim", "width", "classes", "channels", "expression")
+        names = ("size", "code_dim", "width", "classes", "channels", "expression", "prototypes")
         known = {k: raw[k] for k in names if k in raw}
         return cls(
             size=int(known.get("size", 32)),  # type: ignore[arg-type]
@@ -71,6 +75,7 @@ class DtnConfig:
             classes=int(known.get("classes", 10)),  # type: ignore[arg-type]
             channels=int(known.get("channels", 3)),  # type: ignore[arg-type]
             expression=int(known.get("expression", 0)),  # type: ignore[arg-type]
+            prototypes=int(known.get("prototypes", 0)),  # type: ignore[arg-type]
         )
 
 
@@ -192,11 +197,40 @@ class Expression(nn.Module):
         return (z + self.strength * sign * self.axis.view(1, -1, 1, 1)).clamp(-1, 1)
 
 
+PROTOTYPE_K = 8
+"""How many of the nearest stored emoji codes :class:`Prototypes` averages."""
+
+
+class Prototypes(nn.Module):
+    """Draw a face's code onto the emoji codes g draws well: z' = (1 − w)·z + w·(mean of the
+    ``k`` stored ``codes`` nearest to z).
+
+    ``codes`` (P, C) are f's codes of the labelled emoji whose rebuilding g(f(t)) is closest to
+    t (``training.dtn.trainer.DtnTrainer.fit_prototypes``). A face's code can lie in range and
+    near training faces yet where g draws blotches (a photo near the "three hearts" smileys,
+    docs/quality-dtn.md, "The sticker on photos"); the mean of its nearest well-drawn emoji
+    codes is a code g draws as a clean emoji, chosen by f alone."""
+
+    def __init__(self, code_dim: int, count: int) -> None:
+        super().__init__()
+        self.register_buffer("codes", torch.zeros(count, code_dim))
+        self.register_buffer("k", torch.tensor(PROTOTYPE_K))
+        self.register_buffer("weight", torch.ones(()))
+
+    def forward(self, z: Tensor) -> Tensor:
+        flat = z.flatten(1)
+        k = max(1, min(int(self.k), len(self.codes)))
+        near = torch.cdist(flat, self.codes.to(flat)).topk(k, largest=False).indices
+        target = self.codes.to(flat)[near].mean(1)
+        return torch.lerp(flat, target, self.weight.to(flat)).view_as(z)
+
+
 class DomainTransfer(nn.Module):
     """G = g∘f on images in [0, 1] at the model's size: the inference half of a DTN.
 
     With ``cfg.channels`` 4 the output is RGBA: colour composited over mid grey, then alpha.
-    With ``cfg.expression`` the code passes through :class:`Expression` between f and g."""
+    With ``cfg.prototypes`` the code is drawn onto the stored emoji codes (:class:`Prototypes`)
+    and then, with ``cfg.expression``, passes through :class:`Expression` between f and g."""
 
     def __init__(self, cfg: DtnConfig) -> None:
         super().__init__()
@@ -204,9 +238,13 @@ class DomainTransfer(nn.Module):
         self.f = Encoder(cfg)
         self.g = Generator(cfg)
         self.expression = Expression(cfg.code_dim, cfg.expression) if cfg.expression else None
+        self.prototypes = Prototypes(cfg.code_dim, cfg.prototypes) if cfg.prototypes else None
 
     def express(self, z: Tensor) -> Tensor:
-        """f's code as g receives it (through :class:`Expression` when the model has one)."""
+        """f's code as g receives it (through :class:`Prototypes` and :class:`Expression` when
+        the model has them)."""
+        if self.prototypes is not None:
+            z = self.prototypes(z)
         return self.expression(z) if self.expression is not None else z
 
     def forward(self, x: Tensor) -> Tensor:
@@ -304,12 +342,14 @@ def infer_config(state: Mapping[str, Tensor]) -> dict[str, Any]:
     )
     channels = int(g_convs[-1][1].shape[1]) if g_convs else 3
     head = state.get("expression.head.weight")
+    bank = state.get("prototypes.codes")
     cfg = DtnConfig(
         size=4 * 2 ** (len(convs) - 1),
         code_dim=int(last.shape[0]),
         width=first.shape[0] / 64,
         channels=channels,
         expression=int(head.shape[0]) if head is not None else 0,
+        prototypes=int(bank.shape[0]) if bank is not None else 0,
     )
     return cfg.to_dict()
 

@@ -83,6 +83,8 @@ def add_dtn_arguments(parser: argparse.ArgumentParser) -> None:
         "tone": "weight of the skin-tone term (G(s)'s skin luminance follows the face's)",
         "expression": "faces → emoji: strength of the smile caricature between f and g (the "
         "code moved along the emoji's smile axis by f's own reading; 0: off)",
+        "prototypes": "faces → emoji: G draws a face's code onto the mean of its 8 nearest "
+        "codes of the labelled emoji g rebuilds best, this share of all (0: off)",
         "target_alpha": "RGBA targets (set by itself for an emoji folder with manifest.csv)",
     }
     for fld in fields(DtnOptions):

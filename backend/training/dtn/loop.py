@@ -55,6 +55,11 @@ def train(
             "--expression needs --f face and an emoji folder as the target (its smile labels); "
             "give --expression 0"
         )
+    if opts.prototypes and (target_smile is None or opts.f != "face"):
+        raise ValueError(
+            "--prototypes needs --f face and an emoji folder as the target (its smile labels); "
+            "give --prototypes 0"
+        )
     trainer = DtnTrainer(f, opts, device, head)
     if opts.tone:
         trainer.fit_tone(source, target)
@@ -81,6 +86,8 @@ def train(
     averaged = trainer.averaged_g(source, target) if trainer.g_ema is not None else None
     if opts.expression:
         trainer.fit_expression(target, target_smile)  # type: ignore[arg-type]
+    if opts.prototypes:
+        trainer.fit_prototypes(target, target_smile, averaged)  # type: ignore[arg-type]
     net = trainer.transfer(averaged)
     if run_dir is not None:
         save_atomic(net.state_dict(), run_dir / MODEL)

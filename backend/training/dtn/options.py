@@ -57,6 +57,7 @@ class DtnOptions:
     f_augment: bool = False
     robust_constancy: bool = False
     expression: float = 0.0
+    prototypes: float = 0.0
     target_alpha: bool = False
     checkpoint_every: int = 250
     sample_every: int = 250
@@ -100,6 +101,7 @@ FACE_PRESET: dict[str, object] = {
     "f_augment": True,
     "tone": 30.0,
     "expression": 2.0,
+    "prototypes": 0.25,
     "target_alpha": True,
     "checkpoint_every": 200,
     "sample_every": 250,

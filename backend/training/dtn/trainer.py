@@ -73,6 +73,9 @@ class DtnTrainer:
         self.expression_axis: Tensor | None = None
         """Half the difference of f's mean codes of smiling and not-smiling targets
         (:meth:`fit_expression`), for the model's ``Expression``."""
+        self.prototype_codes: Tensor | None = None
+        """f's codes of the labelled targets g rebuilds best (:meth:`fit_prototypes`), for the
+        model's ``Prototypes``."""
 
     def _d(self, x: Tensor) -> Tensor:
         """D's logits, through DiffAugment when the options ask for it."""
@@ -234,6 +237,26 @@ class DtnTrainer:
         )
         self.expression_axis = (codes[smile == 1].mean(0) - codes[smile == 0].mean(0)) / 2
 
+    @torch.no_grad()
+    def fit_prototypes(self, target: Tensor, smile: Tensor, g: Generator | None = None) -> None:
+        """Set :attr:`prototype_codes` from uint8 ``target`` images and their smile labels: f's
+        codes of the labelled targets (smile ≥ 0) whose rebuilding by g (the live g, or ``g``)
+        has an L1 error within the lowest ``opts.prototypes`` share of all the targets'."""
+        if not (smile >= 0).any():
+            raise ValueError("prototypes need targets labelled smiling or not smiling")
+        g = (g or self.g).eval()
+        codes, errors = [], []
+        for idx in torch.arange(len(target)).split(256):
+            x = as_batch(target, idx, self.device)
+            z = self.f(x[:, :3])
+            codes.append(z.flatten(1).cpu())
+            errors.append((g(z) - x).abs().mean((1, 2, 3)).cpu())
+        err = torch.cat(errors)
+        keep = (smile >= 0) & (err <= torch.quantile(err, self.opts.prototypes))
+        if not keep.any():
+            keep = (smile >= 0) & (err == err[smile >= 0].min())
+        self.prototype_codes = torch.cat(codes)[keep]
+
     def _tone(self, fake_s: Tensor, xs: Tensor) -> Tensor:
         """MSE between G(s)'s skin luminance and the mapped skin luminance of s."""
         from backend.training.dtn.faces import soft_skin_luminance
@@ -261,7 +284,14 @@ class DtnTrainer:
         express = self.opts.expression and self.head is not None
         if express and self.expression_axis is None:
             raise ValueError("call fit_expression before transfer when expression is set")
-        cfg = dataclasses.replace(self.cfg, expression=self.head.out_features if express else 0)  # type: ignore[union-attr]
+        if self.opts.prototypes and self.prototype_codes is None:
+            raise ValueError("call fit_prototypes before transfer when prototypes is set")
+        bank = len(self.prototype_codes) if self.opts.prototypes else 0  # type: ignore[arg-type]
+        cfg = dataclasses.replace(
+            self.cfg,
+            expression=self.head.out_features if express else 0,  # type: ignore[union-attr]
+            prototypes=bank,
+        )
         net = DomainTransfer(cfg)
         net.f.load_state_dict(self.f.state_dict())
         net.g.load_state_dict((g or self.g).state_dict())
@@ -269,6 +299,8 @@ class DtnTrainer:
             net.expression.head.load_state_dict(self.head.state_dict())  # type: ignore[union-attr]
             net.expression.axis.copy_(self.expression_axis)  # type: ignore[arg-type]
             net.expression.strength.fill_(self.opts.expression)
+        if net.prototypes is not None:
+            net.prototypes.codes.copy_(self.prototype_codes)  # type: ignore[arg-type]
         return net.eval()
 
     def state_dict(self) -> dict[str, Any]:
