@@ -74,7 +74,10 @@ def test_a_model_with_expression_round_trips_through_the_store(tmp_path: Path) -
     assert torch.equal(loaded(x), net(x))
 
 
-def test_the_sticker_is_drawn_from_the_expressed_mean_code() -> None:
+def test_the_sticker_is_drawn_from_the_expressed_mean_code(monkeypatch) -> None:
+    import backend.filters.dtn as dtn_filter
+
+    monkeypatch.setattr(dtn_filter, "SKIN_FIX", False)  # g's colour as it comes (skin_hue aside)
     views = torch.rand(4, 3, 32, 32)
     strong, plain = _expressive(3.0), _expressive(0.0)
     rgb, a = sticker_rgba(strong, views, chroma_sigma=0)
