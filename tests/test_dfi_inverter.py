@@ -17,18 +17,10 @@ from backend.params import parse_values
 from backend.training import dfi_inverter as training
 from tests.fakes import FakeFaceFinder
 from tests.prep.dfi import RESOLUTION, install_inverter
+from tests.prep.dfi import context as _ctx
 from tests.prep.dfi import prepare as _prepare
 
 LAYERS = ("relu3_1", "relu4_1", "relu5_1")
-
-
-def _ctx(tmp_path: Path) -> Context:
-    return Context(
-        weights_dir=tmp_path / "weights",
-        attributes_dir=tmp_path / "attributes",
-        backbone_factory=tiny_backbone,
-        face_finder_factory=FakeFaceFinder,
-    )
 
 
 def _run(ctx: Context, image: torch.Tensor, mask: torch.Tensor, box, **raw: object):

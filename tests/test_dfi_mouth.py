@@ -11,12 +11,11 @@ import torch
 
 from backend.algorithms.faces import Similarity
 from backend.algorithms.faces import frame as face_frame
-from backend.algorithms.features import tiny_backbone
 from backend.assets import attributes
 from backend.filters import dfi_inverter, dfi_mouth
 from backend.filters.base import Context
-from tests.fakes import FakeFaceFinder
 from tests.prep.dfi import RESOLUTION, install_inverter
+from tests.prep.dfi import context as _ctx
 from tests.prep.dfi import prepare as _prepare
 
 R = 64
@@ -81,15 +80,6 @@ def test_fill_in_grey_applies_brightness_only() -> None:
     grey_delta = dfi_inverter.transfer(x, before, after, "damped", 0.0) - x
     out = dfi_mouth.fill(x, before, after, grey_delta, CORNERS, 1.0, 0.0)
     assert torch.allclose(out, out[:, :1].expand_as(out), atol=1e-6)
-
-
-def _ctx(tmp_path: Path) -> Context:
-    return Context(
-        weights_dir=tmp_path / "weights",
-        attributes_dir=tmp_path / "attributes",
-        backbone_factory=tiny_backbone,
-        face_finder_factory=FakeFaceFinder,
-    )
 
 
 @pytest.mark.parametrize("strength", [-1.0, 1.0])

@@ -3,14 +3,18 @@ test backbone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from backend.algorithms.features import tiny_backbone
 from backend.algorithms.nets.dfi_inverter import DfiInverter, InverterConfig
 from backend.assets import attributes
 from backend.assets.pack_faces import TEMPLATE
 from backend.filters import dfi_inverter
 from backend.filters.base import Context
 from backend.training.dfi_inverter import inverter_file
+from tests.fakes import FakeFaceFinder
 
 RESOLUTION = 32
 
@@ -52,3 +56,13 @@ def install_inverter(ctx: Context, seed: int = 0, gain: float = 100.0) -> DfiInv
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(inverter_file(net, {"backbone": backbone.name, "resolution": RESOLUTION}), path)
     return net.eval()
+
+
+def context(tmp_path: Path) -> Context:
+    """A context with the tiny backbone and the fake face finder, its stores under ``tmp_path``."""
+    return Context(
+        weights_dir=tmp_path / "weights",
+        attributes_dir=tmp_path / "attributes",
+        backbone_factory=tiny_backbone,
+        face_finder_factory=FakeFaceFinder,
+    )
