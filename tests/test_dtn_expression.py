@@ -22,7 +22,7 @@ from backend.cli import main
 from backend.filters.dtn import sticker_rgba, straight
 from backend.training.dtn import DtnOptions, faces, train
 from backend.training.dtn.options import FACE_PRESET
-from tests.test_dtn_faces import RGBA, _emoji, _genki
+from tests.test_dtn_faces import RGBA, tiny_face_run
 
 
 def test_expression_moves_the_code_towards_the_smile_f_reads() -> None:
@@ -93,13 +93,7 @@ def test_the_sticker_is_drawn_from_the_expressed_mean_code(monkeypatch) -> None:
 def test_train_fits_the_emoji_smile_axis_into_the_model(tmp_path: Path) -> None:
     """``train dtn --f face`` stores f's head, the preset's strength and half the difference of
     f's mean codes of the smiling and the not-smiling emoji; ``--expression 0`` stores none."""
-    genki, emoji = _genki(tmp_path / "genki"), _emoji(tmp_path / "emoji")
-    models = tmp_path / "models"
-    args = ["train", "dtn", "--source", str(genki), "--target", str(emoji)]
-    args += ["--f", "face", "--width", "0.0625", "--code-dim", "8", "--batch", "4"]
-    args += ["--iterations", "3", "--f-iterations", "3", "--ema-start", "1"]
-    args += ["--models-dir", str(models), "--threads", "1"]
-    assert main([*args, "--name", "fe", "--run-dir", str(tmp_path / "r1")]) == 0
+    args, models, emoji = tiny_face_run(tmp_path, 3)
     _, net = ModelStore(models).load("fe")
     assert net.expression is not None and net.cfg.expression == 18
     assert float(net.expression.strength) == FACE_PRESET["expression"] > 0

@@ -79,6 +79,20 @@ def _emoji(root: Path) -> Path:
     return root
 
 
+def tiny_face_run(tmp_path: Path, steps: int) -> tuple[list[str], Path, Path]:
+    """``train dtn --f face`` with tiny nets for ``steps`` steps on a GENKI-like and an emoji-like
+    folder, saved as model "fe" under the returned models folder; also returns the command's
+    arguments (without name and run folder, for a second run) and the emoji folder."""
+    genki, emoji = _genki(tmp_path / "genki"), _emoji(tmp_path / "emoji")
+    models = tmp_path / "models"
+    args = ["train", "dtn", "--source", str(genki), "--target", str(emoji)]
+    args += ["--f", "face", "--width", "0.0625", "--code-dim", "8", "--batch", "4"]
+    args += ["--iterations", str(steps), "--f-iterations", str(steps), "--ema-start", "1"]
+    args += ["--models-dir", str(models), "--threads", "1"]
+    assert main([*args, "--name", "fe", "--run-dir", str(tmp_path / "r1")]) == 0
+    return args, models, emoji
+
+
 def _sticker_net(seed: int = 0, alpha_bias: float = 4.0) -> DomainTransfer:
     """A random RGBA G whose alpha is pushed towards opaque (so the sticker shows)."""
     torch.manual_seed(seed)

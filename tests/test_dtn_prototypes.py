@@ -22,7 +22,7 @@ from backend.assets.models import ModelStore
 from backend.cli import main
 from backend.filters.dtn import load_builtin
 from backend.training.dtn import DtnOptions, DtnTrainer, faces
-from tests.test_dtn_faces import RGBA, _emoji, _genki
+from tests.test_dtn_faces import RGBA, tiny_face_run
 
 
 def _bank(count: int = 20, dim: int = 8) -> Prototypes:
@@ -95,13 +95,7 @@ def test_fit_prototypes_keeps_the_labelled_targets_g_rebuilds_best() -> None:
 def test_train_stores_prototypes_in_the_model(tmp_path: Path) -> None:
     """``train dtn --f face`` stores the prototypes (the preset's share); ``--prototypes 0``
     stores none."""
-    genki, emoji = _genki(tmp_path / "genki"), _emoji(tmp_path / "emoji")
-    models = tmp_path / "models"
-    args = ["train", "dtn", "--source", str(genki), "--target", str(emoji)]
-    args += ["--f", "face", "--width", "0.0625", "--code-dim", "8", "--batch", "4"]
-    args += ["--iterations", "2", "--f-iterations", "2", "--ema-start", "1"]
-    args += ["--models-dir", str(models), "--threads", "1"]
-    assert main([*args, "--name", "fe", "--run-dir", str(tmp_path / "r1")]) == 0
+    args, models, emoji = tiny_face_run(tmp_path, 2)
     _, net = ModelStore(models).load("fe")
     assert net.prototypes is not None and net.cfg.prototypes > 0
     images, rows = faces.load_emoji(emoji, 32)
