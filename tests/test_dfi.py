@@ -13,18 +13,13 @@ from backend.errors import Cancelled, Missing, WeightsMissing
 from backend.filters import dfi, dfi_direction
 from backend.filters.base import Context, FilterInput, Step
 from backend.params import parse_values
-from tests.fakes import FakeFaceFinder
+from tests.prep.dfi import context as dfi_context
 from tests.prep.dfi import prepare as _prepare
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
-    return Context(
-        weights_dir=tmp_path / "weights",
-        attributes_dir=tmp_path / "attributes",
-        backbone_factory=tiny_backbone,
-        face_finder_factory=FakeFaceFinder,
-    )
+    return dfi_context(tmp_path)
 
 
 def _job(h: int = 72, w: int = 64, box: tuple[int, int, int, int] = (8, 8, 56, 64)) -> FilterInput:
