@@ -16,6 +16,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.algorithms.blur import gaussian_blur
+
 _LUMA = (0.299, 0.587, 0.114)
 MIN_REGION = 16
 """Fewest pixels a region needs on both sides to get its own colour transfer."""
@@ -140,12 +142,6 @@ def smooth_chroma(x: Tensor, sigma: float = 1.0) -> Tensor:
     """
     if sigma <= 0:
         return x
-    r = max(1, int(3 * sigma + 0.5))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    g = torch.exp(-0.5 * (t / sigma) ** 2)
-    g = g / g.sum()
     y = luminance(x)
-    chroma = F.pad(x - y, (r, r, r, r), mode="replicate")
-    chroma = F.conv2d(chroma, g.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
-    chroma = F.conv2d(chroma, g.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    chroma = gaussian_blur(x - y, sigma, radius=max(1, int(3 * sigma + 0.5)), pad="replicate")
     return (y + chroma).clamp(0, 1)

@@ -19,13 +19,13 @@ Only the change Y − X leaves this module; the filter upsamples it and warps it
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.algorithms.blur import gaussian_blur
 from backend.algorithms.nets.npe import NpeNet
 
 BLENDS = ("detail", "paper")
@@ -42,20 +42,6 @@ REACH = 0.25
 """Default reach of a change around the strokes (share of the side; :func:`near_strokes`)."""
 ALPHA_MIN = 0.05
 """Stroke alpha above which a pixel counts as painted (for :func:`near_strokes`)."""
-
-
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of (N, C, H, W) with reflection at the borders."""
-    if sigma <= 0:
-        return x
-    radius = min(max(1, math.ceil(3 * sigma)), x.shape[-1] - 1, x.shape[-2] - 1)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def stroke_loss(image: Tensor, colour: Tensor, alpha: Tensor) -> Tensor:

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from backend.algorithms.blur import gaussian_blur
 from backend.algorithms.faces import Similarity, paste_back
-from backend.algorithms.npe_paint import gaussian_blur
 from backend.assets import attributes
 from backend.filters.dfi_direction import luma_only
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from backend.algorithms.blur import gaussian_blur
 from backend.algorithms.colour import luminance
 from backend.algorithms.nets import dtn as nets
 from backend.assets.models import ModelStore, dir_flag, sha256_of, store_for
@@ -158,20 +159,6 @@ CHROMA_SIGMA = 1.5
 """Gaussian σ, in model pixels, of the chroma smoothing of a sticker (:func:`smooth_chroma`)."""
 
 
-def _gauss(x: Tensor, sigma: float) -> Tensor:
-    r = max(1, round(2.5 * sigma))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    x = F.conv2d(
-        F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c
-    )
-    return F.conv2d(
-        F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c
-    )
-
-
 def smooth_chroma(rgb: Tensor, alpha: Tensor, sigma: float = CHROMA_SIGMA) -> Tensor:
     """``rgb`` (N, 3, S, S) with its luma kept and its chroma (rgb − luma) blurred by a Gaussian
     of ``sigma`` weighted by ``alpha`` (N, 1, S, S), so the grey around the silhouette does not
@@ -181,7 +168,9 @@ def smooth_chroma(rgb: Tensor, alpha: Tensor, sigma: float = CHROMA_SIGMA) -> Te
         return rgb
     luma = luminance(rgb)
     weight = alpha.clamp_min(1e-4)
-    chroma = _gauss((rgb - luma) * weight, sigma) / _gauss(weight, sigma)
+    reach = max(1, round(2.5 * sigma))
+    chroma = gaussian_blur((rgb - luma) * weight, sigma, reach, "replicate")
+    chroma = chroma / gaussian_blur(weight, sigma, reach, "replicate")
     return (luma + chroma).clamp(0, 1)
 
 
