@@ -59,16 +59,20 @@ def _scene() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, before, after, delta
 
 
+def _ellipse() -> torch.Tensor:
+    return dfi_mouth.mouth_mask(CORNERS, R)
+
+
 def test_fill_replaces_the_mouth_and_nothing_else() -> None:
     """Inside the ellipse: the decoder's mouth plus the skin's offset (not a trace of the teeth);
     outside: the plain transfer's change, bit for bit; share 0: the plain change."""
     x, before, after, delta = _scene()
-    out = dfi_mouth.fill(x, before, after, delta, CORNERS, 1.0, 1.0)
+    out = dfi_mouth.fill(x, before, after, delta, _ellipse(), 1.0, 1.0)
     mask = dfi_mouth.mouth_mask(CORNERS, R)[0, 0]
     inside, outside = mask == 1.0, mask == 0.0
     assert torch.allclose((x + out)[..., inside], (after + 0.04)[..., inside], atol=1e-3)
     assert torch.equal(out[..., outside], delta[..., outside])
-    assert torch.equal(dfi_mouth.fill(x, before, after, delta, CORNERS, 0.0, 1.0), delta)
+    assert torch.equal(dfi_mouth.fill(x, before, after, delta, _ellipse(), 0.0, 1.0), delta)
     # the plain transfer leaves teeth where the decoder's change is moderate (the ring)
     plain = (x + delta)[..., 42:44, 24:40]
     filled = (x + out)[..., 42:44, 24:40]
@@ -78,7 +82,7 @@ def test_fill_replaces_the_mouth_and_nothing_else() -> None:
 def test_fill_in_grey_applies_brightness_only() -> None:
     x, before, after, _ = _scene()
     grey_delta = dfi_inverter.transfer(x, before, after, "damped", 0.0) - x
-    out = dfi_mouth.fill(x, before, after, grey_delta, CORNERS, 1.0, 0.0)
+    out = dfi_mouth.fill(x, before, after, grey_delta, _ellipse(), 1.0, 0.0)
     assert torch.allclose(out, out[:, :1].expand_as(out), atol=1e-6)
 
 

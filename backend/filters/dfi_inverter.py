@@ -265,15 +265,14 @@ def edit_aligned(
     fine = None
     if share > 0:
         corners = dfi_mouth.corners_in_frame(landmarks, to_frame.matrix, x.shape[-1])
+        ellipse = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x)
         if strength < 0:  # as much as the face's maps say there is a smile to take out
-            ellipse = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x)
             share *= dfi_mouth.evidence_share(dfi_mouth.smile_evidence(feats, pack, ellipse))
     if share > 0:
         mouth_colour = (dfi_mouth.COLOUR if keep_colours else 1.0) * grey_factor
-        delta = dfi_mouth.fill(x, before, after, delta, corners, share, mouth_colour)
+        delta = dfi_mouth.fill(x, before, after, delta, ellipse, share, mouth_colour)
         if dfi_mouth.FINE > 0:
-            mask = dfi_mouth.mouth_mask(corners, x.shape[-1]).to(x)
-            mask = dfi_mouth.teeth_weight(x, before, mask) * share * dfi_mouth.FINE
+            mask = dfi_mouth.teeth_weight(x, before, ellipse) * share * dfi_mouth.FINE
             mask = mask * (1.0 if region is None else region)
             fine = dfi_mouth.fine_detail_out(image, x, mask, to_frame)
     delta = delta * (1.0 if region is None else region)

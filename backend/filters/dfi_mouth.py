@@ -133,17 +133,17 @@ def fill(
     before: Tensor,
     after: Tensor,
     delta: Tensor,
-    corners: Tensor,
+    ellipse: Tensor,
     share: float,
     colour: float,
 ) -> Tensor:
-    """The frame's change ``delta`` (what the plain transfer gives) with the mouth ellipse around
-    ``corners`` (2, 2, frame pixels) replaced by ``after + skin residual − x``; ``colour`` ∈ [0, 1]:
-    how much of that replacement's colour is applied (its brightness always is)."""
+    """The frame's change ``delta`` (what the plain transfer gives) with the mouth ``ellipse``
+    (:func:`mouth_mask`) replaced by ``after + skin residual − x``; ``colour`` ∈ [0, 1]: how much
+    of that replacement's colour is applied (its brightness always is)."""
     if share <= 0:
         return delta
     res = x.shape[-1]
-    mask = mouth_mask(corners, res).to(x)
+    mask = ellipse.to(x)
     target = (after + skin_residual(x - before, mask, SIGMA * res)).clamp(0.0, 1.0)
     mask = mask * share
     inner = target - x
