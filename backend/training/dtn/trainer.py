@@ -217,6 +217,12 @@ class DtnTrainer:
         a = lt.std() / ls.std().clamp_min(1e-6)
         self.tone_map = torch.stack([a, lt.mean() - a * ls.mean()]).float()
 
+    def _encoded(self, target: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+        """(batch of ``target`` in [-1, 1], f's codes of its colour) over all of ``target``."""
+        for idx in torch.arange(len(target)).split(256):
+            x = as_batch(target, idx, self.device)
+            yield x, self.f(x[:, :3])
+
     @torch.no_grad()
     def fit_expression(self, target: Tensor, smile: Tensor) -> None:
         """Set :attr:`expression_axis` from uint8 ``target`` images and their smile labels
@@ -225,16 +231,7 @@ class DtnTrainer:
             raise ValueError("expression needs the head f was pretrained with (--f face)")
         if not ((smile == 1).any() and (smile == 0).any()):
             raise ValueError("expression needs targets labelled smiling and not smiling")
-        codes = (
-            torch.cat(
-                [
-                    self.f(as_batch(target, idx, self.device)[:, :3])
-                    for idx in torch.arange(len(target)).split(256)
-                ]
-            )
-            .flatten(1)
-            .cpu()
-        )
+        codes = torch.cat([z.flatten(1).cpu() for _, z in self._encoded(target)])
         self.expression_axis = (codes[smile == 1].mean(0) - codes[smile == 0].mean(0)) / 2
 
     @torch.no_grad()
@@ -246,9 +243,7 @@ class DtnTrainer:
             raise ValueError("prototypes need targets labelled smiling or not smiling")
         g = (g or self.g).eval()
         codes, errors = [], []
-        for idx in torch.arange(len(target)).split(256):
-            x = as_batch(target, idx, self.device)
-            z = self.f(x[:, :3])
+        for x, z in self._encoded(target):
             codes.append(z.flatten(1).cpu())
             errors.append((g(z) - x).abs().mean((1, 2, 3)).cpu())
         err = torch.cat(errors)
