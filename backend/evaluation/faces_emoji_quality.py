@@ -266,8 +266,7 @@ class AsSticker(nn.Module):
         self.input_size = 2 * net.cfg.size
 
     def forward(self, x: Tensor) -> Tensor:
-        from backend.filters import dtn
-        from backend.filters.dtn import GREY, VIEWS, skin_hue, smooth_chroma, straight
+        from backend.filters.dtn import GREY, VIEWS, draw_sticker
 
         n = len(x)
         codes = []
@@ -278,9 +277,7 @@ class AsSticker(nn.Module):
             size = (self.cfg.size, self.cfg.size)
             view = F.interpolate(view, size=size, mode="bilinear", antialias=True)
             codes.append(self.net.f((view.flip(-1) if mirror else view) * 2 - 1))
-        rgb, a = straight((self.net.g(self.net.express(torch.stack(codes).mean(0))) + 1) / 2)
-        rgb = smooth_chroma(rgb, a)
-        rgb = skin_hue(rgb, a) if dtn.SKIN_FIX else rgb
+        rgb, a = draw_sticker(self.net, torch.stack(codes).mean(0))
         return torch.cat([rgb * a + GREY * (1 - a), a], 1)
 
 

@@ -238,17 +238,24 @@ every emoji in code space, where g draws rainbow blotches; the mean over these v
 them (docs/quality-dtn.md, "The sticker on photos")."""
 
 
+def draw_sticker(
+    net: nets.DomainTransfer, codes: Tensor, chroma_sigma: float = CHROMA_SIGMA
+) -> tuple[Tensor, Tensor]:
+    """(straight colour (N, 3, S, S), alpha (N, 1, S, S)) of the stickers g draws from f ``codes``
+    (N, C, 1, 1): through the model's prototypes and smile caricature (``net.express``), chroma
+    smoothed (:func:`smooth_chroma`) and an off-skin hue turned into emoji skin
+    (:func:`skin_hue`)."""
+    rgb, a = straight(((net.g(net.express(codes)) + 1) / 2).float())
+    rgb = smooth_chroma(rgb, a, chroma_sigma)
+    return (skin_hue(rgb, a) if SKIN_FIX else rgb), a
+
+
 def sticker_rgba(
     net: nets.DomainTransfer, views: Tensor, chroma_sigma: float = CHROMA_SIGMA
 ) -> tuple[Tensor, Tensor]:
     """(straight colour (1, 3, S, S), alpha (1, 1, S, S)) of one face's sticker from its aligned
-    ``views`` (V, 3, S, S) in [0, 1]: g of the mean of their f codes (through the model's
-    prototypes and smile caricature, ``net.express``), chroma smoothed (:func:`smooth_chroma`) and
-    an off-skin hue turned into emoji skin (:func:`skin_hue`)."""
-    code = net.express(net.f(views * 2 - 1).mean(0, keepdim=True))
-    rgb, a = straight(((net.g(code) + 1) / 2).float())
-    rgb = smooth_chroma(rgb, a, chroma_sigma)
-    return (skin_hue(rgb, a) if SKIN_FIX else rgb), a
+    ``views`` (V, 3, S, S) in [0, 1]: :func:`draw_sticker` of the mean of their f codes."""
+    return draw_sticker(net, net.f(views * 2 - 1).mean(0, keepdim=True), chroma_sigma)
 
 
 def face_stickers(
